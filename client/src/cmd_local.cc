@@ -1,0 +1,217 @@
+// `landscape local`: the whole computation in this process (no server, no Redis).
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+
+#include <atomic>
+#include <chrono>
+
+#include "commands.h"
+#include "exit_codes.h"
+#include "landscape/core/progress.h"
+#include "landscape/core/system.h"
+#include "landscape/engine/engine.h"
+#include "landscape/io/hdf5_files.h"
+#include "landscape/io/summary.h"
+#include "plots.h"
+
+namespace landscape::client {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop.store(true); }
+
+std::string DefaultDirOut(const std::string& out) {
+  std::filesystem::path p(out);
+  if (p.extension() == ".h5") p.replace_extension("");
+  return p.string() + ".dirs.h5";
+}
+
+std::string FormatPoint(const io::Surface& s, size_t k) {
+  char buf[96];
+  if (s.is_2d()) {
+    std::snprintf(buf, sizeof buf, "(x=%.4g, y=%.4g)", s.x[k % s.nx()], s.y[k / s.nx()]);
+  } else {
+    std::snprintf(buf, sizeof buf, "(x=%.4g)", s.x[k]);
+  }
+  return buf;
+}
+
+void PrintMetricSummary(const io::Surface& s) {
+  for (const auto& m : s.metric_names) {
+    const auto& v = s.metrics.at(m);
+    size_t lo = SIZE_MAX, hi = SIZE_MAX, nan = 0;
+    for (size_t k = 0; k < v.size(); ++k) {
+      if (!s.done[k]) continue;
+      if (!std::isfinite(v[k])) {
+        ++nan;
+        continue;
+      }
+      if (lo == SIZE_MAX || v[k] < v[lo]) lo = k;
+      if (hi == SIZE_MAX || v[k] > v[hi]) hi = k;
+    }
+    if (lo == SIZE_MAX) continue;
+    std::fprintf(stderr, "  %-10s min %.6g at %s, max %.6g at %s%s\n", m.c_str(), v[lo], FormatPoint(s, lo).c_str(),
+                 v[hi], FormatPoint(s, hi).c_str(), nan ? (", " + std::to_string(nan) + " NaN").c_str() : "");
+  }
+}
+
+}  // namespace
+
+bool HaveEngine() { return true; }
+
+int RunLocal(const LocalOptions& opts) {
+  const auto t_start = std::chrono::steady_clock::now();
+  const core::JobSpec& spec = opts.spec;
+  if (opts.out.empty()) return Report(core::InvalidArgument("--out", "a surface file is required"));
+  const std::string key = core::ComputationKey(spec);
+
+  // Resume an existing surface computed with the same spec, unless --overwrite.
+  io::Surface surface;
+  bool resumed = false;
+  if (!opts.overwrite && std::filesystem::exists(opts.out)) {
+    auto existing = io::ReadSurfaceFile(opts.out);
+    if (!existing.ok()) return Report(existing.status().WithContext("cannot resume --out (use --overwrite)"));
+    auto it = existing->attributes.find("computation_key");
+    if (it == existing->attributes.end() || it->second != key) {
+      return Report(core::Status(core::StatusCode::kAlreadyExists,
+                                 opts.out + " exists and was computed with a different spec; use --overwrite or "
+                                            "another --out",
+                                 "--out"));
+    }
+    surface = std::move(*existing);
+    resumed = true;
+  }
+
+  engine::EngineOptions eopts;
+  eopts.device = opts.device;
+  eopts.threads = opts.threads;
+  core::JobSpec run_spec = spec;
+  // A resumed random/target run reuses its own direction file: the same directions, without recomputing them.
+  if (resumed && spec.directions.kind != core::DirectionKind::kFile && !surface.dir_file.empty() &&
+      std::filesystem::exists(surface.dir_file)) {
+    run_spec.directions.kind = core::DirectionKind::kFile;
+    run_spec.directions.file = surface.dir_file;
+  }
+  std::fprintf(stderr, "landscape: loading model, data and directions...\n");
+  auto engine = engine::Engine::Create(run_spec, eopts);
+  if (!engine.ok()) return Report(engine.status());
+  const engine::EngineInfo& info = (*engine)->info();
+  for (const auto& d : info.data) std::fprintf(stderr, "landscape: data: %s\n", d.c_str());
+  std::fprintf(stderr, "landscape: %lld direction tensors, %lld entries; device %s, %d threads\n",
+               static_cast<long long>(info.direction_tensors), static_cast<long long>(info.parameters),
+               info.device.c_str(), info.threads);
+  if (std::isfinite(info.xy_cosine)) {
+    std::fprintf(stderr, "landscape: cosine(x, y) = %.3g\n", info.xy_cosine);
+  }
+
+  // The direction file: the one given, or ours written next to the surface.
+  std::string dir_file = run_spec.directions.kind == core::DirectionKind::kFile ? run_spec.directions.file : "";
+  if (dir_file.empty()) {
+    dir_file = opts.dir_out.empty() ? DefaultDirOut(opts.out) : opts.dir_out;
+    core::Status s = io::WriteDirectionFile(dir_file, (*engine)->directions());
+    if (!s.ok()) return Report(s);
+  }
+
+  if (!resumed) surface = io::NewSurface(spec.grid, spec.MetricNames(), dir_file);
+  surface.dir_file = dir_file;
+  surface.attributes["spec"] = core::SpecToJson(spec);
+  surface.attributes["computation_key"] = key;
+  for (const auto& [k, v] : engine::EngineVersions()) surface.attributes["version_" + k] = v;
+  for (const auto& [k, v] : spec.labels) surface.attributes["label_" + k] = v;
+
+  const int64_t total = static_cast<int64_t>(surface.PointCount());
+  const int64_t already = static_cast<int64_t>(surface.DoneCount());
+  if (resumed) {
+    std::fprintf(stderr, "landscape: resuming %s: %lld of %lld points already computed\n", opts.out.c_str(),
+                 static_cast<long long>(already), static_cast<long long>(total));
+  }
+  core::ProgressOptions popts;
+  popts.label = "landscape";
+  if (opts.progress == "bar") popts.style = core::ProgressOptions::Style::kBar;
+  if (opts.progress == "lines") popts.style = core::ProgressOptions::Style::kLines;
+  if (opts.progress == "quiet") popts.style = core::ProgressOptions::Style::kQuiet;
+  core::ProgressReporter progress(total, already, stderr, popts);
+
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  const std::vector<double> xs = surface.x;
+  const std::vector<double> ys = surface.y;
+  int64_t done = already;
+  auto last_save = std::chrono::steady_clock::now();
+  const auto t_eval = std::chrono::steady_clock::now();
+  core::Status failure;
+  for (int64_t k = 0; k < total && !g_stop.load(); ++k) {
+    if (surface.done[static_cast<size_t>(k)]) continue;
+    const auto p = spec.grid.PointAt(k, xs, ys);
+    auto v = (*engine)->Evaluate(p.alpha, p.beta);
+    if (!v.ok()) {
+      failure = v.status();
+      break;
+    }
+    engine::StorePoint(*v, k, &surface);
+    ++done;
+    char detail[96];
+    const std::string m0 = surface.metric_names.empty() ? "" : surface.metric_names[0];
+    std::snprintf(detail, sizeof detail, "%s=%.4g", m0.c_str(), v->Get(m0));
+    progress.Update(done, detail);
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - last_save).count() > opts.save_interval_s) {
+      core::Status s = io::WriteSurfaceFile(opts.out, surface);
+      if (!s.ok()) return Report(s);
+      last_save = std::chrono::steady_clock::now();
+    }
+  }
+  const double eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_eval).count();
+  progress.Finish();
+  core::Status s = io::WriteSurfaceFile(opts.out, surface);
+  if (!s.ok()) return Report(s);
+  if (!failure.ok()) {
+    std::fprintf(stderr, "landscape: %lld of %lld points saved to %s\n", static_cast<long long>(done),
+                 static_cast<long long>(total), opts.out.c_str());
+    return Report(failure);
+  }
+  if (g_stop.load()) {
+    std::fprintf(stderr, "landscape: interrupted; %lld of %lld points saved to %s; run the same command to resume\n",
+                 static_cast<long long>(done), static_cast<long long>(total), opts.out.c_str());
+    return kExitInterrupted;
+  }
+
+  std::fprintf(stderr, "landscape: wrote %s (%zu x %zu) and directions %s\n", opts.out.c_str(), surface.nx(),
+               surface.ny(), dir_file.c_str());
+  PrintMetricSummary(surface);
+
+  if (!opts.csv.empty()) {
+    core::Status c = io::WriteSurfaceCsv(opts.csv, surface);
+    if (!c.ok()) return Report(c);
+    std::fprintf(stderr, "landscape: wrote %s\n", opts.csv.c_str());
+  }
+  if (!opts.json.empty()) {
+    io::SummaryContext ctx;
+    ctx.spec_json = surface.attributes["spec"];
+    ctx.labels = spec.labels;
+    ctx.versions = engine::EngineVersions();
+    ctx.timings["load"] = info.load_seconds;
+    ctx.timings["directions"] = info.directions_seconds;
+    ctx.timings["evaluate"] = eval_seconds;
+    ctx.timings["total"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    const int64_t computed = done - already;
+    if (computed > 0) ctx.timings["per_point"] = eval_seconds / static_cast<double>(computed);
+    ctx.extra["device"] = info.device;
+    ctx.extra["threads"] = std::to_string(info.threads);
+    ctx.extra["surface_file"] = opts.out;
+    core::Status j = io::WriteTextFile(opts.json, io::SurfaceSummaryJson(surface, ctx));
+    if (!j.ok()) return Report(j);
+    std::fprintf(stderr, "landscape: wrote %s\n", opts.json.c_str());
+  }
+  if (!opts.plots.empty()) {
+    core::Status ps = DrawDefaultPlots(opts.out, surface, opts.plots);
+    if (!ps.ok()) return Report(ps);
+  }
+  return kExitOk;
+}
+
+}  // namespace landscape::client

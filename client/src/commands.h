@@ -1,0 +1,66 @@
+// The `landscape` subcommands, each a function over its own options struct.
+// main.cc parses flags (CLI11) into these structs; nothing here parses argv.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "landscape/core/spec.h"
+
+namespace landscape::client {
+
+/// Whether this build has the LibTorch engine (local, train).
+bool HaveEngine();
+
+struct LocalOptions {
+  core::JobSpec spec;
+  std::string out;          // surface file (.h5), required
+  std::string dir_out;      // direction file to write; "" = <out>.dirs.h5 (unused with --dir-file)
+  std::string csv;          // optional CSV (long form)
+  std::string json;         // optional JSON summary
+  bool overwrite = false;   // ignore an existing surface file instead of resuming it
+  std::string device = "cpu";
+  int threads = 0;          // 0 = the cores this process owns
+  std::string progress = "auto";  // auto | bar | lines | quiet
+  double save_interval_s = 10;    // rewrite the surface file at most this often while computing
+  std::vector<std::string> plots; // picture kinds to draw at the end (issue "pictures")
+};
+int RunLocal(const LocalOptions& opts);
+
+struct TrainCmdOptions {
+  std::string arch = "cnn";
+  std::string data = "fashion-mnist";
+  std::string normalize = "auto";
+  int64_t max_samples = 0;
+  int64_t epochs = 10;
+  int64_t batch_size = 128;
+  double lr = 0.1;
+  double momentum = 0.9;
+  bool no_nesterov = false;
+  double weight_decay = 5e-4;
+  std::vector<int64_t> lr_steps;
+  double lr_decay = 0.1;
+  int64_t save_every = 1;
+  std::string out;
+  uint64_t seed = 0;
+  std::string augment = "auto";
+  int64_t eval_samples = 0;
+  std::string loss = "crossentropy";
+  std::string device = "cpu";
+  int threads = 0;
+};
+int RunTrain(const TrainCmdOptions& opts);
+
+/// Lists the built-in architectures.
+int RunArchs();
+
+struct ExportArchOptions {
+  std::string arch;
+  std::string input = "1x28x28";  // C x H x W
+  int64_t classes = 10;
+  uint64_t seed = 0;
+  std::string out;
+};
+int RunExportArch(const ExportArchOptions& opts);
+
+}  // namespace landscape::client

@@ -1,0 +1,58 @@
+// The job flags shared by `landscape local` and `landscape submit`, and their
+// translation into a JobSpec (DESIGN.md §7). No CLI11 in this header.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "landscape/core/spec.h"
+#include "landscape/core/status.h"
+
+namespace CLI {
+class App;
+}
+
+namespace landscape::client {
+
+struct JobFlags {
+  std::string model, arch, model2, model3;
+  std::vector<std::string> checkpoints;
+  std::string data = "fashion-mnist";
+  std::string split = "train";
+  int64_t max_samples = 0;
+  int64_t subset_seed = -1;  // -1: the first max_samples samples
+  int64_t batch_size = 128;
+  std::string normalize = "auto";
+  std::string loss = "crossentropy";
+  std::string dir_type = "weights";
+  std::string xnorm = "filter", xignore = "biasbn", ynorm = "filter", yignore = "biasbn";
+  bool same_dir = false;
+  uint64_t seed = 123;
+  std::string dir_file;
+  std::string pca_ignore = "none";
+  std::string x = "-1:1:51";
+  std::string y;
+  bool hessian = false;
+  bool no_loss = false;
+  int64_t hessian_samples = 0;
+  double hessian_tol = 1e-3;
+  std::vector<std::string> labels;  // KEY=VALUE
+  std::string name;
+  int64_t tile_size = 0;
+};
+
+/// Registers the job flags on a subcommand.
+void AddJobFlags(CLI::App* app, JobFlags* flags);
+
+/// Builds and validates the JobSpec the flags describe.
+core::Result<core::JobSpec> BuildJobSpec(const JobFlags& flags, const core::SpecLimits& limits = {});
+
+/// "KEY=VALUE" strings into a map (errors name the flag).
+core::Result<std::map<std::string, std::string>> ParseLabels(const std::vector<std::string>& labels);
+
+/// Rewrites argv so that "--x -1:1:51" reaches CLI11 as "--x=-1:1:51" (CLI11 would
+/// otherwise read a leading '-' as an option).
+std::vector<std::string> JoinNegativeValues(int argc, char** argv);
+
+}  // namespace landscape::client

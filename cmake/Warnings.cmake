@@ -1,0 +1,12 @@
+# landscape_set_warnings(target): the project's warning flags, applied to our own targets only.
+function(landscape_set_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-unused-parameter)
+  if(LANDSCAPE_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+  if(LANDSCAPE_SANITIZE)
+    string(REPLACE ";" "," _san "${LANDSCAPE_SANITIZE}")
+    target_compile_options(${target} PRIVATE -fsanitize=${_san} -fno-omit-frame-pointer)
+    target_link_options(${target} PRIVATE -fsanitize=${_san})
+  endif()
+endfunction()

@@ -1,0 +1,52 @@
+// Progress reporting for long computations: a redrawn bar with rate and ETA on
+// a terminal, plain key=value lines at an interval otherwise (logs, CI).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+namespace landscape::core {
+
+struct ProgressOptions {
+  enum class Style { kAuto, kBar, kLines, kQuiet };
+  Style style = Style::kAuto;       // kAuto: a bar when the stream is a terminal
+  double line_interval_s = 5.0;     // kLines: at most one line per interval
+  double bar_interval_s = 0.1;      // kBar: redraw at most this often
+  std::string unit = "pt";          // what is being counted
+  std::string label;                // printed before the bar / in each line
+};
+
+/// Formats seconds as H:MM:SS or M:SS.
+std::string FormatDuration(double seconds);
+
+class ProgressReporter {
+ public:
+  /// `total` items, `already_done` of them finished before this run (resume);
+  /// the rate counts only items done by this run.
+  ProgressReporter(int64_t total, int64_t already_done, FILE* out = stderr, ProgressOptions opts = {});
+
+  /// Reports that `done` items (including already_done) are finished.
+  /// `detail` (e.g. "loss=0.31") is shown at the end of the line.
+  void Update(int64_t done, const std::string& detail = {});
+  /// Prints the final state (always, whatever the interval).
+  void Finish(const std::string& detail = {});
+
+  double Rate() const;  // items per second in this run
+  double ElapsedSeconds() const;
+
+ private:
+  void Print(bool final, const std::string& detail);
+
+  int64_t total_;
+  int64_t start_done_;
+  int64_t done_;
+  FILE* out_;
+  ProgressOptions opts_;
+  bool bar_;
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point last_print_;
+};
+
+}  // namespace landscape::core

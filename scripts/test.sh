@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds, starts a redis-server on
+# a loopback port for the integration tests, and runs every ctest label
+# (unit first, then integration and deploy).
+# Usage: scripts/test.sh [ctest args...]   e.g. scripts/test.sh -L unit
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+bash scripts/build.sh
+BUILD_DIR=${LANDSCAPE_BUILD_DIR:-build}
+
+# A redis-server for tests that share one (tests that restart Redis start their own).
+REDIS_PORT=${LANDSCAPE_TEST_REDIS_PORT:-6391}
+REDIS_DIR=$(mktemp -d)
+redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no --dir "$REDIS_DIR" \
+  --daemonize yes --pidfile "$REDIS_DIR/redis.pid" --logfile "$REDIS_DIR/redis.log"
+cleanup() {
+  if [ -f "$REDIS_DIR/redis.pid" ]; then kill "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null || true; fi
+  rm -rf "$REDIS_DIR"
+}
+trap cleanup EXIT
+for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+export LANDSCAPE_TEST_REDIS="redis://127.0.0.1:$REDIS_PORT"
+
+cd "$BUILD_DIR"
+if [ $# -gt 0 ]; then
+  ctest --output-on-failure "$@"
+else
+  ctest --output-on-failure -L unit
+  ctest --output-on-failure -LE unit
+fi

@@ -1,0 +1,78 @@
+// The loss-landscape engine: one job's model, data and directions loaded once,
+// then any number of grid points evaluated. No LibTorch types in this header,
+// so the CLI and the worker include it cheaply.
+#pragma once
+
+#include <cmath>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "landscape/core/spec.h"
+#include "landscape/core/status.h"
+#include "landscape/io/hdf5_files.h"
+
+namespace landscape::engine {
+
+struct EngineOptions {
+  std::string device = "cpu";  // "cpu", "cuda" or "cuda:N"
+  int threads = 0;             // intra-op threads; 0 = the cores this process owns
+  std::string data_root;       // built-in data sets; "" = DefaultDataRoot()
+  /// Maps a reference in the spec (model, data, direction file) to a local path.
+  /// Unset: references are paths (what `landscape local` uses).
+  std::function<core::Result<std::string>(const std::string& ref)> resolve;
+};
+
+/// Values at one grid point; NaN for metrics the job does not compute.
+struct PointValues {
+  double train_loss = NAN, train_acc = NAN, test_loss = NAN, test_acc = NAN;
+  double min_eig = NAN, max_eig = NAN;
+  /// The value of a metric by its surface dataset name.
+  double Get(const std::string& metric) const;
+};
+
+struct EngineInfo {
+  std::string device;
+  int threads = 1;
+  int64_t parameters = 0;         // entries of the tensors the directions cover
+  int64_t direction_tensors = 0;  // K: tensors per direction
+  int64_t num_classes = 0;
+  std::vector<std::string> data;  // one description per split
+  std::vector<int64_t> input_shape;  // [C, H, W]
+  double load_seconds = 0, directions_seconds = 0;
+  double xy_cosine = NAN;         // cosine similarity of x and y (2-D)
+};
+
+class Engine {
+ public:
+  /// Loads the model(s), the data splits and the directions (computing random or
+  /// target directions, or reading the direction file), and checks that the data
+  /// fit the model. Every input error is reported here, before any point.
+  static core::Result<std::unique_ptr<Engine>> Create(const core::JobSpec& spec, const EngineOptions& opts);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  /// The directions in the reference's file layout (what --dir-file reads back).
+  const io::DirectionSet& directions() const;
+  const EngineInfo& info() const;
+  const core::JobSpec& spec() const;
+
+  /// Sets the weights to θ + α·dx + β·dy and evaluates the job's metrics.
+  /// One call at a time; results do not depend on earlier calls.
+  core::Result<PointValues> Evaluate(double alpha, double beta);
+
+ private:
+  struct Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Stores `v` at flat index k of `surface` and marks the point done.
+void StorePoint(const PointValues& v, int64_t k, io::Surface* surface);
+
+/// Versions of the engine's libraries, for summaries and file attributes.
+std::map<std::string, std::string> EngineVersions();
+
+}  // namespace landscape::engine

@@ -1,0 +1,270 @@
+#include "datasets.h"
+
+#include <ATen/ATen.h>
+#include <zlib.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "landscape/core/rng.h"
+#include "model_io.h"
+#include "torch_save_reader.h"
+
+namespace landscape::engine {
+
+using core::DataSource;
+using core::Result;
+using core::Status;
+using core::StatusCode;
+namespace fs = std::filesystem;
+
+std::string DefaultDataRoot() {
+  if (const char* env = std::getenv("LANDSCAPE_DATA_DIR"); env && *env) return env;
+  return "/usr/share/datasets";
+}
+
+namespace {
+
+Status DataError(const std::string& msg) { return Status(StatusCode::kInvalidArgument, msg, "data"); }
+
+// Reads a whole file, gunzipping it if it is gzip-compressed (zlib reads plain files as is).
+Result<std::vector<uint8_t>> ReadMaybeGzip(const std::string& path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (!f) return core::NotFound(path + ": cannot open");
+  std::vector<uint8_t> out;
+  std::vector<uint8_t> buf(1 << 20);
+  while (true) {
+    const int n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()));
+    if (n < 0) {
+      int err = 0;
+      std::string msg = gzerror(f, &err);
+      gzclose(f);
+      return Status(StatusCode::kDataLoss, path + ": corrupt gzip data: " + msg);
+    }
+    if (n == 0) break;
+    out.insert(out.end(), buf.begin(), buf.begin() + n);
+  }
+  gzclose(f);
+  return out;
+}
+
+uint32_t BigEndian32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+std::string FindIdxFile(const std::string& dir, const std::string& prefix, const std::string& what) {
+  for (const char* sep : {"-", "."}) {
+    for (const char* ext : {"", ".gz"}) {
+      const std::string name = prefix + "-" + what + sep + (what == "images" ? "idx3" : "idx1") + "-ubyte" + ext;
+      if (fs::exists(fs::path(dir) / name)) return (fs::path(dir) / name).string();
+    }
+  }
+  return {};
+}
+
+// IDX: images magic 0x00000803 [N, rows, cols] uint8; labels 0x00000801 [N] uint8.
+Result<Dataset> LoadIdx(const std::string& dir, bool train) {
+  const std::string prefix = train ? "train" : "t10k";
+  const std::string images_path = FindIdxFile(dir, prefix, "images");
+  const std::string labels_path = FindIdxFile(dir, prefix, "labels");
+  if (images_path.empty() || labels_path.empty()) {
+    return Status(StatusCode::kNotFound, "no IDX " + std::string(train ? "train" : "test") + " files in " + dir +
+                                             " (expected " + prefix + "-images-idx3-ubyte[.gz] and " + prefix +
+                                             "-labels-idx1-ubyte[.gz])",
+                  "data");
+  }
+  LS_ASSIGN_OR_RETURN(auto img, ReadMaybeGzip(images_path));
+  LS_ASSIGN_OR_RETURN(auto lab, ReadMaybeGzip(labels_path));
+  if (img.size() < 16 || BigEndian32(img.data()) != 0x00000803) {
+    return DataError(images_path + ": not an IDX image file (bad magic number)");
+  }
+  if (lab.size() < 8 || BigEndian32(lab.data()) != 0x00000801) {
+    return DataError(labels_path + ": not an IDX label file (bad magic number)");
+  }
+  const int64_t n = BigEndian32(img.data() + 4), rows = BigEndian32(img.data() + 8), cols = BigEndian32(img.data() + 12);
+  const int64_t nl = BigEndian32(lab.data() + 4);
+  if (n != nl) return DataError(images_path + " has " + std::to_string(n) + " images but the labels file " +
+                                std::to_string(nl));
+  if (static_cast<int64_t>(img.size()) < 16 + n * rows * cols || static_cast<int64_t>(lab.size()) < 8 + n) {
+    return DataError(images_path + ": truncated IDX data");
+  }
+  Dataset d;
+  d.images = at::empty({n, 1, rows, cols}, at::kFloat);
+  float* out = d.images.data_ptr<float>();
+  const uint8_t* src = img.data() + 16;
+  for (int64_t i = 0; i < n * rows * cols; ++i) out[i] = static_cast<float>(src[i]) / 255.0f;
+  d.labels = at::empty({n}, at::kLong);
+  int64_t* l = d.labels.data_ptr<int64_t>();
+  for (int64_t i = 0; i < n; ++i) l[i] = lab[8 + static_cast<size_t>(i)];
+  return d;
+}
+
+// CIFAR-10 binary: records of 1 label byte + 3072 bytes (R, G, B planes of 32x32).
+Result<Dataset> LoadCifar10(const std::string& location, bool train) {
+  std::string dir = location;
+  if (!fs::exists(fs::path(dir) / "test_batch.bin") && fs::exists(fs::path(dir) / "cifar-10-batches-bin")) {
+    dir = (fs::path(dir) / "cifar-10-batches-bin").string();
+  }
+  std::vector<std::string> files;
+  if (train) {
+    for (int i = 1; i <= 5; ++i) files.push_back((fs::path(dir) / ("data_batch_" + std::to_string(i) + ".bin")).string());
+  } else {
+    files.push_back((fs::path(dir) / "test_batch.bin").string());
+  }
+  std::vector<uint8_t> all;
+  for (const auto& f : files) {
+    if (!fs::exists(f)) {
+      return Status(StatusCode::kNotFound, "CIFAR-10: missing " + f + " (expected data_batch_1..5.bin, test_batch.bin)",
+                    "data");
+    }
+    LS_ASSIGN_OR_RETURN(auto bytes, ReadMaybeGzip(f));
+    if (bytes.size() % 3073 != 0) return DataError(f + ": size is not a multiple of 3073 bytes (not CIFAR-10 binary)");
+    all.insert(all.end(), bytes.begin(), bytes.end());
+  }
+  const int64_t n = static_cast<int64_t>(all.size() / 3073);
+  Dataset d;
+  d.images = at::empty({n, 3, 32, 32}, at::kFloat);
+  d.labels = at::empty({n}, at::kLong);
+  float* out = d.images.data_ptr<float>();
+  int64_t* l = d.labels.data_ptr<int64_t>();
+  for (int64_t i = 0; i < n; ++i) {
+    const uint8_t* rec = all.data() + i * 3073;
+    l[i] = rec[0];
+    for (int64_t j = 0; j < 3072; ++j) out[i * 3072 + j] = static_cast<float>(rec[1 + j]) / 255.0f;
+  }
+  return d;
+}
+
+Result<Dataset> LoadTensorFile(const std::string& path, bool train) {
+  LS_ASSIGN_OR_RETURN(PyRef root, ReadTorchSave(path));
+  if (root->kind != PyValue::Kind::kDict) return DataError(path + ": expected a dict {\"images\", \"labels\"}");
+  PyRef holder = root;
+  // Optional per-split dicts: {"train": {...}, "test": {...}}.
+  if (PyRef split = root->Get(train ? "train" : "test"); split && split->kind == PyValue::Kind::kDict) holder = split;
+  PyRef images, labels;
+  for (const char* k : {"images", "x", "data", "inputs"})
+    if (!images) images = holder->Get(k);
+  for (const char* k : {"labels", "y", "targets"})
+    if (!labels) labels = holder->Get(k);
+  if (!images || images->kind != PyValue::Kind::kTensor || !labels || labels->kind != PyValue::Kind::kTensor) {
+    return DataError(path + ": expected tensors under \"images\" and \"labels\"");
+  }
+  Dataset d;
+  d.images = images->tensor;
+  d.labels = labels->tensor;
+  if (d.images.dim() == 3) d.images = d.images.unsqueeze(1);
+  if (d.images.dim() != 4) {
+    return DataError(path + ": images must be [N, C, H, W] (or [N, H, W]), got " + std::to_string(d.images.dim()) +
+                     " dimensions");
+  }
+  if (d.labels.dim() != 1 || d.labels.size(0) != d.images.size(0)) {
+    return DataError(path + ": labels must be [N] with N = " + std::to_string(d.images.size(0)));
+  }
+  if (at::isFloatingType(d.labels.scalar_type())) return DataError(path + ": labels must be integers");
+  if (d.images.scalar_type() == at::kByte) {
+    d.images = d.images.to(at::kFloat).div_(255.0);
+  } else {
+    d.images = d.images.to(at::kFloat);
+  }
+  d.labels = d.labels.to(at::kLong);
+  return d;
+}
+
+Status Normalize(Dataset* d, const core::Normalization& norm, const std::vector<double>& auto_mean,
+                 const std::vector<double>& auto_std) {
+  std::vector<double> mean, stdev;
+  if (norm.mode == core::Normalization::Mode::kNone) return Status::Ok();
+  if (norm.mode == core::Normalization::Mode::kAuto) {
+    mean = auto_mean;
+    stdev = auto_std;
+  } else {
+    mean = norm.mean;
+    stdev = norm.std;
+  }
+  if (mean.empty()) return Status::Ok();
+  const int64_t c = d->images.size(1);
+  if (mean.size() == 1) {
+    mean.assign(static_cast<size_t>(c), mean[0]);
+    stdev.assign(static_cast<size_t>(c), stdev[0]);
+  }
+  if (static_cast<int64_t>(mean.size()) != c) {
+    return core::InvalidArgument("data.normalize", "gives " + std::to_string(mean.size()) +
+                                                 " channel means but the images have " + std::to_string(c) +
+                                                 " channels");
+  }
+  for (int64_t ch = 0; ch < c; ++ch) {
+    d->images.select(1, ch).sub_(mean[static_cast<size_t>(ch)]).div_(stdev[static_cast<size_t>(ch)]);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Dataset> LoadDatasetSplit(const core::DataSpec& spec, bool train, const std::string& data_root) {
+  LS_ASSIGN_OR_RETURN(DataSource src, core::ParseDataSource(spec.source, "data.source"));
+  LS_ASSIGN_OR_RETURN(core::Normalization norm, core::ParseNormalization(spec.normalize));
+  try {
+    Dataset d;
+    std::vector<double> mean, stdev;
+    switch (src.kind) {
+      case DataSource::Kind::kFashionMnist:
+      case DataSource::Kind::kMnist: {
+        const bool fashion = src.kind == DataSource::Kind::kFashionMnist;
+        const std::string dir = (fs::path(data_root) / (fashion ? "fashion-mnist" : "mnist")).string();
+        auto r = LoadIdx(dir, train);
+        if (!r.ok()) {
+          return Status(StatusCode::kNotFound,
+                        r.status().message() + (fashion ? " (install Debian's dataset-fashion-mnist, or set "
+                                                          "LANDSCAPE_DATA_DIR)"
+                                                        : " (put the MNIST IDX files in " + dir +
+                                                              ", or set LANDSCAPE_DATA_DIR)"),
+                        "data");
+        }
+        d = std::move(*r);
+        mean = {fashion ? 0.2860 : 0.1307};
+        stdev = {fashion ? 0.3530 : 0.3081};
+        break;
+      }
+      case DataSource::Kind::kIdx: {
+        LS_ASSIGN_OR_RETURN(d, LoadIdx(src.location, train));
+        break;
+      }
+      case DataSource::Kind::kCifar10: {
+        LS_ASSIGN_OR_RETURN(d, LoadCifar10(src.location, train));
+        mean = {125.3 / 255, 123.0 / 255, 113.9 / 255};
+        stdev = {63.0 / 255, 62.1 / 255, 66.7 / 255};
+        break;
+      }
+      case DataSource::Kind::kTensor: {
+        LS_ASSIGN_OR_RETURN(d, LoadTensorFile(src.location, train));
+        break;
+      }
+    }
+    const int64_t total = d.size();
+    if (total == 0) return DataError(spec.source + ": the " + (train ? "train" : "test") + " split is empty");
+    if (spec.max_samples > 0 && spec.max_samples < total) {
+      if (spec.subset_seed) {
+        auto idx = core::SampleIndices(total, spec.max_samples, *spec.subset_seed);
+        at::Tensor index = at::from_blob(idx.data(), {static_cast<int64_t>(idx.size())}, at::kLong).clone();
+        d.images = d.images.index_select(0, index);
+        d.labels = d.labels.index_select(0, index);
+      } else {
+        d.images = d.images.narrow(0, 0, spec.max_samples);
+        d.labels = d.labels.narrow(0, 0, spec.max_samples);
+      }
+    }
+    d.images = d.images.contiguous().clone();
+    d.labels = d.labels.contiguous().clone();
+    LS_RETURN_IF_ERROR(Normalize(&d, norm, mean, stdev));
+    const int64_t min_label = d.labels.min().item<int64_t>();
+    if (min_label < 0) return DataError(spec.source + ": negative label " + std::to_string(min_label));
+    d.description = core::DataSourceToString(src) + " " + (train ? "train" : "test") + " (" +
+                    std::to_string(d.size()) + " of " + std::to_string(total) + " samples)";
+    return d;
+  } catch (const std::exception& e) {
+    return Status(StatusCode::kInvalidArgument, spec.source + ": " + FirstLine(e), "data");
+  }
+}
+
+}  // namespace landscape::engine

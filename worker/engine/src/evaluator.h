@@ -1,0 +1,83 @@
+// PointEvaluator: sets θ + α·dx + β·dy in place and evaluates loss and accuracy.
+//
+// The tensors the directions cover are re-pointed into one flat buffer per
+// dtype, so a point's weights are two fused kernels (scratch = α·dx + β·dy;
+// flat = θ0 + scratch) with no allocation; integer state entries (BatchNorm's
+// num_batches_tracked) get θ0 + trunc(α·dx + β·dy), as the reference casts.
+// Evaluation runs in eval mode under InferenceMode over batches that are views
+// of contiguous, device-resident data; sums accumulate on the device and are
+// read once per split.
+#pragma once
+
+#include <torch/script.h>
+
+#include <memory>
+#include <vector>
+
+#include "datasets.h"
+#include "landscape/core/spec.h"
+#include "landscape/engine/engine.h"
+#include "landscape/io/hdf5_files.h"
+#include "model_io.h"
+
+namespace landscape::engine {
+
+/// Moves a host array to a tensor of `dtype` on `device`, shaped `shape`.
+at::Tensor FromHost(const io::HostArray& a, at::ScalarType dtype, const c10::Device& device,
+                    at::IntArrayRef shape);
+/// A contiguous CPU copy of `t` as a host array (float32 unless the tensor is an integer type: int64).
+io::HostArray ToHost(const at::Tensor& t);
+
+class PointEvaluator {
+ public:
+  struct Split {
+    Dataset data;  // on the device
+    bool train = true;
+  };
+
+  /// `module` must already be on `device`. `dirs` has one array per tensor of
+  /// `type` in CollectTensors order (y only for 2-D).
+  static core::Result<std::unique_ptr<PointEvaluator>> Create(torch::jit::Module module, core::DirType type,
+                                                               const io::DirectionSet& dirs, std::vector<Split> splits,
+                                                               core::Loss loss, const c10::Device& device,
+                                                               int64_t batch_size);
+
+  /// Sets the weights for (alpha, beta); beta is ignored for 1-D directions.
+  void SetPoint(double alpha, double beta);
+  /// SetPoint, then loss and accuracy on every split.
+  core::Result<PointValues> Evaluate(double alpha, double beta);
+
+  torch::jit::Module& module() { return module_; }
+  const std::vector<Split>& splits() const { return splits_; }
+  int64_t parameter_count() const { return parameter_count_; }
+
+ private:
+  PointEvaluator() = default;
+  core::Status Init(core::DirType type, const io::DirectionSet& dirs);
+
+  struct FlatGroup {
+    at::Tensor flat;     // the model's tensors live here
+    at::Tensor theta0;   // the centre
+    at::Tensor dx, dy;   // directions (dy undefined for 1-D)
+    at::Tensor scratch;  // α·dx + β·dy
+  };
+  struct IntEntry {
+    at::Tensor target;  // the model's tensor
+    at::Tensor theta0;
+    at::Tensor dx, dy;  // float32
+  };
+
+  torch::jit::Module module_;
+  c10::optional<torch::jit::Method> forward_;
+  std::vector<FlatGroup> groups_;
+  std::vector<IntEntry> ints_;
+  std::vector<Split> splits_;
+  std::vector<std::vector<std::pair<at::Tensor, at::Tensor>>> batches_;  // per split
+  core::Loss loss_ = core::Loss::kCrossEntropy;
+  c10::Device device_ = c10::Device(c10::kCPU);
+  int64_t batch_size_ = 128;
+  int64_t parameter_count_ = 0;
+  bool two_d_ = false;
+};
+
+}  // namespace landscape::engine

@@ -1,0 +1,189 @@
+#include "model_io.h"
+
+#include <caffe2/serialize/inline_container.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <unordered_set>
+
+#include "torch_save_reader.h"
+
+namespace landscape::engine {
+
+using core::Result;
+using core::Status;
+using core::StatusCode;
+
+std::string FirstLine(const std::exception& e) {
+  std::string m = e.what();
+  const auto nl = m.find('\n');
+  if (nl != std::string::npos) m = m.substr(0, nl);
+  // TorchScript errors start with an empty line; use the next non-empty one.
+  if (m.empty()) {
+    std::string all = e.what();
+    size_t start = all.find_first_not_of("\n ");
+    if (start != std::string::npos) {
+      m = all.substr(start, all.find('\n', start) - start);
+    }
+  }
+  return m;
+}
+
+namespace {
+
+void Collect(const torch::jit::Module& m, const std::string& prefix, bool params_only,
+             std::unordered_set<const void*>* seen, std::vector<NamedTensor>* out) {
+  const auto type = m.type();
+  const size_t n = type->numAttributes();
+  auto add = [&](size_t i, bool is_param) {
+    const c10::IValue v = m._ivalue()->getSlot(i);
+    if (!v.isTensor()) return;  // e.g. a bias registered as None
+    at::Tensor t = v.toTensor();
+    if (!seen->insert(t.unsafeGetTensorImpl()).second) return;
+    out->push_back(NamedTensor{prefix + type->getAttributeName(i), t, is_param});
+  };
+  for (size_t i = 0; i < n; ++i)
+    if (type->is_parameter(i)) add(i, true);
+  if (!params_only) {
+    for (size_t i = 0; i < n; ++i)
+      if (type->is_buffer(i)) add(i, false);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (!type->getAttribute(i)->is_module()) continue;
+    const c10::IValue v = m._ivalue()->getSlot(i);
+    if (!v.isObject()) continue;
+    Collect(torch::jit::Module(v.toObject()), prefix + type->getAttributeName(i) + ".", params_only, seen, out);
+  }
+}
+
+}  // namespace
+
+std::vector<NamedTensor> CollectTensors(const torch::jit::Module& module, core::DirType type) {
+  std::vector<NamedTensor> out;
+  std::unordered_set<const void*> seen;
+  Collect(module, "", type == core::DirType::kWeights, &seen, &out);
+  return out;
+}
+
+Result<ModelFileKind> DetectModelFile(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return core::NotFound(path + ": no such file");
+  {
+    std::ifstream f(path, std::ios::binary);
+    char magic[2] = {0, 0};
+    f.read(magic, 2);
+    if (magic[0] != 'P' || magic[1] != 'K') {
+      return Status(StatusCode::kInvalidArgument,
+                    path + ": not a model file (expected a TorchScript archive from torch.jit.save, or a state dict "
+                           "from torch.save)");
+    }
+  }
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(path);
+    if (reader.hasRecord("constants.pkl") || reader.hasRecord("code/__torch__.py")) {
+      return ModelFileKind::kTorchScript;
+    }
+    for (const auto& r : reader.getAllRecords()) {
+      if (r.rfind("code/", 0) == 0) return ModelFileKind::kTorchScript;
+    }
+    if (reader.hasRecord("data.pkl")) return ModelFileKind::kStateDict;
+  } catch (const std::exception& e) {
+    return Status(StatusCode::kInvalidArgument, path + ": corrupt or truncated model archive: " + FirstLine(e));
+  }
+  return Status(StatusCode::kInvalidArgument, path + ": a zip file that is neither TorchScript nor torch.save");
+}
+
+Result<torch::jit::Module> LoadTorchScript(const std::string& path) {
+  try {
+    torch::jit::Module m = torch::jit::load(path, c10::Device(c10::kCPU));
+    m.eval();
+    return m;
+  } catch (const std::exception& e) {
+    return Status(StatusCode::kInvalidArgument, path + ": cannot load the TorchScript model: " + FirstLine(e));
+  }
+}
+
+Result<std::vector<std::pair<std::string, at::Tensor>>> LoadStateDict(const std::string& path) {
+  LS_ASSIGN_OR_RETURN(PyRef root, ReadTorchSave(path));
+  if (root->kind != PyValue::Kind::kDict) {
+    return Status(StatusCode::kInvalidArgument, path + ": torch.save file does not hold a dict");
+  }
+  PyRef dict = root;
+  for (const char* key : {"state_dict", "model_state_dict", "model", "net"}) {
+    PyRef inner = root->Get(key);
+    if (inner && inner->kind == PyValue::Kind::kDict) {
+      dict = inner;
+      break;
+    }
+  }
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  bool all_prefixed = !dict->dict.empty();
+  for (const auto& [k, v] : dict->dict) {
+    if (!k || k->kind != PyValue::Kind::kString) continue;
+    if (!v || v->kind != PyValue::Kind::kTensor) continue;
+    out.emplace_back(k->s, v->tensor);
+    all_prefixed = all_prefixed && k->s.rfind("module.", 0) == 0;
+  }
+  if (out.empty()) return Status(StatusCode::kInvalidArgument, path + ": holds no tensors (not a state dict)");
+  if (all_prefixed) {
+    for (auto& [k, v] : out) k = k.substr(7);
+  }
+  return out;
+}
+
+Status ApplyStateDict(torch::jit::Module& module, const std::vector<std::pair<std::string, at::Tensor>>& state,
+                      const std::string& what) {
+  std::map<std::string, at::Tensor> by_name(state.begin(), state.end());
+  std::set<std::string> used;
+  torch::NoGradGuard no_grad;
+  for (auto& nt : CollectTensors(module, core::DirType::kStates)) {
+    auto it = by_name.find(nt.name);
+    if (it == by_name.end()) {
+      return Status(StatusCode::kInvalidArgument, what + ": the state dict lacks '" + nt.name +
+                                                      "' (it does not match the architecture)");
+    }
+    if (it->second.sizes() != nt.tensor.sizes()) {
+      std::ostringstream os;
+      os << what << ": '" << nt.name << "' has shape " << it->second.sizes() << " in the state dict but "
+         << nt.tensor.sizes() << " in the architecture";
+      return Status(StatusCode::kInvalidArgument, os.str());
+    }
+    nt.tensor.copy_(it->second);
+    used.insert(nt.name);
+  }
+  for (const auto& [name, t] : state) {
+    if (!used.count(name)) {
+      return Status(StatusCode::kInvalidArgument,
+                    what + ": the state dict has '" + name + "', which the architecture does not");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<torch::jit::Module> LoadModel(const std::string& path, const torch::jit::Module* arch,
+                                     const std::string& what) {
+  LS_ASSIGN_OR_RETURN(ModelFileKind kind, DetectModelFile(path));
+  if (kind == ModelFileKind::kTorchScript) {
+    auto m = LoadTorchScript(path);
+    if (!m.ok()) return m.status().WithContext(what);
+    return m;
+  }
+  if (!arch) {
+    return Status(StatusCode::kInvalidArgument,
+                  what + ": " + path + " is a state dict; give the architecture as a TorchScript model (--arch)",
+                  "model.arch");
+  }
+  auto state = LoadStateDict(path);
+  if (!state.ok()) return state.status().WithContext(what);
+  try {
+    torch::jit::Module m = arch->deepcopy();
+    LS_RETURN_IF_ERROR(ApplyStateDict(m, *state, what + " (" + path + ")"));
+    m.eval();
+    return m;
+  } catch (const std::exception& e) {
+    return Status(StatusCode::kInvalidArgument, what + ": cannot apply " + path + ": " + FirstLine(e));
+  }
+}
+
+}  // namespace landscape::engine

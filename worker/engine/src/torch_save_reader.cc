@@ -1,0 +1,493 @@
+#include "torch_save_reader.h"
+
+#include <ATen/ATen.h>
+#include <caffe2/serialize/inline_container.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+namespace landscape::engine {
+
+using core::Result;
+using core::Status;
+using core::StatusCode;
+
+PyRef PyValue::Get(const std::string& key) const {
+  for (const auto& [k, v] : dict)
+    if (k && k->kind == Kind::kString && k->s == key) return v;
+  return nullptr;
+}
+
+namespace {
+
+PyRef Make(PyValue::Kind kind) {
+  auto v = std::make_shared<PyValue>();
+  v->kind = kind;
+  return v;
+}
+PyRef MakeString(PyValue::Kind kind, std::string s) {
+  auto v = Make(kind);
+  v->s = std::move(s);
+  return v;
+}
+
+Status Corrupt(const std::string& what) { return Status(StatusCode::kDataLoss, "corrupt torch.save data: " + what); }
+
+bool StorageDType(const std::string& global, at::ScalarType* out) {
+  static const std::map<std::string, at::ScalarType> kTypes = {
+      {"torch.FloatStorage", at::kFloat},   {"torch.DoubleStorage", at::kDouble},
+      {"torch.HalfStorage", at::kHalf},     {"torch.BFloat16Storage", at::kBFloat16},
+      {"torch.LongStorage", at::kLong},     {"torch.IntStorage", at::kInt},
+      {"torch.ShortStorage", at::kShort},   {"torch.CharStorage", at::kChar},
+      {"torch.ByteStorage", at::kByte},     {"torch.BoolStorage", at::kBool},
+  };
+  auto it = kTypes.find(global);
+  if (it == kTypes.end()) return false;
+  *out = it->second;
+  return true;
+}
+
+bool IntList(const PyRef& v, std::vector<int64_t>* out) {
+  if (!v || (v->kind != PyValue::Kind::kTuple && v->kind != PyValue::Kind::kList)) return false;
+  out->clear();
+  for (const auto& item : v->items) {
+    if (!item || item->kind != PyValue::Kind::kInt) return false;
+    out->push_back(item->i);
+  }
+  return true;
+}
+
+class Unpickler {
+ public:
+  Unpickler(const std::vector<uint8_t>& data,
+            const std::function<Result<std::vector<uint8_t>>(const std::string&)>& records)
+      : d_(data), records_(records) {}
+
+  Result<PyRef> Run() {
+    while (true) {
+      if (pos_ >= d_.size()) return Corrupt("ends without STOP");
+      const uint8_t op = d_[pos_++];
+      if (op == '.') break;
+      Status s = Step(op);
+      if (!s.ok()) return s;
+    }
+    if (stack_.empty()) return Corrupt("empty stack at STOP");
+    return stack_.back();
+  }
+
+ private:
+  bool Need(size_t n) const { return pos_ + n <= d_.size(); }
+  uint64_t ReadLE(size_t n) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; ++i) v |= static_cast<uint64_t>(d_[pos_ + i]) << (8 * i);
+    pos_ += n;
+    return v;
+  }
+  std::string ReadBytes(size_t n) {
+    std::string s(reinterpret_cast<const char*>(d_.data() + pos_), n);
+    pos_ += n;
+    return s;
+  }
+  bool ReadLine(std::string* out) {
+    size_t end = pos_;
+    while (end < d_.size() && d_[end] != '\n') ++end;
+    if (end >= d_.size()) return false;
+    *out = std::string(reinterpret_cast<const char*>(d_.data() + pos_), end - pos_);
+    pos_ = end + 1;
+    return true;
+  }
+  Result<PyRef> Pop() {
+    if (stack_.empty()) return Corrupt("stack underflow");
+    PyRef v = stack_.back();
+    stack_.pop_back();
+    return v;
+  }
+  Result<std::vector<PyRef>> PopToMark() {
+    if (marks_.empty()) return Corrupt("no MARK");
+    const size_t m = marks_.back();
+    marks_.pop_back();
+    if (m > stack_.size()) return Corrupt("bad MARK");
+    std::vector<PyRef> items(stack_.begin() + static_cast<long>(m), stack_.end());
+    stack_.resize(m);
+    return items;
+  }
+  Status PushTuple(std::vector<PyRef> items) {
+    auto t = Make(PyValue::Kind::kTuple);
+    t->items = std::move(items);
+    stack_.push_back(t);
+    return Status::Ok();
+  }
+
+  static void SetItem(const PyRef& dict, PyRef k, PyRef v) {
+    if (!dict || dict->kind != PyValue::Kind::kDict) return;  // e.g. an opaque object: ignore
+    if (k && k->kind == PyValue::Kind::kString) {
+      for (auto& kv : dict->dict) {
+        if (kv.first && kv.first->kind == PyValue::Kind::kString && kv.first->s == k->s) {
+          kv.second = std::move(v);
+          return;
+        }
+      }
+    }
+    dict->dict.emplace_back(std::move(k), std::move(v));
+  }
+
+  Result<PyRef> PersistentLoad(const PyRef& pid) {
+    // ('storage', <storage type global>, key, location, numel)
+    if (!pid || pid->kind != PyValue::Kind::kTuple || pid->items.size() < 5 ||
+        pid->items[0]->kind != PyValue::Kind::kString || pid->items[0]->s != "storage") {
+      return Corrupt("unsupported persistent id");
+    }
+    const PyRef& type = pid->items[1];
+    const PyRef& key = pid->items[2];
+    const PyRef& numel = pid->items[4];
+    at::ScalarType dtype;
+    if (type->kind != PyValue::Kind::kGlobal || !StorageDType(type->s, &dtype)) {
+      return Status(StatusCode::kInvalidArgument, "unsupported storage type '" + type->s + "'");
+    }
+    if (key->kind != PyValue::Kind::kString || numel->kind != PyValue::Kind::kInt || numel->i < 0) {
+      return Corrupt("bad storage id");
+    }
+    auto cached = storages_.find(key->s);
+    if (cached != storages_.end()) return cached->second;
+    auto bytes = records_("data/" + key->s);
+    if (!bytes.ok()) return bytes.status();
+    const size_t need = static_cast<size_t>(numel->i) * at::elementSize(dtype);
+    if (bytes->size() < need) return Corrupt("storage " + key->s + " is truncated");
+    at::Tensor t = at::empty({numel->i}, at::TensorOptions().dtype(dtype));
+    if (need > 0) std::memcpy(t.data_ptr(), bytes->data(), need);
+    auto v = Make(PyValue::Kind::kTensor);
+    v->tensor = t;
+    storages_[key->s] = v;
+    return v;
+  }
+
+  Result<PyRef> Call(const PyRef& fn, const PyRef& args) {
+    if (!fn || fn->kind != PyValue::Kind::kGlobal) return MakeString(PyValue::Kind::kOpaque, "call");
+    const std::string& name = fn->s;
+    const auto& a = args->items;
+    if (name == "collections.OrderedDict" || name == "builtins.dict" || name == "__builtin__.dict") {
+      auto d = Make(PyValue::Kind::kDict);
+      if (!a.empty() && a[0] && (a[0]->kind == PyValue::Kind::kList || a[0]->kind == PyValue::Kind::kTuple)) {
+        for (const auto& pair : a[0]->items) {
+          if (pair && pair->items.size() == 2) SetItem(d, pair->items[0], pair->items[1]);
+        }
+      }
+      return d;
+    }
+    if (name == "torch._utils._rebuild_tensor_v2" || name == "torch._utils._rebuild_tensor") {
+      if (a.size() < 4 || !a[0] || a[0]->kind != PyValue::Kind::kTensor || a[1]->kind != PyValue::Kind::kInt) {
+        return Corrupt("bad arguments to " + name);
+      }
+      std::vector<int64_t> size, stride;
+      if (!IntList(a[2], &size) || !IntList(a[3], &stride) || size.size() != stride.size()) {
+        return Corrupt("bad size/stride in " + name);
+      }
+      // Bounds check before as_strided: the largest element index must be inside the storage.
+      int64_t last = a[1]->i;
+      for (size_t i = 0; i < size.size(); ++i) {
+        if (size[i] < 0 || stride[i] < 0) return Corrupt("negative size/stride");
+        if (size[i] == 0) last = -1;
+        if (last >= 0) last += (size[i] - 1) * stride[i];
+      }
+      if (last >= a[0]->tensor.numel()) return Corrupt("tensor exceeds its storage");
+      auto v = Make(PyValue::Kind::kTensor);
+      v->tensor = a[0]->tensor.as_strided(size, stride, a[1]->i);
+      return v;
+    }
+    if (name == "torch._utils._rebuild_parameter" || name == "torch._utils._rebuild_parameter_with_state") {
+      if (a.empty() || !a[0] || a[0]->kind != PyValue::Kind::kTensor) return Corrupt("bad parameter");
+      return a[0];
+    }
+    if (name == "torch._tensor._rebuild_from_type_v2" || name == "torch._tensor._rebuild_from_type") {
+      if (a.size() < 3 || !a[2]) return Corrupt("bad " + name);
+      return Call(a[0], a[2]);
+    }
+    return MakeString(PyValue::Kind::kOpaque, name);
+  }
+
+  Status Step(uint8_t op) {
+    switch (op) {
+      case 0x80:  // PROTO
+        if (!Need(1)) return Corrupt("truncated PROTO");
+        ++pos_;
+        return Status::Ok();
+      case 0x95:  // FRAME
+        if (!Need(8)) return Corrupt("truncated FRAME");
+        pos_ += 8;
+        return Status::Ok();
+      case '(':
+        marks_.push_back(stack_.size());
+        return Status::Ok();
+      case '}':
+        stack_.push_back(Make(PyValue::Kind::kDict));
+        return Status::Ok();
+      case ']':
+        stack_.push_back(Make(PyValue::Kind::kList));
+        return Status::Ok();
+      case ')':
+        return PushTuple({});
+      case 'N':
+        stack_.push_back(Make(PyValue::Kind::kNone));
+        return Status::Ok();
+      case 0x88:
+      case 0x89: {
+        auto v = Make(PyValue::Kind::kBool);
+        v->b = op == 0x88;
+        stack_.push_back(v);
+        return Status::Ok();
+      }
+      case 'J':
+      case 'K':
+      case 'M': {
+        const size_t n = op == 'J' ? 4 : (op == 'K' ? 1 : 2);
+        if (!Need(n)) return Corrupt("truncated int");
+        uint64_t raw = ReadLE(n);
+        auto v = Make(PyValue::Kind::kInt);
+        v->i = op == 'J' ? static_cast<int32_t>(raw) : static_cast<int64_t>(raw);
+        stack_.push_back(v);
+        return Status::Ok();
+      }
+      case 0x8a:    // LONG1
+      case 0x8b: {  // LONG4
+        const size_t len_bytes = op == 0x8a ? 1 : 4;
+        if (!Need(len_bytes)) return Corrupt("truncated long");
+        const size_t n = ReadLE(len_bytes);
+        if (!Need(n) || n > 8) return Corrupt("unsupported long of " + std::to_string(n) + " bytes");
+        uint64_t raw = n ? ReadLE(n) : 0;
+        if (n > 0 && n < 8 && (raw >> (8 * n - 1)) & 1) raw |= ~0ULL << (8 * n);  // sign-extend
+        auto v = Make(PyValue::Kind::kInt);
+        v->i = static_cast<int64_t>(raw);
+        stack_.push_back(v);
+        return Status::Ok();
+      }
+      case 'G': {
+        if (!Need(8)) return Corrupt("truncated float");
+        uint64_t raw = 0;
+        for (int i = 0; i < 8; ++i) raw = (raw << 8) | d_[pos_ + static_cast<size_t>(i)];
+        pos_ += 8;
+        auto v = Make(PyValue::Kind::kFloat);
+        std::memcpy(&v->f, &raw, 8);
+        stack_.push_back(v);
+        return Status::Ok();
+      }
+      case 'X':
+      case 0x8c:
+      case 0x8d:
+      case 'T':
+      case 'U':
+      case 'B':
+      case 'C':
+      case 0x8e: {
+        const bool text = op == 'X' || op == 0x8c || op == 0x8d || op == 'T' || op == 'U';
+        const size_t len_bytes = (op == 0x8c || op == 'U' || op == 'C') ? 1 : ((op == 0x8d || op == 0x8e) ? 8 : 4);
+        if (!Need(len_bytes)) return Corrupt("truncated string");
+        const size_t n = ReadLE(len_bytes);
+        if (!Need(n)) return Corrupt("truncated string");
+        stack_.push_back(MakeString(text ? PyValue::Kind::kString : PyValue::Kind::kBytes, ReadBytes(n)));
+        return Status::Ok();
+      }
+      case 'q':
+      case 'r': {
+        const size_t n = op == 'q' ? 1 : 4;
+        if (!Need(n) || stack_.empty()) return Corrupt("bad PUT");
+        memo_[static_cast<uint32_t>(ReadLE(n))] = stack_.back();
+        return Status::Ok();
+      }
+      case 0x94:
+        if (stack_.empty()) return Corrupt("bad MEMOIZE");
+        memo_[static_cast<uint32_t>(memo_.size())] = stack_.back();
+        return Status::Ok();
+      case 'h':
+      case 'j': {
+        const size_t n = op == 'h' ? 1 : 4;
+        if (!Need(n)) return Corrupt("bad GET");
+        auto it = memo_.find(static_cast<uint32_t>(ReadLE(n)));
+        if (it == memo_.end()) return Corrupt("GET of an unknown memo entry");
+        stack_.push_back(it->second);
+        return Status::Ok();
+      }
+      case 'c': {
+        std::string module, name;
+        if (!ReadLine(&module) || !ReadLine(&name)) return Corrupt("truncated GLOBAL");
+        stack_.push_back(MakeString(PyValue::Kind::kGlobal, module + "." + name));
+        return Status::Ok();
+      }
+      case 0x93: {
+        auto name = Pop();
+        if (!name.ok()) return name.status();
+        auto module = Pop();
+        if (!module.ok()) return module.status();
+        stack_.push_back(MakeString(PyValue::Kind::kGlobal, (*module)->s + "." + (*name)->s));
+        return Status::Ok();
+      }
+      case 't': {
+        auto items = PopToMark();
+        if (!items.ok()) return items.status();
+        return PushTuple(std::move(*items));
+      }
+      case 0x85:
+      case 0x86:
+      case 0x87: {
+        const size_t n = op - 0x84;
+        if (stack_.size() < n) return Corrupt("stack underflow in TUPLE");
+        std::vector<PyRef> items(stack_.end() - static_cast<long>(n), stack_.end());
+        stack_.resize(stack_.size() - n);
+        return PushTuple(std::move(items));
+      }
+      case 'l':
+      case 'd': {
+        auto items = PopToMark();
+        if (!items.ok()) return items.status();
+        if (op == 'l') {
+          auto l = Make(PyValue::Kind::kList);
+          l->items = std::move(*items);
+          stack_.push_back(l);
+        } else {
+          auto d = Make(PyValue::Kind::kDict);
+          for (size_t i = 0; i + 1 < items->size(); i += 2) SetItem(d, (*items)[i], (*items)[i + 1]);
+          stack_.push_back(d);
+        }
+        return Status::Ok();
+      }
+      case 'R': {
+        auto args = Pop();
+        if (!args.ok()) return args.status();
+        auto fn = Pop();
+        if (!fn.ok()) return fn.status();
+        if ((*args)->kind != PyValue::Kind::kTuple) return Corrupt("REDUCE arguments are not a tuple");
+        auto r = Call(*fn, *args);
+        if (!r.ok()) return r.status();
+        stack_.push_back(*r);
+        return Status::Ok();
+      }
+      case 0x81: {  // NEWOBJ cls args
+        auto args = Pop();
+        if (!args.ok()) return args.status();
+        auto cls = Pop();
+        if (!cls.ok()) return cls.status();
+        if ((*cls)->kind == PyValue::Kind::kGlobal && (*cls)->s == "collections.OrderedDict") {
+          stack_.push_back(Make(PyValue::Kind::kDict));
+        } else {
+          stack_.push_back(MakeString(PyValue::Kind::kOpaque, (*cls)->s));
+        }
+        return Status::Ok();
+      }
+      case 'Q': {
+        auto pid = Pop();
+        if (!pid.ok()) return pid.status();
+        auto storage = PersistentLoad(*pid);
+        if (!storage.ok()) return storage.status();
+        stack_.push_back(*storage);
+        return Status::Ok();
+      }
+      case 'b': {  // BUILD: attributes of an object (e.g. OrderedDict._metadata): ignored
+        auto state = Pop();
+        return state.ok() ? Status::Ok() : state.status();
+      }
+      case 's': {
+        auto v = Pop();
+        if (!v.ok()) return v.status();
+        auto k = Pop();
+        if (!k.ok()) return k.status();
+        if (stack_.empty()) return Corrupt("SETITEM without a dict");
+        SetItem(stack_.back(), *k, *v);
+        return Status::Ok();
+      }
+      case 'u': {
+        auto items = PopToMark();
+        if (!items.ok()) return items.status();
+        if (stack_.empty()) return Corrupt("SETITEMS without a dict");
+        for (size_t i = 0; i + 1 < items->size(); i += 2) SetItem(stack_.back(), (*items)[i], (*items)[i + 1]);
+        return Status::Ok();
+      }
+      case 'a': {
+        auto v = Pop();
+        if (!v.ok()) return v.status();
+        if (stack_.empty()) return Corrupt("APPEND without a list");
+        if (stack_.back()->kind == PyValue::Kind::kList) stack_.back()->items.push_back(*v);
+        return Status::Ok();
+      }
+      case 'e': {
+        auto items = PopToMark();
+        if (!items.ok()) return items.status();
+        if (stack_.empty()) return Corrupt("APPENDS without a list");
+        if (stack_.back()->kind == PyValue::Kind::kList) {
+          for (auto& it : *items) stack_.back()->items.push_back(it);
+        }
+        return Status::Ok();
+      }
+      case '0':
+        return Pop().status();
+      case '1':
+        return PopToMark().status();
+      case '2':
+        if (stack_.empty()) return Corrupt("DUP on an empty stack");
+        stack_.push_back(stack_.back());
+        return Status::Ok();
+      default: {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "unsupported pickle opcode 0x%02x at byte %zu", op, pos_ - 1);
+        return Corrupt(buf);
+      }
+    }
+  }
+
+  const std::vector<uint8_t>& d_;
+  const std::function<Result<std::vector<uint8_t>>(const std::string&)>& records_;
+  size_t pos_ = 0;
+  std::vector<PyRef> stack_;
+  std::vector<size_t> marks_;
+  std::map<uint32_t, PyRef> memo_;
+  std::map<std::string, PyRef> storages_;
+};
+
+}  // namespace
+
+Result<PyRef> Unpickle(const std::vector<uint8_t>& pickle,
+                       const std::function<Result<std::vector<uint8_t>>(const std::string&)>& records) {
+  try {
+    return Unpickler(pickle, records).Run();
+  } catch (const std::exception& e) {
+    return Corrupt(e.what());
+  }
+}
+
+Result<PyRef> ReadTorchSave(const std::string& path) {
+  if (!std::filesystem::exists(path)) return core::NotFound(path + ": no such file");
+  {
+    std::ifstream f(path, std::ios::binary);
+    char magic[2] = {0, 0};
+    f.read(magic, 2);
+    if (magic[0] != 'P' || magic[1] != 'K') {
+      return Status(StatusCode::kInvalidArgument,
+                    path + ": not a torch.save zip file (files from PyTorch < 1.6 or with "
+                           "_use_new_zipfile_serialization=False are not supported; re-save with a newer torch)");
+    }
+  }
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(path);
+    if (!reader.hasRecord("data.pkl")) {
+      return Status(StatusCode::kInvalidArgument, path + ": a zip file without data.pkl (not a torch.save file)");
+    }
+    auto [pkl_ptr, pkl_size] = reader.getRecord("data.pkl");
+    const auto* p = static_cast<const uint8_t*>(pkl_ptr.get());
+    std::vector<uint8_t> pickle(p, p + pkl_size);
+    auto records = [&reader](const std::string& name) -> Result<std::vector<uint8_t>> {
+      if (!reader.hasRecord(name)) return Corrupt("missing record " + name);
+      auto [ptr, size] = reader.getRecord(name);
+      const auto* b = static_cast<const uint8_t*>(ptr.get());
+      return std::vector<uint8_t>(b, b + size);
+    };
+    auto r = Unpickle(pickle, records);
+    if (!r.ok()) return r.status().WithContext(path);
+    return r;
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    msg = msg.substr(0, msg.find('\n'));
+    return Status(StatusCode::kDataLoss, path + ": cannot read the zip archive: " + msg);
+  }
+}
+
+}  // namespace landscape::engine

@@ -1,0 +1,46 @@
+// Reads files written by Python's torch.save (the zip format, PyTorch >= 1.6):
+// nested dicts / OrderedDicts / lists / tuples of tensors, strings and numbers.
+// LibTorch's own pickle_load turns every OrderedDict into None (it expects them
+// only inside TorchScript archives), so state dicts need this reader.
+// Values it cannot represent (numpy scalars, custom classes) become Opaque;
+// only the tensors and containers around them matter to us.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "landscape/core/status.h"
+
+namespace landscape::engine {
+
+struct PyValue;
+using PyRef = std::shared_ptr<PyValue>;
+
+struct PyValue {
+  enum class Kind { kNone, kBool, kInt, kFloat, kString, kBytes, kTuple, kList, kDict, kTensor, kGlobal, kOpaque };
+  Kind kind = Kind::kNone;
+  bool b = false;
+  int64_t i = 0;
+  double f = 0.0;
+  std::string s;                              // kString, kBytes, kGlobal ("module.name"), kOpaque (what it was)
+  std::vector<PyRef> items;                   // kTuple, kList
+  std::vector<std::pair<PyRef, PyRef>> dict;  // kDict, insertion order kept
+  at::Tensor tensor;                          // kTensor
+
+  /// The value for string key `key` in a dict, or nullptr.
+  PyRef Get(const std::string& key) const;
+};
+
+/// Parses a torch.save file. Errors: kNotFound, kInvalidArgument (not a torch.save
+/// zip file; a legacy pre-1.6 file), kDataLoss (corrupt).
+core::Result<PyRef> ReadTorchSave(const std::string& path);
+
+/// Runs the unpickler over `pickle` with storages from `load_storage(key, bytes)`. Exposed for tests.
+core::Result<PyRef> Unpickle(const std::vector<uint8_t>& pickle,
+                             const std::function<core::Result<std::vector<uint8_t>>(const std::string&)>& records);
+
+}  // namespace landscape::engine
