@@ -16,18 +16,27 @@ using core::Status;
 using core::StatusCode;
 
 std::string FirstLine(const std::exception& e) {
-  std::string m = e.what();
-  const auto nl = m.find('\n');
-  if (nl != std::string::npos) m = m.substr(0, nl);
-  // TorchScript errors start with an empty line; use the next non-empty one.
-  if (m.empty()) {
-    std::string all = e.what();
-    size_t start = all.find_first_not_of("\n ");
-    if (start != std::string::npos) {
-      m = all.substr(start, all.find('\n', start) - start);
-    }
+  const std::string all = e.what();
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start <= all.size()) {
+    size_t end = all.find('\n', start);
+    if (end == std::string::npos) end = all.size();
+    std::string line = all.substr(start, end - start);
+    if (line.find_first_not_of(" \t") != std::string::npos) lines.push_back(line);
+    start = end + 1;
   }
-  return m;
+  if (lines.empty()) return "unknown error";
+  // TorchScript interpreter errors put the cause ("RuntimeError: ...") on the last line,
+  // after a traceback; LibTorch's own errors put it first, before a backtrace.
+  if (all.find("The following operation failed in the TorchScript interpreter") != std::string::npos ||
+      lines.front().rfind("Traceback", 0) == 0) {
+    for (auto it = lines.rbegin(); it != lines.rend(); ++it) {
+      if (it->find("Error: ") != std::string::npos) return it->substr(it->find_first_not_of(" \t"));
+    }
+    return lines.back();
+  }
+  return lines.front();
 }
 
 namespace {

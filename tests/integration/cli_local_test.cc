@@ -1,0 +1,188 @@
+// `landscape local` and `landscape train` as users run them: the real binary,
+// real files, Debian's Fashion-MNIST. Bad input must give a clear message and
+// exit code 2 (or 1), never a crash; resuming must give the same surface.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "landscape/io/hdf5_files.h"
+#include "process.h"
+
+namespace landscape {
+namespace {
+
+using testing::BinaryPath;
+using testing::ProcessResult;
+
+
+class CliLocal : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string(testing::MakeTempDir("cli"));
+    auto r = testing::Run({Cli(), "export-arch", "--arch", "cnn", "--input", "1x28x28", "--out", *dir_ + "/cnn.pt"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = testing::Run({Cli(), "export-arch", "--arch", "cnn", "--input", "3x32x32", "--out", *dir_ + "/cnn_rgb.pt"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::ofstream(*dir_ + "/garbage.pt") << "this is not a model";
+    // A zip header followed by junk: looks like an archive, is not one.
+    std::ofstream(*dir_ + "/corrupt.pt", std::ios::binary) << std::string("PK\x03\x04", 4) << std::string(200, 'x');
+  }
+  static void TearDownTestSuite() {
+    std::filesystem::remove_all(*dir_);
+    delete dir_;
+  }
+  static std::string Cli() { return BinaryPath("client/landscape"); }
+  static std::string Path(const std::string& name) { return *dir_ + "/" + name; }
+
+  // `landscape local` on the small model with a few samples, plus extra flags.
+  static ProcessResult Local(std::vector<std::string> extra) {
+    auto has = [&](const char* flag) { return std::find(extra.begin(), extra.end(), flag) != extra.end(); };
+    std::vector<std::string> argv = {Cli(), "local", "--max-samples", "64", "--threads", "1", "--progress", "lines"};
+    if (!has("--model")) argv.insert(argv.end(), {"--model", Path("cnn.pt")});
+    if (!has("--data")) argv.insert(argv.end(), {"--data", "fashion-mnist"});
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return testing::Run(argv);
+  }
+
+  static void ExpectCleanFailure(const ProcessResult& r, int code, const std::string& needle) {
+    EXPECT_FALSE(r.signaled) << "killed by signal " << r.signal << "\n" << r.err;
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_EQ(r.exit_code, code) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr: " << r.err;
+    EXPECT_EQ(r.err.find("terminate called"), std::string::npos) << r.err;
+  }
+
+  static std::string* dir_;
+};
+std::string* CliLocal::dir_ = nullptr;
+
+TEST_F(CliLocal, MissingModelFile) {
+  ExpectCleanFailure(Local({"--model", Path("nope.pt"), "--x", "-1:1:3", "--out", Path("o.h5")}), 2,
+                     "no such file");
+}
+
+TEST_F(CliLocal, NotAModel) {
+  ExpectCleanFailure(Local({"--model", Path("garbage.pt"), "--x", "-1:1:3", "--out", Path("o.h5")}), 2,
+                     "not a model file");
+}
+
+TEST_F(CliLocal, CorruptArchive) {
+  ExpectCleanFailure(Local({"--model", Path("corrupt.pt"), "--x", "-1:1:3", "--out", Path("o.h5")}), 2, "corrupt");
+}
+
+TEST_F(CliLocal, DataThatDoNotFitTheModel) {
+  auto r = Local({"--model", Path("cnn_rgb.pt"), "--x", "-1:1:3", "--out", Path("o.h5")});
+  ExpectCleanFailure(r, 2, "do not fit the model");
+  EXPECT_NE(r.err.find("[1, 28, 28]"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(Path("o.h5")));  // nothing computed
+}
+
+TEST_F(CliLocal, UnknownNorm) {
+  ExpectCleanFailure(Local({"--xnorm", "filters", "--x", "-1:1:3", "--out", Path("o.h5")}), 2, "--xnorm");
+}
+
+TEST_F(CliLocal, EmptyAndNanRanges) {
+  ExpectCleanFailure(Local({"--x", "1:1:5", "--out", Path("o.h5")}), 2, "empty range");
+  ExpectCleanFailure(Local({"--x", "nan:1:5", "--out", Path("o.h5")}), 2, "finite");
+  ExpectCleanFailure(Local({"--x", "-1:1:3", "--y", "0:1:0", "--out", Path("o.h5")}), 2, "--y");
+}
+
+TEST_F(CliLocal, MissingData) {
+  ExpectCleanFailure(Local({"--data", "idx:" + Path("no-such-dir"), "--x", "-1:1:3", "--out", Path("o.h5")}), 2,
+                     "no IDX");
+}
+
+TEST_F(CliLocal, MissingRequiredFlag) {
+  auto r = testing::Run({Cli(), "local", "--model", Path("cnn.pt")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--out"), std::string::npos) << r.err;
+}
+
+TEST_F(CliLocal, DirectionFileFromAnotherDirType) {
+  auto r = Local({"--x", "-1:1:2", "--dir-type", "weights", "--out", Path("w.h5"), "--dir-out", Path("w.dirs.h5")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ExpectCleanFailure(Local({"--x", "-1:1:2", "--dir-type", "states", "--dir-file", Path("w.dirs.h5"), "--out",
+                            Path("s.h5")}),
+                     2, "dir_type");
+}
+
+TEST_F(CliLocal, ComputesAndResumesToTheSameSurface) {
+  const std::vector<std::string> grid = {"--x", "-1:1:6", "--y", "-1:1:5", "--seed", "7"};
+  auto flags = [&](const std::string& out) {
+    auto f = grid;
+    f.insert(f.end(), {"--out", Path(out), "--save-interval", "0"});
+    return f;
+  };
+  auto full = Local(flags("full.h5"));
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+
+  // Interrupt a second run after a few points; it saves what it has and exits 130.
+  std::vector<std::string> argv = {Cli(), "local", "--model", Path("cnn.pt"), "--data", "fashion-mnist",
+                                   "--max-samples", "64", "--threads", "1", "--progress", "lines"};
+  auto f = flags("part.h5");
+  argv.insert(argv.end(), f.begin(), f.end());
+  testing::Child child(argv);
+  // Wait until the partial file holds a few points, then interrupt.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  size_t done = 0;
+  while (std::chrono::steady_clock::now() < deadline && child.running()) {
+    if (std::filesystem::exists(Path("part.h5"))) {
+      auto s = io::ReadSurfaceFile(Path("part.h5"));
+      if (s.ok()) done = s->DoneCount();
+      if (done >= 3) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  child.Signal(SIGINT);
+  const int status = child.Wait(std::chrono::milliseconds(60000));
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 130) {
+    auto partial = io::ReadSurfaceFile(Path("part.h5"));
+    ASSERT_TRUE(partial.ok());
+    EXPECT_LT(partial->DoneCount(), partial->PointCount());
+    EXPECT_NE(child.Stderr().find("run the same command to resume"), std::string::npos);
+  } else {
+    EXPECT_EQ(WEXITSTATUS(status), 0) << child.Stderr();  // finished before the signal: still consistent
+  }
+
+  auto resumed = Local(flags("part.h5"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  auto a = io::ReadSurfaceFile(Path("full.h5"));
+  auto b = io::ReadSurfaceFile(Path("part.h5"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(b->DoneCount(), b->PointCount());
+  EXPECT_EQ(a->metrics["train_loss"], b->metrics["train_loss"]);  // every value equal
+  EXPECT_EQ(a->metrics["train_acc"], b->metrics["train_acc"]);
+
+  // Resuming with a different spec is refused.
+  auto g = grid;
+  g[5] = "8";  // another seed
+  g.insert(g.end(), {"--out", Path("full.h5")});
+  ExpectCleanFailure(Local(g), 2, "different spec");
+}
+
+TEST_F(CliLocal, TrainWritesTorchScriptCheckpointsThatLocalReads) {
+  auto r = testing::Run({Cli(), "train", "--arch", "mlp", "--data", "fashion-mnist", "--max-samples", "256", "--epochs", "2",
+                "--eval-samples", "128", "--save-every", "1", "--threads", "1", "--out", Path("train")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* f : {"model_0.pt", "model_1.pt", "model_2.pt", "train_log.csv", "train.json"}) {
+    EXPECT_TRUE(std::filesystem::exists(Path("train/") + f)) << f;
+  }
+  EXPECT_NE(r.out.find("model_2.pt"), std::string::npos);
+  // 1-D interpolation between the initialization and the trained model, as in the paper.
+  auto l = Local({"--model", Path("train/model_2.pt"), "--model2", Path("train/model_0.pt"), "--dir-type", "states",
+                  "--x", "-0.5:1.5:5", "--out", Path("interp.h5")});
+  ASSERT_EQ(l.exit_code, 0) << l.err;
+  auto s = io::ReadSurfaceFile(Path("interp.h5"));
+  ASSERT_TRUE(s.ok());
+  // x = 0 is the trained model, x = 1 the initialization: training lowered the loss.
+  EXPECT_LT(s->At("train_loss", 1), s->At("train_loss", 3));
+}
+
+}  // namespace
+}  // namespace landscape

@@ -1,0 +1,98 @@
+"""One oracle case: runs `landscape local` on the fixtures, then checks its
+surface with oracle.py (an independent computation) and its files with h5py.
+
+Usage: oracle_case.py LANDSCAPE_BINARY FIXTURE_DIR WORK_DIR CASE
+"""
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# name -> (landscape flags, oracle dir-type, oracle loss)
+CASES = {
+    "weights_ce_2d_nonsquare": (["--dir-type", "weights", "--x", "-1:1:5", "--y", "-0.5:1:3"], "weights", "crossentropy"),
+    "states_ce_1d": (["--dir-type", "states", "--x", "-1:1:7", "--xignore", "none", "--xnorm", "layer"], "states", "crossentropy"),
+    "weights_mse_1d": (["--dir-type", "weights", "--loss", "mse", "--x", "-0.5:1.5:6"], "weights", "mse"),
+    "states_mse_2d_nonsquare": (["--dir-type", "states", "--loss", "mse", "--x", "0:1:3", "--y", "-1:1:4",
+                                 "--ynorm", "weight", "--yignore", "none"], "states", "mse"),
+    "target_states_1d": (["--dir-type", "states", "--model2", "{fx}/model2.pt", "--x", "-0.5:1.5:5"], "states", "crossentropy"),
+    "target_weights_2d_model3": (["--dir-type", "weights", "--model2", "{fx}/model2.pt", "--model3", "{fx}/arch.pt",
+                                  "--x", "0:1:3", "--y", "0:1:3"], "weights", "crossentropy"),
+    "state_dict_on_arch": (["--model", "{fx}/checkpoint.t7", "--arch", "{fx}/arch.pt", "--x", "-1:1:3", "--y", "-1:1:3"],
+                           "weights", "crossentropy"),
+    "reference_dir_file": (["--dir-file", "{work}/reference_dirs.h5", "--dir-type", "states", "--x", "-1:1:3",
+                            "--y", "-1:1:4"], "states", "crossentropy"),
+    "dfilter_dlayer_2d": (["--xnorm", "dfilter", "--ynorm", "dlayer", "--x", "-2:2:3", "--y", "-2:2:3"], "weights",
+                          "crossentropy"),
+}
+
+
+def write_reference_direction_file(path, fixture_dir):
+    """A direction file written the way the reference does it: h5py datasets
+    "0".."K-1" in state_dict order, float32 (torch.randn), filter-normalized."""
+    import torch
+    net = torch.jit.load(os.path.join(fixture_dir, "model.pt"))
+    g = torch.Generator().manual_seed(123)
+    with h5py.File(path, "w") as f:
+        for axis in ("xdirection", "ydirection"):
+            grp = f.create_group(axis)
+            for i, (k, w) in enumerate(net.state_dict().items()):
+                d = torch.randn(w.size(), generator=g)
+                if d.dim() <= 1:
+                    d.fill_(0)
+                else:
+                    for df, wf in zip(d, w):
+                        df.mul_(wf.norm() / (df.norm() + 1e-10))
+                grp.create_dataset(str(i), data=d.numpy())
+
+
+def check_direction_file(path, expect_count):
+    with h5py.File(path, "r") as f:
+        assert "xdirection" in f, "no xdirection group"
+        keys = sorted(f["xdirection"].keys(), key=int)
+        assert keys == [str(i) for i in range(len(keys))], keys
+        assert len(keys) == expect_count, (len(keys), expect_count)
+        for k in keys:
+            assert f["xdirection"][k].dtype in (np.float32, np.int64), f["xdirection"][k].dtype
+
+
+def main():
+    binary, fx, work, case = sys.argv[1:5]
+    flags, dir_type, loss = CASES[case]
+    os.makedirs(work, exist_ok=True)
+    if case == "reference_dir_file":
+        write_reference_direction_file(os.path.join(work, "reference_dirs.h5"), fx)
+    flags = [f.format(fx=fx, work=work) for f in flags]
+    surface = os.path.join(work, case + ".h5")
+    dirs = os.path.join(work, case + ".dirs.h5")
+    cmd = [binary, "local", "--model", os.path.join(fx, "model.pt"), "--data", os.path.join(fx, "data.pt"),
+           "--batch-size", "32", "--threads", "1", "--progress", "quiet", "--overwrite",
+           "--out", surface, "--dir-out", dirs] + flags
+    # A later --model overrides the first (state_dict_on_arch).
+    if "--model" in flags:
+        i = cmd.index("--model")
+        del cmd[i:i + 2]
+    print(" ".join(cmd), flush=True)
+    r = subprocess.run(cmd)
+    if r.returncode != 0:
+        print(f"landscape exited with {r.returncode}")
+        return 1
+    used_dirs = dirs if "--dir-file" not in flags else flags[flags.index("--dir-file") + 1]
+    import torch
+    net = torch.jit.load(os.path.join(fx, "model.pt"))
+    count = len(list(net.parameters())) if dir_type == "weights" else len(net.state_dict())
+    check_direction_file(used_dirs, count)
+    with h5py.File(surface, "r") as s:
+        assert s["dir_file"][()].decode() == used_dirs, s["dir_file"][()]
+    r = subprocess.run([sys.executable, os.path.join(HERE, "oracle.py"), "--model", os.path.join(fx, "model.pt"),
+                        "--data", os.path.join(fx, "data.pt"), "--dirs", used_dirs, "--surface", surface,
+                        "--dir-type", dir_type, "--loss", loss, "--batch-size", "32"])
+    return r.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
