@@ -1,0 +1,172 @@
+// Engine throughput against a pure forward pass, measured in one process.
+//
+// The engine evaluates a grid point as: set θ + α·dx + β·dy, then a full pass
+// over the data computing loss and accuracy. Its ideal speed is that of a
+// plain forward pass of the same model over the same data (same batches,
+// threads, process, allocator). This benchmark reports both and their ratio
+// (target ≥ 0.95); runs alternate to cancel machine noise, and the medians
+// are compared.
+//
+//   engine_bench [--arch resnet20] [--model M.pt] [--data fashion-mnist] [--samples 10000]
+//                [--batch 128] [--threads N] [--points 3] [--rounds 3] [--json F]
+#include <ATen/Parallel.h>
+#include <torch/script.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "datasets.h"
+#include "landscape/core/system.h"
+#include "landscape/engine/engine.h"
+#include "landscape/engine/train.h"
+#include "landscape/io/summary.h"
+
+using namespace landscape;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Options {
+  std::string arch = "resnet20";
+  std::string model;  // a TorchScript file instead of --arch
+  std::string data = "fashion-mnist";
+  int64_t samples = 10000;
+  int64_t batch = 128;
+  int threads = 0;
+  int points = 3;
+  int rounds = 3;
+  std::string json;
+};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+bool ParseArgs(int argc, char** argv, Options* o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
+    if (a == "--arch") o->arch = next();
+    else if (a == "--model") o->model = next();
+    else if (a == "--data") o->data = next();
+    else if (a == "--samples") o->samples = std::atoll(next().c_str());
+    else if (a == "--batch") o->batch = std::atoll(next().c_str());
+    else if (a == "--threads") o->threads = std::atoi(next().c_str());
+    else if (a == "--points") o->points = std::atoi(next().c_str());
+    else if (a == "--rounds") o->rounds = std::atoi(next().c_str());
+    else if (a == "--json") o->json = next();
+    else {
+      std::fprintf(stderr, "unknown argument %s\n", a.c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  core::PrepareComputeProcess(argv);
+  Options o;
+  if (!ParseArgs(argc, argv, &o)) return 2;
+  const int threads = o.threads > 0 ? o.threads : core::CoresOwned();
+  at::set_num_threads(threads);
+
+  core::DataSpec data;
+  data.source = o.data;
+  data.max_samples = o.samples;
+  auto ds = engine::LoadDatasetSplit(data, true, engine::DefaultDataRoot());
+  if (!ds.ok()) {
+    std::fprintf(stderr, "%s\n", ds.status().ToString().c_str());
+    return 1;
+  }
+  std::string model_path = o.model;
+  if (model_path.empty()) {
+    model_path = (std::filesystem::temp_directory_path() / ("engine_bench_" + o.arch + ".pt")).string();
+    const auto& sz = ds->images.sizes();
+    auto s = engine::ExportArchitecture(o.arch, {sz[1], sz[2], sz[3]}, 10, 1, model_path);
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s\n", s.ToString().c_str());
+      return 1;
+    }
+  }
+
+  // The baseline: a plain forward pass over the same batches.
+  torch::jit::Module module = torch::jit::load(model_path);
+  module.eval();
+  std::vector<at::Tensor> batches;
+  for (int64_t s = 0; s < ds->size(); s += o.batch) {
+    batches.push_back(ds->images.narrow(0, s, std::min(o.batch, ds->size() - s)));
+  }
+  auto forward_pass = [&]() {
+    c10::InferenceMode guard;
+    const auto t0 = Clock::now();
+    for (const auto& b : batches) {
+      at::Tensor out = module.forward({b}).toTensor();
+      (void)out;
+    }
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+  };
+
+  core::JobSpec spec;
+  spec.model.model = model_path;
+  spec.data = data;
+  spec.data.batch_size = o.batch;
+  spec.grid.x = {-1, 1, std::max(2, o.points)};
+  spec.grid.y = core::AxisSpec{-1, 1, 2};
+  engine::EngineOptions eopts;
+  eopts.threads = threads;
+  auto eng = engine::Engine::Create(spec, eopts);
+  if (!eng.ok()) {
+    std::fprintf(stderr, "%s\n", eng.status().ToString().c_str());
+    return 1;
+  }
+  const auto xs = spec.grid.x.Coordinates();
+
+  forward_pass();  // warm-up (oneDNN primitive caches, allocator)
+  (void)(*eng)->Evaluate(0.1, 0.1);
+  std::vector<double> fwd, eng_t;
+  for (int r = 0; r < o.rounds; ++r) {
+    fwd.push_back(forward_pass());
+    for (int p = 0; p < o.points; ++p) {
+      const auto t0 = Clock::now();
+      auto v = (*eng)->Evaluate(xs[static_cast<size_t>(p) % xs.size()], 0.25);
+      eng_t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+      if (!v.ok()) {
+        std::fprintf(stderr, "%s\n", v.status().ToString().c_str());
+        return 1;
+      }
+    }
+  }
+  const double n = static_cast<double>(ds->size());
+  const double fwd_rate = n / Median(fwd);
+  const double eng_rate = n / Median(eng_t);
+  const double ratio = eng_rate / fwd_rate;
+  std::printf("engine_bench: %s, %lld samples of %s, batch %lld, %d threads\n",
+              o.model.empty() ? o.arch.c_str() : o.model.c_str(), static_cast<long long>(ds->size()), o.data.c_str(),
+              static_cast<long long>(o.batch), threads);
+  std::printf("  pure forward pass : %10.1f samples/s (median of %zu passes, %.3f s each)\n", fwd_rate, fwd.size(),
+              Median(fwd));
+  std::printf("  engine surface    : %10.1f point-samples/s (median of %zu points, %.3f s each)\n", eng_rate,
+              eng_t.size(), Median(eng_t));
+  std::printf("  ratio engine/forward = %.3f (target >= 0.95)\n", ratio);
+  std::printf("  peak RSS %.1f MiB\n", static_cast<double>(core::PeakRssBytes()) / (1 << 20));
+  if (!o.json.empty()) {
+    char buf[512];
+    std::snprintf(buf, sizeof buf,
+                  "{\"bench\": \"engine\", \"model\": \"%s\", \"samples\": %lld, \"batch\": %lld, \"threads\": %d, "
+                  "\"forward_samples_per_s\": %.3f, \"engine_point_samples_per_s\": %.3f, \"ratio\": %.4f, "
+                  "\"peak_rss_bytes\": %ld}\n",
+                  o.model.empty() ? o.arch.c_str() : o.model.c_str(), static_cast<long long>(ds->size()),
+                  static_cast<long long>(o.batch), threads, fwd_rate, eng_rate, ratio, core::PeakRssBytes());
+    (void)io::WriteTextFile(o.json, buf);
+  }
+  return 0;
+}
