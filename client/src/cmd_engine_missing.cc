@@ -20,6 +20,9 @@ bool HaveEngine() { return false; }
 int RunLocal(const LocalOptions&) { return NotBuiltIn("local"); }
 int RunTrain(const TrainCmdOptions&) { return NotBuiltIn("train"); }
 int RunArchs() { return NotBuiltIn("archs"); }
+int RunTrajectory(const LocalOptions&) { return NotBuiltIn("trajectory"); }
+int RunHessian(const HessianCmdOptions&) { return NotBuiltIn("hessian"); }
+void PrintTrajectory(const io::DirectionSet&, const io::Projection&) {}
 int RunExportArch(const ExportArchOptions&) { return NotBuiltIn("export-arch"); }
 
 }  // namespace landscape::client

@@ -22,10 +22,10 @@ namespace {
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop.store(true); }
 
-std::string DefaultDirOut(const std::string& out) {
+std::string SiblingPath(const std::string& out, const std::string& suffix) {
   std::filesystem::path p(out);
   if (p.extension() == ".h5") p.replace_extension("");
-  return p.string() + ".dirs.h5";
+  return p.string() + suffix;
 }
 
 std::string FormatPoint(const io::Surface& s, size_t k) {
@@ -58,6 +58,33 @@ void PrintMetricSummary(const io::Surface& s) {
 }
 
 }  // namespace
+
+void PrintTrajectory(const io::DirectionSet& dirs, const io::Projection& p) {
+  if (dirs.pca && dirs.pca->explained_variance_ratio.size() >= 2) {
+    const auto& r = dirs.pca->explained_variance_ratio;
+    std::fprintf(stderr, "landscape: PCA explained variance: PC1 %.2f %%, PC2 %.2f %% (together %.2f %%)\n",
+                 100 * r[0], 100 * r[1], 100 * (r[0] + r[1]));
+  }
+  auto col = [&](const char* name, size_t i) {
+    auto it = p.extra.find(name);
+    return it != p.extra.end() && i < it->second.size() ? it->second[i] : NAN;
+  };
+  std::fprintf(stderr, "  %4s %10s %10s %12s %9s %11s %11s\n", "ckpt", "x", "y", "off-plane", "relative",
+               "loss", "loss@proj");
+  double xmin = 0, xmax = 0, ymin = 0, ymax = 0;
+  for (size_t i = 0; i < p.x.size(); ++i) {
+    std::fprintf(stderr, "  %4zu %10.4g %10.4g %12.4g %8.1f%% %11.5g %11.5g\n", i, p.x[i], p.y[i],
+                 col("distance_from_plane", i), 100 * col("relative_distance", i), col("loss_true", i),
+                 col("loss_projected", i));
+    xmin = std::min(xmin, p.x[i]);
+    xmax = std::max(xmax, p.x[i]);
+    ymin = std::min(ymin, p.y[i]);
+    ymax = std::max(ymax, p.y[i]);
+  }
+  const double mx = 0.25 * (xmax - xmin), my = 0.25 * (ymax - ymin);
+  std::fprintf(stderr, "landscape: the path spans x [%.4g, %.4g], y [%.4g, %.4g]; e.g. --x %.3g:%.3g:41 --y %.3g:%.3g:41\n",
+               xmin, xmax, ymin, ymax, xmin - mx, xmax + mx, ymin - my, ymax + my);
+}
 
 bool HaveEngine() { return true; }
 
@@ -109,12 +136,21 @@ int RunLocal(const LocalOptions& opts) {
   // The direction file: the one given, or ours written next to the surface.
   std::string dir_file = run_spec.directions.kind == core::DirectionKind::kFile ? run_spec.directions.file : "";
   if (dir_file.empty()) {
-    dir_file = opts.dir_out.empty() ? DefaultDirOut(opts.out) : opts.dir_out;
+    dir_file = opts.dir_out.empty() ? SiblingPath(opts.out, ".dirs.h5") : opts.dir_out;
     core::Status s = io::WriteDirectionFile(dir_file, (*engine)->directions());
     if (!s.ok()) return Report(s);
   }
 
+  if (const io::Projection* proj = (*engine)->trajectory()) {
+    const std::string proj_file = SiblingPath(opts.out, ".proj.h5");
+    core::Status ps = io::WriteProjectionFile(proj_file, *proj);
+    if (!ps.ok()) return Report(ps);
+    PrintTrajectory((*engine)->directions(), *proj);
+    std::fprintf(stderr, "landscape: wrote the projection %s\n", proj_file.c_str());
+  }
+
   if (!resumed) surface = io::NewSurface(spec.grid, spec.MetricNames(), dir_file);
+  for (const auto& [k, v] : info.notes) surface.attributes[k] = v;
   surface.dir_file = dir_file;
   surface.attributes["spec"] = core::SpecToJson(spec);
   surface.attributes["computation_key"] = key;

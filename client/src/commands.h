@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "landscape/core/spec.h"
+#include "landscape/io/hdf5_files.h"
 
 namespace landscape::client {
 
@@ -26,6 +27,28 @@ struct LocalOptions {
   std::vector<std::string> plots; // picture kinds to draw at the end (issue "pictures")
 };
 int RunLocal(const LocalOptions& opts);
+
+/// `landscape trajectory`: PCA directions of a training run and every
+/// checkpoint's projection, written as <out>.dirs.h5 and <out>.proj.h5, without
+/// a surface (then: landscape local --dir-file <out>.dirs.h5 --x .. --y ..).
+int RunTrajectory(const LocalOptions& opts);
+
+/// `landscape hessian`: eigen-analysis at the centre for CI dashboards: top-k
+/// eigenvalues, λmin, and the Hessian trace (Hutchinson) with standard errors.
+struct HessianCmdOptions {
+  core::JobSpec spec;
+  int64_t top_k = 5;
+  int64_t trace_samples = 30;
+  uint64_t seed = 0;
+  std::string json;
+  std::string device = "cpu";
+  int threads = 0;
+};
+int RunHessian(const HessianCmdOptions& opts);
+
+/// Prints a PCA trajectory: explained variance, each checkpoint's coordinates,
+/// distance from the plane and losses, and ranges that cover the path.
+void PrintTrajectory(const io::DirectionSet& dirs, const io::Projection& p);
 
 struct TrainCmdOptions {
   std::string arch = "cnn";

@@ -1,6 +1,9 @@
 #include "job_flags.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <filesystem>
+#include <regex>
 #include <cctype>
 #include <set>
 
@@ -10,13 +13,16 @@ using core::Result;
 using core::Status;
 
 void AddJobFlags(CLI::App* app, JobFlags* f) {
-  app->add_option("--model", f->model, "the model: a TorchScript archive (torch.jit.save), or a state dict (torch.save) with --arch")
-      ->required();
+  app->add_option("--model", f->model,
+                  "the model: a TorchScript archive (torch.jit.save), or a state dict (torch.save) with --arch "
+                  "(required, except with --checkpoint-dir, whose last checkpoint it then is)");
   app->add_option("--arch", f->arch, "a TorchScript model giving the architecture that state-dict files are applied to");
   app->add_option("--model2", f->model2, "second model: x direction = model2 - model (target direction, 1-D interpolation)");
   app->add_option("--model3", f->model3, "third model: y direction = model3 - model (plane through three models)");
   app->add_option("--checkpoints", f->checkpoints, "training checkpoints, oldest first: PCA directions of the trajectory")
       ->expected(0, -1);
+  app->add_option("--checkpoint-dir", f->checkpoint_dir,
+                  "PCA of a training run: every model_<epoch>.pt|.t7|.pth in DIR, by epoch (landscape train writes them)");
   app->add_option("--data", f->data, "fashion-mnist | mnist | idx:DIR | cifar10:DIR | tensor:FILE | FILE.pt")
       ->capture_default_str();
   app->add_option("--split", f->split, "train | test | both")->capture_default_str();
@@ -59,13 +65,36 @@ Result<std::map<std::string, std::string>> ParseLabels(const std::vector<std::st
   return out;
 }
 
+Result<std::vector<std::string>> ListCheckpoints(const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return core::InvalidArgument("--checkpoint-dir", dir + " is not a directory");
+  static const std::regex kName(R"(model_(\d+)\.(pt|t7|pth))");
+  std::vector<std::pair<long long, std::string>> found;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    std::smatch m;
+    const std::string name = e.path().filename().string();
+    if (std::regex_match(name, m, kName)) found.emplace_back(std::stoll(m[1]), e.path().string());
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<std::string> out;
+  for (auto& [epoch, path] : found) out.push_back(path);
+  if (out.empty()) return core::InvalidArgument("--checkpoint-dir", "no model_<epoch>.pt|.t7|.pth files in " + dir);
+  return out;
+}
+
 Result<core::JobSpec> BuildJobSpec(const JobFlags& f, const core::SpecLimits& limits) {
   core::JobSpec s;
   s.model.model = f.model;
+  if (!f.checkpoint_dir.empty()) {
+    if (!f.checkpoints.empty()) return core::InvalidArgument("--checkpoint-dir", "give --checkpoints or --checkpoint-dir, not both");
+    LS_ASSIGN_OR_RETURN(std::vector<std::string> ck, ListCheckpoints(f.checkpoint_dir));
+    if (s.model.model.empty()) s.model.model = ck.back();
+    s.model.checkpoints = ck;
+  }
   s.model.arch = f.arch;
   s.model.model2 = f.model2;
   s.model.model3 = f.model3;
-  s.model.checkpoints = f.checkpoints;
+  if (f.checkpoint_dir.empty()) s.model.checkpoints = f.checkpoints;
   s.data.source = f.data;
   LS_ASSIGN_OR_RETURN(s.data.split, core::ParseSplit(f.split, "--split"));
   s.data.max_samples = f.max_samples;
@@ -86,7 +115,7 @@ Result<core::JobSpec> BuildJobSpec(const JobFlags& f, const core::SpecLimits& li
     s.directions.file = f.dir_file;
     if (!f.model2.empty()) return core::InvalidArgument("--model2", "cannot be combined with --dir-file");
     if (!f.checkpoints.empty()) return core::InvalidArgument("--checkpoints", "cannot be combined with --dir-file");
-  } else if (!f.checkpoints.empty()) {
+  } else if (!s.model.checkpoints.empty()) {
     s.directions.kind = core::DirectionKind::kPca;
     if (!f.model2.empty()) return core::InvalidArgument("--model2", "cannot be combined with --checkpoints");
   } else if (!f.model2.empty()) {

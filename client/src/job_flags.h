@@ -18,6 +18,7 @@ namespace landscape::client {
 struct JobFlags {
   std::string model, arch, model2, model3;
   std::vector<std::string> checkpoints;
+  std::string checkpoint_dir;  // all model_<epoch>.pt / .t7 / .pth files in it, by epoch
   std::string data = "fashion-mnist";
   std::string split = "train";
   int64_t max_samples = 0;
@@ -44,6 +45,9 @@ struct JobFlags {
 
 /// Registers the job flags on a subcommand.
 void AddJobFlags(CLI::App* app, JobFlags* flags);
+
+/// The checkpoints `model_<epoch>.{pt,t7,pth}` in `dir`, ordered by epoch.
+core::Result<std::vector<std::string>> ListCheckpoints(const std::string& dir);
 
 /// Builds and validates the JobSpec the flags describe.
 core::Result<core::JobSpec> BuildJobSpec(const JobFlags& flags, const core::SpecLimits& limits = {});

@@ -2,6 +2,7 @@
 // calls the command functions (commands.h); the only file that knows CLI11
 // besides job_flags.cc.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -14,7 +15,9 @@ using namespace landscape;
 using namespace landscape::client;
 
 int main(int argc, char** argv) {
-  if (argc > 1 && (std::strcmp(argv[1], "local") == 0 || std::strcmp(argv[1], "train") == 0)) {
+  static const char* kCompute[] = {"local", "train", "trajectory", "hessian"};
+  if (argc > 1 && std::any_of(std::begin(kCompute), std::end(kCompute),
+                              [&](const char* c) { return std::strcmp(argv[1], c) == 0; })) {
     core::PrepareComputeProcess(argv);
   }
   CLI::App app{"landscape: loss landscapes of neural networks (Li et al., NeurIPS 2018)"};
@@ -39,6 +42,30 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   local_cmd->add_option("--plot", local.plots, "draw pictures at the end: contour, filled, heat, 3d, 1d or all")
       ->expected(0, -1);
+
+  // trajectory
+  JobFlags traj_flags;
+  LocalOptions traj;
+  CLI::App* traj_cmd = app.add_subcommand(
+      "trajectory", "PCA directions of a training run and the checkpoints' projections (no surface)");
+  AddJobFlags(traj_cmd, &traj_flags);
+  traj_cmd->add_option("--out", traj.out, "output prefix: writes <out>.dirs.h5 and <out>.proj.h5")->required();
+  traj_cmd->add_option("--device", traj.device, "cpu | cuda | cuda:N")->capture_default_str();
+  traj_cmd->add_option("--threads", traj.threads, "intra-op threads");
+
+  // hessian
+  JobFlags hess_flags;
+  HessianCmdOptions hess;
+  CLI::App* hess_cmd =
+      app.add_subcommand("hessian", "Hessian scalars at the model: top-k eigenvalues, lambda_min, trace (Hutchinson)");
+  AddJobFlags(hess_cmd, &hess_flags);
+  hess_cmd->add_option("--top-k", hess.top_k, "number of largest eigenvalues")->capture_default_str();
+  hess_cmd->add_option("--trace-samples", hess.trace_samples, "Hutchinson samples (0 = no trace)")
+      ->capture_default_str();
+  hess_cmd->add_option("--trace-seed", hess.seed, "seed of the Hutchinson vectors")->capture_default_str();
+  hess_cmd->add_option("--json", hess.json, "write the scalars as JSON");
+  hess_cmd->add_option("--device", hess.device, "cpu | cuda | cuda:N")->capture_default_str();
+  hess_cmd->add_option("--threads", hess.threads, "intra-op threads");
 
   // train
   TrainCmdOptions train;
@@ -97,6 +124,21 @@ int main(int argc, char** argv) {
     if (!spec.ok()) return Report(spec.status());
     local.spec = std::move(*spec);
     return RunLocal(local);
+  }
+  if (traj_cmd->parsed()) {
+    traj_flags.x = "0:0:1";
+    traj_flags.y = "0:0:1";
+    auto spec = BuildJobSpec(traj_flags);
+    if (!spec.ok()) return Report(spec.status());
+    traj.spec = std::move(*spec);
+    return RunTrajectory(traj);
+  }
+  if (hess_cmd->parsed()) {
+    hess_flags.x = "0:0:1";
+    auto spec = BuildJobSpec(hess_flags);
+    if (!spec.ok()) return Report(spec.status());
+    hess.spec = std::move(*spec);
+    return RunHessian(hess);
   }
   if (train_cmd->parsed()) return RunTrain(train);
   if (archs_cmd->parsed()) return RunArchs();

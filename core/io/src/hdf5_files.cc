@@ -426,7 +426,8 @@ Result<Projection> ReadProjectionFile(const std::string& path) {
   LS_ASSIGN_OR_RETURN(p.x, ReadDoubles(f.get(), "proj_xcoord", path));
   LS_ASSIGN_OR_RETURN(p.y, ReadDoubles(f.get(), "proj_ycoord", path));
   if (p.x.size() != p.y.size()) return Fail(path, "proj_xcoord and proj_ycoord differ in length");
-  static const char* kExtra[] = {"distance_from_plane", "loss_true", "loss_projected", "epochs"};
+  static const char* kExtra[] = {"distance_from_plane", "relative_distance", "loss_true", "loss_projected",
+                                 "acc_true", "acc_projected", "epochs"};
   for (const char* name : kExtra) {
     if (!Exists(f.get(), name)) continue;
     LS_ASSIGN_OR_RETURN(p.extra[name], ReadDoubles(f.get(), name, path));

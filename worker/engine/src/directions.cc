@@ -72,7 +72,8 @@ Result<std::vector<io::HostArray>> TargetAxis(const std::vector<NamedTensor>& th
 }  // namespace
 
 Result<io::DirectionSet> MakeDirections(const core::JobSpec& spec, const torch::jit::Module& model,
-                                        const torch::jit::Module* arch, const EngineOptions& opts) {
+                                        const torch::jit::Module* arch, const EngineOptions& opts,
+                                        io::Projection* projection) {
   const core::DirectionSpec& d = spec.directions;
   auto resolve = [&](const std::string& ref) -> Result<std::string> {
     return opts.resolve ? opts.resolve(ref) : Result<std::string>(ref);
@@ -89,7 +90,9 @@ Result<io::DirectionSet> MakeDirections(const core::JobSpec& spec, const torch::
   if (theta.empty()) return Status(StatusCode::kInvalidArgument, "the model has no parameters", "model.model");
 
   if (d.kind == core::DirectionKind::kPca) {
-    LS_ASSIGN_OR_RETURN(dirs, PcaDirections(spec, model, arch, opts));
+    LS_ASSIGN_OR_RETURN(PcaResult pca, ComputePca(spec, model, arch, opts));
+    dirs = std::move(pca.dirs);
+    if (projection) *projection = std::move(pca.projection);
   } else if (d.kind == core::DirectionKind::kTarget) {
     LS_ASSIGN_OR_RETURN(std::string p2, resolve(spec.model.model2));
     LS_ASSIGN_OR_RETURN(dirs.x, TargetAxis(theta, p2, model, arch, d.type, "model2"));

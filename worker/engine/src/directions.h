@@ -12,8 +12,10 @@ namespace landscape::engine {
 
 /// The job's directions in file form. `model` is the centre (on the CPU);
 /// `arch` (may be null) is the architecture state-dict files are applied to.
+/// For PCA directions, `projection` (if not null) receives the checkpoints' coordinates.
 core::Result<io::DirectionSet> MakeDirections(const core::JobSpec& spec, const torch::jit::Module& model,
-                                              const torch::jit::Module* arch, const EngineOptions& opts);
+                                              const torch::jit::Module* arch, const EngineOptions& opts,
+                                              io::Projection* projection = nullptr);
 
 /// Cosine similarity of the x and y directions (0-D entries skipped).
 double DirectionsCosine(const io::DirectionSet& dirs);

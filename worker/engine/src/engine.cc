@@ -6,11 +6,13 @@
 #include <torch/version.h>
 
 #include <chrono>
+#include <optional>
 #include <sstream>
 
 #include "datasets.h"
 #include "directions.h"
 #include "evaluator.h"
+#include "hessian.h"
 #include "landscape/core/system.h"
 #include "model_io.h"
 
@@ -54,6 +56,28 @@ struct Engine::Impl {
   EngineInfo info;
   io::DirectionSet dirs;
   std::unique_ptr<PointEvaluator> evaluator;
+  std::unique_ptr<HessianOperator> hessian;  // only with spec.hessian.enabled
+  std::optional<io::Projection> projection;  // only for PCA directions
+
+  // The Hessian operator over the first spec.hessian.max_samples samples of the first split.
+  void MakeHessian() {
+    const auto& first = evaluator->splits().front();
+    std::vector<std::pair<at::Tensor, at::Tensor>> batches;
+    const int64_t n = spec.hessian.max_samples > 0 ? std::min(spec.hessian.max_samples, first.data.size())
+                                                   : first.data.size();
+    for (int64_t s = 0; s < n; s += spec.data.batch_size) {
+      const int64_t len = std::min(spec.data.batch_size, n - s);
+      batches.emplace_back(first.data.images.narrow(0, s, len), first.data.labels.narrow(0, s, len));
+    }
+    torch::jit::Module& m = evaluator->module();
+    hessian = std::make_unique<HessianOperator>(m, HessianOperator::SelectParams(m), std::move(batches), spec.loss);
+    info.notes["hessian_definition"] =
+        "Hessian of the per-sample mean " + std::string(core::Name(spec.loss)) + " loss over the first " +
+        std::to_string(n) + " samples of the " + (first.train ? "train" : "test") + " split, with respect to the " +
+        std::to_string(hessian->size()) +
+        " entries of tensors with dim > 1, eval mode; extreme eigenvalues by implicitly restarted Lanczos (Spectra) "
+        "with errors relative to the spectral radius";
+  }
 };
 
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -61,13 +85,52 @@ Engine::~Engine() = default;
 const io::DirectionSet& Engine::directions() const { return impl_->dirs; }
 const EngineInfo& Engine::info() const { return impl_->info; }
 const core::JobSpec& Engine::spec() const { return impl_->spec; }
+const io::Projection* Engine::trajectory() const { return impl_->projection ? &*impl_->projection : nullptr; }
 
 Result<PointValues> Engine::Evaluate(double alpha, double beta) {
   PointValues v;
   if (impl_->spec.compute_loss) {
     LS_ASSIGN_OR_RETURN(v, impl_->evaluator->Evaluate(alpha, beta));
+  } else {
+    impl_->evaluator->SetPoint(alpha, beta);
+  }
+  if (impl_->hessian) {
+    auto eig = ComputeExtremeEigenvalues(*impl_->hessian, impl_->spec.hessian.tolerance,
+                                         impl_->spec.hessian.max_iterations);
+    if (!eig.ok()) return eig.status().WithContext("Hessian at (" + std::to_string(alpha) + ", " +
+                                                   std::to_string(beta) + ")");
+    v.min_eig = eig->min_eig;
+    v.max_eig = eig->max_eig;
   }
   return v;
+}
+
+Result<HessianAnalysis> Engine::AnalyzeHessian(int64_t top_k, int64_t trace_samples, uint64_t seed) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (!impl_->hessian) impl_->MakeHessian();
+  impl_->evaluator->SetPoint(0.0, 0.0);
+  HessianOperator& op = *impl_->hessian;
+  const int64_t before = op.products();
+  HessianAnalysis a;
+  a.parameters = op.size();
+  const double tol = impl_->spec.hessian.tolerance;
+  const int64_t maxit = impl_->spec.hessian.max_iterations;
+  if (top_k > 0) {
+    LS_ASSIGN_OR_RETURN(a.top_eigenvalues, ComputeTopEigenvalues(op, top_k, tol, maxit));
+  }
+  LS_ASSIGN_OR_RETURN(ExtremeEigenvalues ext, ComputeExtremeEigenvalues(op, tol, maxit));
+  a.min_eig = ext.min_eig;
+  if (a.top_eigenvalues.empty()) a.top_eigenvalues.push_back(ext.max_eig);
+  if (trace_samples > 0) {
+    TraceEstimate t = EstimateTrace(op, trace_samples, seed);
+    a.trace = t.trace;
+    a.trace_standard_error = t.standard_error;
+    a.trace_samples = t.samples;
+  }
+  a.products = op.products() - before;
+  a.definition = impl_->info.notes["hessian_definition"];
+  a.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return a;
 }
 
 Result<c10::Device> ParseDevice(const std::string& text) {
@@ -192,7 +255,8 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
   info.load_seconds = std::chrono::duration<double>(t1 - t0).count();
 
   // Directions (computed on the CPU, before the model moves to the device).
-  LS_ASSIGN_OR_RETURN(impl->dirs, MakeDirections(spec, module, arch ? &*arch : nullptr, opts));
+  io::Projection projection;
+  LS_ASSIGN_OR_RETURN(impl->dirs, MakeDirections(spec, module, arch ? &*arch : nullptr, opts, &projection));
   if (spec.grid.is_2d() && !impl->dirs.has_y()) {
     return Status(StatusCode::kInvalidArgument, "the direction file has no ydirection, but the grid is 2-D",
                   "directions.file");
@@ -216,6 +280,34 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
                                                               std::move(splits), spec.loss, device,
                                                               spec.data.batch_size));
   info.parameters = impl->evaluator->parameter_count();
+  const auto& first = impl->evaluator->splits().front();
+
+  if (spec.hessian.enabled) impl->MakeHessian();
+
+  if (spec.directions.kind == core::DirectionKind::kPca) {
+    // Each checkpoint's true loss beside the loss at its projection onto the plane.
+    auto& losses_true = projection.extra["loss_true"];
+    auto& acc_true = projection.extra["acc_true"];
+    auto& losses_proj = projection.extra["loss_projected"];
+    auto& acc_proj = projection.extra["acc_projected"];
+    for (size_t i = 0; i < spec.model.checkpoints.size(); ++i) {
+      LS_ASSIGN_OR_RETURN(std::string path, Resolve(opts, spec.model.checkpoints[i]));
+      auto ck = LoadModel(path, arch ? &*arch : &module, "checkpoint");
+      if (!ck.ok()) return ck.status();
+      try {
+        ck->to(device);
+      } catch (const std::exception& e) {
+        return Status(StatusCode::kResourceExhausted, "cannot move a checkpoint to " + device.str());
+      }
+      LS_ASSIGN_OR_RETURN(auto t, EvaluateModule(*ck, first.data, spec.loss, spec.data.batch_size));
+      LS_ASSIGN_OR_RETURN(PointValues pv, impl->evaluator->Evaluate(projection.x[i], projection.y[i]));
+      losses_true.push_back(t.first);
+      acc_true.push_back(t.second);
+      losses_proj.push_back(first.train ? pv.train_loss : pv.test_loss);
+      acc_proj.push_back(first.train ? pv.train_acc : pv.test_acc);
+    }
+    impl->projection = std::move(projection);
+  }
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
 }
 

@@ -30,6 +30,43 @@ io::HostArray ToHost(const at::Tensor& t) {
   return a;
 }
 
+namespace {
+// Adds one batch's summed loss and correct count to the device accumulators.
+void AccumulateBatch(const at::Tensor& out, const at::Tensor& y, core::Loss loss, at::Tensor& loss_sum,
+                     at::Tensor& correct) {
+  if (loss == core::Loss::kCrossEntropy) {
+    loss_sum.add_(at::cross_entropy_loss(out, y, {}, at::Reduction::Sum));
+  } else {
+    // The reference: MSELoss(softmax(out), one_hot) averaged over batch x classes, times the batch.
+    const int64_t classes = out.size(1);
+    at::Tensor p = at::softmax(out, 1);
+    at::Tensor target = at::one_hot(y, classes).to(p.scalar_type());
+    loss_sum.add_((p - target).pow_(2).sum().div_(static_cast<double>(classes)));
+  }
+  correct.add_(out.argmax(1).eq(y).sum());
+}
+}  // namespace
+
+Result<std::pair<double, double>> EvaluateModule(torch::jit::Module& module, const Dataset& data, core::Loss loss,
+                                                 int64_t batch_size) {
+  try {
+    c10::InferenceMode guard;
+    module.eval();
+    const auto device = data.images.device();
+    at::Tensor loss_sum = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device));
+    at::Tensor correct = at::zeros({}, at::TensorOptions().dtype(at::kLong).device(device));
+    for (int64_t s = 0; s < data.size(); s += batch_size) {
+      const int64_t len = std::min(batch_size, data.size() - s);
+      at::Tensor out = module.forward({data.images.narrow(0, s, len)}).toTensor();
+      AccumulateBatch(out, data.labels.narrow(0, s, len), loss, loss_sum, correct);
+    }
+    const double n = static_cast<double>(data.size());
+    return std::make_pair(loss_sum.item<double>() / n, 100.0 * static_cast<double>(correct.item<int64_t>()) / n);
+  } catch (const std::exception& e) {
+    return Status(StatusCode::kInternal, "evaluation failed: " + FirstLine(e));
+  }
+}
+
 Result<std::unique_ptr<PointEvaluator>> PointEvaluator::Create(torch::jit::Module module, core::DirType type,
                                                                const io::DirectionSet& dirs, std::vector<Split> splits,
                                                                core::Loss loss, const c10::Device& device,
@@ -153,17 +190,7 @@ Result<PointValues> PointEvaluator::Evaluate(double alpha, double beta) {
       at::Tensor loss_sum = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device_));
       at::Tensor correct = at::zeros({}, at::TensorOptions().dtype(at::kLong).device(device_));
       for (const auto& [x, y] : batches_[s]) {
-        at::Tensor out = (*forward_)({x}).toTensor();
-        if (loss_ == core::Loss::kCrossEntropy) {
-          loss_sum.add_(at::cross_entropy_loss(out, y, {}, at::Reduction::Sum));
-        } else {
-          // The reference: MSELoss(softmax(out), one_hot) averaged over batch x classes, times the batch.
-          const int64_t classes = out.size(1);
-          at::Tensor p = at::softmax(out, 1);
-          at::Tensor target = at::one_hot(y, classes).to(p.scalar_type());
-          loss_sum.add_((p - target).pow_(2).sum().div_(static_cast<double>(classes)));
-        }
-        correct.add_(out.argmax(1).eq(y).sum());
+        AccumulateBatch((*forward_)({x}).toTensor(), y, loss_, loss_sum, correct);
       }
       const double n = static_cast<double>(splits_[s].data.size());
       const double loss = loss_sum.item<double>() / n;

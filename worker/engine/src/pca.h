@@ -1,5 +1,6 @@
 // PCA directions from a training trajectory (DESIGN.md §1; the reference's
-// plot_trajectory.py semantics).
+// plot_trajectory.py / projection.py semantics, computed without P × M memory
+// twice: the rows are held once and the PCA goes through the M × M Gram matrix).
 #pragma once
 
 #include <torch/script.h>
@@ -10,10 +11,19 @@
 
 namespace landscape::engine {
 
-/// The top-2 principal components of the rows θ_epoch − θ_final over
-/// spec.model.checkpoints (rows centred, as sklearn does), unit norm, with the
-/// explained-variance fields. `model` is the final model.
-core::Result<io::DirectionSet> PcaDirections(const core::JobSpec& spec, const torch::jit::Module& model,
-                                             const torch::jit::Module* arch, const EngineOptions& opts);
+struct PcaResult {
+  io::DirectionSet dirs;  // x, y = the top-2 principal components, with explained-variance fields
+  /// Every checkpoint's coordinates in the plane (least squares: exact in the
+  /// surface's frame; the reference's "cos" method gives the same for unit,
+  /// orthogonal PCs) and its distance from the plane ("distance_from_plane",
+  /// "relative_distance" = distance / ‖θ_i − θ_final‖).
+  io::Projection projection;
+};
+
+/// Rows θ_i − θ_final over spec.model.checkpoints (TorchScript or state dicts),
+/// with ≤1-D entries zeroed when directions.pca_ignore is biasbn, centred as
+/// sklearn's PCA does. `model` is the final model.
+core::Result<PcaResult> ComputePca(const core::JobSpec& spec, const torch::jit::Module& model,
+                                   const torch::jit::Module* arch, const EngineOptions& opts);
 
 }  // namespace landscape::engine

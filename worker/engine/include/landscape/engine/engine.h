@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,6 +43,20 @@ struct EngineInfo {
   std::vector<int64_t> input_shape;  // [C, H, W]
   double load_seconds = 0, directions_seconds = 0;
   double xy_cosine = NAN;         // cosine similarity of x and y (2-D)
+  /// Facts worth recording with the results (e.g. "hessian_definition").
+  std::map<std::string, std::string> notes;
+};
+
+/// Curvature scalars at the centre (θ*), for CI dashboards.
+struct HessianAnalysis {
+  std::vector<double> top_eigenvalues;  // largest first
+  double min_eig = NAN;
+  double trace = NAN, trace_standard_error = NAN;
+  int64_t trace_samples = 0;
+  int64_t parameters = 0;               // entries of the tensors with dim > 1
+  int64_t products = 0;                 // Hessian-vector products used
+  double seconds = 0;
+  std::string definition;
 };
 
 class Engine {
@@ -58,10 +73,19 @@ class Engine {
   const io::DirectionSet& directions() const;
   const EngineInfo& info() const;
   const core::JobSpec& spec() const;
+  /// PCA jobs: every checkpoint's coordinates in the plane, its distance from
+  /// the plane, and its loss measured at the checkpoint ("loss_true") beside the
+  /// loss at its projection ("loss_projected"), on the first evaluated split.
+  /// Null for other direction kinds.
+  const io::Projection* trajectory() const;
 
   /// Sets the weights to θ + α·dx + β·dy and evaluates the job's metrics.
   /// One call at a time; results do not depend on earlier calls.
   core::Result<PointValues> Evaluate(double alpha, double beta);
+
+  /// Top-k eigenvalues, λmin and the Hutchinson trace estimate of the Hessian at
+  /// the centre (over spec.hessian.max_samples samples, 0 = the evaluation set).
+  core::Result<HessianAnalysis> AnalyzeHessian(int64_t top_k, int64_t trace_samples, uint64_t seed);
 
  private:
   struct Impl;
