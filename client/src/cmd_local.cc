@@ -114,6 +114,7 @@ int RunLocal(const LocalOptions& opts) {
   engine::EngineOptions eopts;
   eopts.device = opts.device;
   eopts.threads = opts.threads;
+  eopts.optimize = !opts.no_optimize;
   core::JobSpec run_spec = spec;
   // A resumed random/target run reuses its own direction file: the same directions, without recomputing them.
   if (resumed && spec.directions.kind != core::DirectionKind::kFile && !surface.dir_file.empty() &&
@@ -129,6 +130,11 @@ int RunLocal(const LocalOptions& opts) {
   std::fprintf(stderr, "landscape: %lld direction tensors, %lld entries; device %s, %d threads\n",
                static_cast<long long>(info.direction_tensors), static_cast<long long>(info.parameters),
                info.device.c_str(), info.threads);
+  std::fprintf(stderr, "landscape: points evaluated on %s\n",
+               info.optimized ? "a frozen, optimized graph (BatchNorm folded, oneDNN layouts)" : "the model as loaded");
+  if (info.notes.count("optimization")) {
+    std::fprintf(stderr, "landscape: optimization %s\n", info.notes.at("optimization").c_str());
+  }
   if (std::isfinite(info.xy_cosine)) {
     std::fprintf(stderr, "landscape: cosine(x, y) = %.3g\n", info.xy_cosine);
   }

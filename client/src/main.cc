@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
   local_cmd->add_flag("--overwrite", local.overwrite, "recompute instead of resuming an existing --out");
   local_cmd->add_option("--device", local.device, "cpu | cuda | cuda:N")->capture_default_str();
   local_cmd->add_option("--threads", local.threads, "intra-op threads (default: the cores this process owns)");
+  local_cmd->add_flag("--no-optimize", local.no_optimize,
+                      "evaluate on the model as loaded instead of a frozen, optimized copy per point");
   local_cmd->add_option("--progress", local.progress, "auto | bar | lines | quiet")->capture_default_str();
   local_cmd->add_option("--save-interval", local.save_interval_s, "seconds between saves of the partial surface")
       ->capture_default_str();

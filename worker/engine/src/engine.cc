@@ -278,8 +278,12 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
   }
   LS_ASSIGN_OR_RETURN(impl->evaluator, PointEvaluator::Create(module, spec.directions.type, impl->dirs,
                                                               std::move(splits), spec.loss, device,
-                                                              spec.data.batch_size));
+                                                              spec.data.batch_size, opts.optimize));
   info.parameters = impl->evaluator->parameter_count();
+  info.optimized = impl->evaluator->optimized();
+  if (opts.optimize && !info.optimized) {
+    info.notes["optimization"] = "off: the model cannot be frozen (" + impl->evaluator->optimize_failure() + ")";
+  }
   const auto& first = impl->evaluator->splits().front();
 
   if (spec.hessian.enabled) impl->MakeHessian();

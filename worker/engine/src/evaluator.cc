@@ -70,8 +70,9 @@ Result<std::pair<double, double>> EvaluateModule(torch::jit::Module& module, con
 Result<std::unique_ptr<PointEvaluator>> PointEvaluator::Create(torch::jit::Module module, core::DirType type,
                                                                const io::DirectionSet& dirs, std::vector<Split> splits,
                                                                core::Loss loss, const c10::Device& device,
-                                                               int64_t batch_size) {
+                                                               int64_t batch_size, bool optimize) {
   std::unique_ptr<PointEvaluator> e(new PointEvaluator());
+  e->optimize_ = optimize;
   e->module_ = std::move(module);
   e->splits_ = std::move(splits);
   e->loss_ = loss;
@@ -80,8 +81,8 @@ Result<std::unique_ptr<PointEvaluator>> PointEvaluator::Create(torch::jit::Modul
   e->two_d_ = dirs.has_y();
   try {
     e->module_.eval();
-    e->forward_ = e->module_.get_method("forward");
     LS_RETURN_IF_ERROR(e->Init(type, dirs));
+    if (e->optimize_) e->ForwardModule();  // finds out now whether the model can be frozen
     for (const Split& s : e->splits_) {
       std::vector<std::pair<at::Tensor, at::Tensor>> b;
       const int64_t n = s.data.size();
@@ -181,16 +182,32 @@ void PointEvaluator::SetPoint(double alpha, double beta) {
   }
 }
 
+torch::jit::Module& PointEvaluator::ForwardModule() {
+  if (!optimize_) return module_;
+  try {
+    // freeze() copies the module, baking the current (aliased) weights in as constants.
+    torch::jit::Module frozen = torch::jit::freeze(module_);
+    frozen_ = torch::jit::optimize_for_inference(frozen);
+    return frozen_;
+  } catch (const std::exception& e) {
+    optimize_ = false;
+    optimize_failure_ = FirstLine(e);
+    return module_;
+  }
+}
+
 Result<PointValues> PointEvaluator::Evaluate(double alpha, double beta) {
   PointValues v;
   try {
     SetPoint(alpha, beta);
+    torch::jit::Module& forward_module = ForwardModule();
+    torch::jit::Method forward = forward_module.get_method("forward");
     c10::InferenceMode guard;
     for (size_t s = 0; s < splits_.size(); ++s) {
       at::Tensor loss_sum = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device_));
       at::Tensor correct = at::zeros({}, at::TensorOptions().dtype(at::kLong).device(device_));
       for (const auto& [x, y] : batches_[s]) {
-        AccumulateBatch((*forward_)({x}).toTensor(), y, loss_, loss_sum, correct);
+        AccumulateBatch(forward({x}).toTensor(), y, loss_, loss_sum, correct);
       }
       const double n = static_cast<double>(splits_[s].data.size());
       const double loss = loss_sum.item<double>() / n;

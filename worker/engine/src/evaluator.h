@@ -41,10 +41,16 @@ class PointEvaluator {
 
   /// `module` must already be on `device`. `dirs` has one array per tensor of
   /// `type` in CollectTensors order (y only for 2-D).
+  /// With `optimize`, each point's loss and accuracy come from a frozen copy of
+  /// the module with that point's weights baked in and eval-time optimizations
+  /// applied (BatchNorm folded into convolutions, oneDNN prepacked weights and
+  /// fused activations: torch::jit::freeze + optimize_for_inference); the copy is
+  /// rebuilt per point (milliseconds). Falls back to the module itself when a
+  /// model cannot be frozen.
   static core::Result<std::unique_ptr<PointEvaluator>> Create(torch::jit::Module module, core::DirType type,
                                                                const io::DirectionSet& dirs, std::vector<Split> splits,
                                                                core::Loss loss, const c10::Device& device,
-                                                               int64_t batch_size);
+                                                               int64_t batch_size, bool optimize = true);
 
   /// Sets the weights for (alpha, beta); beta is ignored for 1-D directions.
   void SetPoint(double alpha, double beta);
@@ -54,6 +60,9 @@ class PointEvaluator {
   torch::jit::Module& module() { return module_; }
   const std::vector<Split>& splits() const { return splits_; }
   int64_t parameter_count() const { return parameter_count_; }
+  /// Whether points are evaluated on frozen, optimized graphs.
+  bool optimized() const { return optimize_; }
+  const std::string& optimize_failure() const { return optimize_failure_; }
 
  private:
   PointEvaluator() = default;
@@ -71,8 +80,14 @@ class PointEvaluator {
     at::Tensor dx, dy;  // float32
   };
 
+  // The module that forward passes run on for the current point: module_ itself,
+  // or a frozen, optimized copy of it.
+  torch::jit::Module& ForwardModule();
+
   torch::jit::Module module_;
-  c10::optional<torch::jit::Method> forward_;
+  torch::jit::Module frozen_;
+  bool optimize_ = true;
+  std::string optimize_failure_;  // why optimization was turned off, if it was
   std::vector<FlatGroup> groups_;
   std::vector<IntEntry> ints_;
   std::vector<Split> splits_;

@@ -20,6 +20,9 @@ struct EngineOptions {
   std::string device = "cpu";  // "cpu", "cuda" or "cuda:N"
   int threads = 0;             // intra-op threads; 0 = the cores this process owns
   std::string data_root;       // built-in data sets; "" = DefaultDataRoot()
+  /// Evaluate each point on a frozen, optimized copy of the model (BatchNorm
+  /// folded, oneDNN layouts); values agree with the plain model to float32 rounding.
+  bool optimize = true;
   /// Maps a reference in the spec (model, data, direction file) to a local path.
   /// Unset: references are paths (what `landscape local` uses).
   std::function<core::Result<std::string>(const std::string& ref)> resolve;
@@ -43,6 +46,7 @@ struct EngineInfo {
   std::vector<int64_t> input_shape;  // [C, H, W]
   double load_seconds = 0, directions_seconds = 0;
   double xy_cosine = NAN;         // cosine similarity of x and y (2-D)
+  bool optimized = false;         // points evaluated on frozen, optimized graphs
   /// Facts worth recording with the results (e.g. "hessian_definition").
   std::map<std::string, std::string> notes;
 };

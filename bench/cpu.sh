@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# CPU benchmarks of issue "speed", one run each, ratios only:
+#   engine surface throughput vs the best pure forward pass (target >= 0.95), and
+#   vs a straightforward PyTorch loop in the reference's style (target >= 1.5),
+# for ResNet-20 and an MLP on Fashion-MNIST.
+# Usage: bench/cpu.sh [SAMPLES=10000] [THREADS=cores] [POINTS=3]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SAMPLES=${1:-10000}
+THREADS=${2:-$(nproc)}
+POINTS=${3:-3}
+BUILD=${LANDSCAPE_BUILD_DIR:-build}
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+PY=/usr/bin/python3
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F)"
+printf "%-10s %14s %14s %14s %14s %9s %9s %9s\n" model fwd_plain fwd_optimized engine ref_loop eng/best eng/ref eng/refP
+for arch in resnet20 mlp; do
+  "$BUILD/client/landscape" export-arch --arch "$arch" --input 1x28x28 --out "$OUT/$arch.pt" >/dev/null
+  "$BUILD/bench/engine_bench" --model "$OUT/$arch.pt" --samples "$SAMPLES" --threads "$THREADS" \
+    --points "$POINTS" --rounds 3 --dirs-out "$OUT/$arch.dirs.h5" --json "$OUT/$arch.engine.json" >"$OUT/$arch.engine.txt"
+  # The reference-style loop as users run it (default OpenMP settings) and with passive waiting.
+  env -u OMP_WAIT_POLICY $PY bench/reference_loop.py --model "$OUT/$arch.pt" --dirs "$OUT/$arch.dirs.h5" \
+    --samples "$SAMPLES" --threads "$THREADS" --points "$POINTS" --json "$OUT/$arch.ref.json" >/dev/null
+  OMP_WAIT_POLICY=PASSIVE $PY bench/reference_loop.py --model "$OUT/$arch.pt" --dirs "$OUT/$arch.dirs.h5" \
+    --samples "$SAMPLES" --threads "$THREADS" --points "$POINTS" --json "$OUT/$arch.refp.json" >/dev/null
+  $PY - "$arch" "$OUT" <<'PYEOF'
+import json, sys
+arch, out = sys.argv[1], sys.argv[2]
+e = json.load(open(f"{out}/{arch}.engine.json"))
+r = json.load(open(f"{out}/{arch}.ref.json"))
+rp = json.load(open(f"{out}/{arch}.refp.json"))
+best = max(e["forward_plain_samples_per_s"], e["forward_optimized_samples_per_s"])
+eng = e["engine_point_samples_per_s"]
+print(f"{arch:<10} {e['forward_plain_samples_per_s']:14.1f} {e['forward_optimized_samples_per_s']:14.1f} "
+      f"{eng:14.1f} {r['point_samples_per_s']:14.1f} {eng / best:9.3f} {eng / r['point_samples_per_s']:9.3f} "
+      f"{eng / rp['point_samples_per_s']:9.3f}")
+PYEOF
+done
+echo "(samples/s; engine and ref_loop in grid-point x samples per second; refP = reference loop with OMP_WAIT_POLICY=PASSIVE;"
+echo " $SAMPLES Fashion-MNIST training images, batch 128, $THREADS threads, $POINTS points after a warm-up)"
