@@ -15,6 +15,7 @@
 #include "landscape/io/hdf5_files.h"
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -46,6 +47,11 @@ struct Options {
   std::string json;
   std::string dirs_out;  // write the engine's directions (for reference_loop.py)
   bool no_optimize = false;
+  std::string device = "cpu";
+  std::string precision = "fp32";
+  bool channels_last = false;
+  bool auto_batch = false;
+  int64_t grid_side = 51;  // extrapolate the time of a grid_side x grid_side surface
 };
 
 double Median(std::vector<double> v) {
@@ -68,6 +74,11 @@ bool ParseArgs(int argc, char** argv, Options* o) {
     else if (a == "--json") o->json = next();
     else if (a == "--dirs-out") o->dirs_out = next();
     else if (a == "--no-optimize") o->no_optimize = true;
+    else if (a == "--device") o->device = next();
+    else if (a == "--precision") o->precision = next();
+    else if (a == "--channels-last") o->channels_last = true;
+    else if (a == "--auto-batch") o->auto_batch = true;
+    else if (a == "--grid-side") o->grid_side = std::atoll(next().c_str());
     else {
       std::fprintf(stderr, "unknown argument %s\n", a.c_str());
       return false;
@@ -105,24 +116,38 @@ int main(int argc, char** argv) {
   }
 
   // The baseline: a plain forward pass over the same batches.
-  torch::jit::Module module = torch::jit::load(model_path);
+  const c10::Device device(o.device);
+  torch::jit::Module module = torch::jit::load(model_path, device);
   module.eval();
+  at::Tensor images = ds->images.to(device);
   std::vector<at::Tensor> batches;
   for (int64_t s = 0; s < ds->size(); s += o.batch) {
-    batches.push_back(ds->images.narrow(0, s, std::min(o.batch, ds->size() - s)));
+    batches.push_back(images.narrow(0, s, std::min(o.batch, ds->size() - s)));
   }
   // The best forward pass we can get: the same model frozen and optimized for inference.
   torch::jit::Module frozen = torch::jit::freeze(module);
   torch::jit::Module optimized = torch::jit::optimize_for_inference(frozen);
-  auto forward_pass = [&](torch::jit::Module& m) {
+  auto forward_pass = [&](torch::jit::Module& m, const std::vector<at::Tensor>& bs) {
     c10::InferenceMode guard;
     const auto t0 = Clock::now();
-    for (const auto& b : batches) {
-      at::Tensor out = m.forward({b}).toTensor();
-      (void)out;
-    }
+    at::Tensor out;
+    for (const auto& b : bs) out = m.forward({b}).toTensor();
+    (void)out.sum().item<float>();  // waits for the device
     return std::chrono::duration<double>(Clock::now() - t0).count();
   };
+  // With reduced precision: the forward pass of the converted model, the best such pass.
+  const at::ScalarType dtype = o.precision == "bf16" ? at::kBFloat16 : o.precision == "fp16" ? at::kHalf : at::kFloat;
+  torch::jit::Module reduced = torch::jit::load(model_path, device);
+  reduced.eval();
+  reduced.to(dtype);
+  std::vector<at::Tensor> reduced_batches;
+  {
+    at::Tensor r = images.to(dtype);
+    if (o.channels_last) r = r.contiguous(at::MemoryFormat::ChannelsLast);
+    for (int64_t s = 0; s < ds->size(); s += o.batch) {
+      reduced_batches.push_back(r.narrow(0, s, std::min(o.batch, ds->size() - s)));
+    }
+  }
 
   core::JobSpec spec;
   spec.model.model = model_path;
@@ -133,6 +158,10 @@ int main(int argc, char** argv) {
   engine::EngineOptions eopts;
   eopts.threads = threads;
   eopts.optimize = !o.no_optimize;
+  eopts.device = o.device;
+  eopts.precision = o.precision;
+  eopts.channels_last = o.channels_last;
+  eopts.auto_batch = o.auto_batch;
   auto eng = engine::Engine::Create(spec, eopts);
   if (!eng.ok()) {
     std::fprintf(stderr, "%s\n", eng.status().ToString().c_str());
@@ -147,13 +176,16 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  forward_pass(module);  // warm-up (oneDNN primitive caches, allocator)
-  forward_pass(optimized);
+  const bool reduced_on = dtype != at::kFloat || o.channels_last;
+  forward_pass(module, batches);  // warm-up (oneDNN primitive caches, cuDNN algorithms, allocator)
+  forward_pass(optimized, batches);
+  if (reduced_on) forward_pass(reduced, reduced_batches);
   (void)(*eng)->Evaluate(0.1, 0.1);
-  std::vector<double> fwd, fwd_opt, eng_t;
+  std::vector<double> fwd, fwd_opt, fwd_red, eng_t;
   for (int r = 0; r < o.rounds; ++r) {
-    fwd.push_back(forward_pass(module));
-    fwd_opt.push_back(forward_pass(optimized));
+    fwd.push_back(forward_pass(module, batches));
+    fwd_opt.push_back(forward_pass(optimized, batches));
+    if (reduced_on) fwd_red.push_back(forward_pass(reduced, reduced_batches));
     for (int p = 0; p < o.points; ++p) {
       const auto t0 = Clock::now();
       auto v = (*eng)->Evaluate(xs[static_cast<size_t>(p) % xs.size()], 0.25);
@@ -167,7 +199,8 @@ int main(int argc, char** argv) {
   const double n = static_cast<double>(ds->size());
   const double plain_rate = n / Median(fwd);
   const double opt_rate = n / Median(fwd_opt);
-  const double fwd_rate = std::max(plain_rate, opt_rate);
+  const double red_rate = reduced_on ? n / Median(fwd_red) : 0.0;
+  const double fwd_rate = std::max({plain_rate, opt_rate, red_rate});
   const double eng_rate = n / Median(eng_t);
   const double ratio = eng_rate / fwd_rate;
   std::printf("engine_bench: %s, %lld samples of %s, batch %lld, %d threads\n",
@@ -177,8 +210,36 @@ int main(int argc, char** argv) {
               fwd.size(), Median(fwd));
   std::printf("  pure forward, frozen+optimized: %8.1f samples/s (median of %zu passes, %.3f s each)\n", opt_rate,
               fwd_opt.size(), Median(fwd_opt));
-  std::printf("  engine surface (%s)  : %10.1f point-samples/s (median of %zu points, %.3f s each)\n",
-              o.no_optimize ? "plain" : "optimized", eng_rate, eng_t.size(), Median(eng_t));
+  if (reduced_on) {
+    std::printf("  pure forward, %s%s       : %10.1f samples/s (median of %zu passes, %.3f s each)\n",
+                o.precision.c_str(), o.channels_last ? " NHWC" : "", red_rate, fwd_red.size(), Median(fwd_red));
+  }
+  std::printf("  engine surface (%s, %s, batch %lld): %10.1f point-samples/s (median of %zu points, %.3f s each)\n",
+              o.no_optimize ? "plain" : "optimized", o.precision.c_str(),
+              static_cast<long long>((*eng)->info().batch_size), eng_rate, eng_t.size(), Median(eng_t));
+  std::printf("  a %lldx%lld surface over these samples would take %.1f s on this device\n",
+              static_cast<long long>(o.grid_side), static_cast<long long>(o.grid_side),
+              Median(eng_t) * static_cast<double>(o.grid_side * o.grid_side));
+  if (dtype != at::kFloat) {
+    // The loss difference of reduced precision against float32 at the same points.
+    engine::EngineOptions fp32 = eopts;
+    fp32.precision = "fp32";
+    fp32.channels_last = false;
+    auto ref = engine::Engine::Create(spec, fp32);
+    if (ref.ok()) {
+      double worst = 0;
+      for (int p = 0; p < o.points; ++p) {
+        const double a = xs[static_cast<size_t>(p) % xs.size()];
+        auto v1 = (*eng)->Evaluate(a, 0.25);
+        auto v0 = (*ref)->Evaluate(a, 0.25);
+        if (v1.ok() && v0.ok()) {
+          worst = std::max(worst, std::fabs(v1->train_loss - v0->train_loss) / std::fabs(v0->train_loss));
+        }
+      }
+      std::printf("  %s vs fp32: largest relative loss difference %.3g over %d points\n", o.precision.c_str(), worst,
+                  o.points);
+    }
+  }
   std::printf("  ratio engine / best forward = %.3f (target >= 0.95); optimized / plain forward = %.3f\n", ratio,
               opt_rate / plain_rate);
   std::printf("  peak RSS %.1f MiB\n", static_cast<double>(core::PeakRssBytes()) / (1 << 20));

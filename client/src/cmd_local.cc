@@ -115,6 +115,9 @@ int RunLocal(const LocalOptions& opts) {
   eopts.device = opts.device;
   eopts.threads = opts.threads;
   eopts.optimize = !opts.no_optimize;
+  eopts.precision = opts.precision;
+  eopts.channels_last = opts.channels_last;
+  eopts.auto_batch = opts.auto_batch;
   core::JobSpec run_spec = spec;
   // A resumed random/target run reuses its own direction file: the same directions, without recomputing them.
   if (resumed && spec.directions.kind != core::DirectionKind::kFile && !surface.dir_file.empty() &&
@@ -130,8 +133,9 @@ int RunLocal(const LocalOptions& opts) {
   std::fprintf(stderr, "landscape: %lld direction tensors, %lld entries; device %s, %d threads\n",
                static_cast<long long>(info.direction_tensors), static_cast<long long>(info.parameters),
                info.device.c_str(), info.threads);
-  std::fprintf(stderr, "landscape: points evaluated on %s\n",
-               info.optimized ? "a frozen, optimized graph (BatchNorm folded, oneDNN layouts)" : "the model as loaded");
+  std::fprintf(stderr, "landscape: points evaluated on %s, %s, batch %lld\n",
+               info.optimized ? "a frozen, optimized graph (BatchNorm folded, oneDNN layouts)" : "the model as loaded",
+               info.precision.c_str(), static_cast<long long>(info.batch_size));
   if (info.notes.count("optimization")) {
     std::fprintf(stderr, "landscape: optimization %s\n", info.notes.at("optimization").c_str());
   }

@@ -23,6 +23,9 @@ struct LocalOptions {
   std::string device = "cpu";
   int threads = 0;          // 0 = the cores this process owns
   bool no_optimize = false; // evaluate on the model as loaded (no frozen, optimized graphs)
+  std::string precision = "fp32";  // fp32 | bf16 | fp16 forward passes
+  bool channels_last = false;
+  bool auto_batch = false;
   std::string progress = "auto";  // auto | bar | lines | quiet
   double save_interval_s = 10;    // rewrite the surface file at most this often while computing
   std::vector<std::string> plots; // picture kinds to draw at the end (issue "pictures")

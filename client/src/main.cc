@@ -39,6 +39,10 @@ int main(int argc, char** argv) {
   local_cmd->add_option("--threads", local.threads, "intra-op threads (default: the cores this process owns)");
   local_cmd->add_flag("--no-optimize", local.no_optimize,
                       "evaluate on the model as loaded instead of a frozen, optimized copy per point");
+  local_cmd->add_option("--precision", local.precision, "forward passes in fp32 | bf16 | fp16 (GPUs)")
+      ->capture_default_str();
+  local_cmd->add_flag("--channels-last", local.channels_last, "NHWC activations (faster convolutions on GPUs)");
+  local_cmd->add_flag("--auto-batch", local.auto_batch, "CUDA: choose the batch size with the best throughput");
   local_cmd->add_option("--progress", local.progress, "auto | bar | lines | quiet")->capture_default_str();
   local_cmd->add_option("--save-interval", local.save_interval_s, "seconds between saves of the partial surface")
       ->capture_default_str();

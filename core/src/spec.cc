@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <utility>
 
@@ -91,6 +92,23 @@ Result<DataSource> ParseDataSource(std::string_view text, std::string_view field
   } else if (StartsWith(text, "tensor:")) {
     s.kind = DataSource::Kind::kTensor;
     s.location = std::string(text.substr(7));
+  } else if (StartsWith(text, "synthetic:")) {
+    s.kind = DataSource::Kind::kSynthetic;
+    const std::string rest(text.substr(10));
+    long long n = 0, c = 0, h = 0, w = 0, classes = 10;
+    char extra = 0;
+    const int got = std::sscanf(rest.c_str(), "%lld:%lldx%lldx%lld:%lld%c", &n, &c, &h, &w, &classes, &extra);
+    if ((got != 4 && got != 5) || n < 1 || c < 1 || h < 1 || w < 1 || classes < 2 || n > 10'000'000 ||
+        c * h * w > 10'000'000) {
+      return InvalidArgument(f, "expected synthetic:N:CxHxW[:CLASSES] (e.g. synthetic:50000:3x32x32), got '" +
+                                    std::string(text) + "'");
+    }
+    s.synthetic_n = n;
+    s.synthetic_c = c;
+    s.synthetic_h = h;
+    s.synthetic_w = w;
+    s.synthetic_classes = classes;
+    s.location = rest;
   } else if (EndsWith(text, ".pt") || EndsWith(text, ".pth") || StartsWith(text, "artifact:")) {
     s.kind = DataSource::Kind::kTensor;
     s.location = std::string(text);
@@ -113,6 +131,7 @@ std::string DataSourceToString(const DataSource& s) {
     case DataSource::Kind::kIdx: return "idx:" + s.location;
     case DataSource::Kind::kCifar10: return "cifar10:" + s.location;
     case DataSource::Kind::kTensor: return "tensor:" + s.location;
+    case DataSource::Kind::kSynthetic: return "synthetic:" + s.location;
   }
   return "?";
 }

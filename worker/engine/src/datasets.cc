@@ -240,6 +240,17 @@ Result<Dataset> LoadDatasetSplit(const core::DataSpec& spec, bool train, const s
         LS_ASSIGN_OR_RETURN(d, LoadTensorFile(src.location, train));
         break;
       }
+      case DataSource::Kind::kSynthetic: {
+        d.images = at::empty({src.synthetic_n, src.synthetic_c, src.synthetic_h, src.synthetic_w}, at::kFloat);
+        d.labels = at::empty({src.synthetic_n}, at::kLong);
+        core::Rng rng = core::Rng::Stream(0x5917, 1);
+        rng.FillGaussian(d.images.data_ptr<float>(), static_cast<size_t>(d.images.numel()));
+        int64_t* l = d.labels.data_ptr<int64_t>();
+        for (int64_t i = 0; i < src.synthetic_n; ++i) {
+          l[i] = static_cast<int64_t>(rng.Below(static_cast<uint64_t>(src.synthetic_classes)));
+        }
+        break;
+      }
     }
     const int64_t total = d.size();
     if (total == 0) return DataError(spec.source + ": the " + (train ? "train" : "test") + " split is empty");

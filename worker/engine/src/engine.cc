@@ -276,9 +276,23 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
   } catch (const std::exception& e) {
     return Status(StatusCode::kResourceExhausted, "cannot move the model and data to " + device.str() + ": " + FirstLine(e));
   }
+  EvalOptions eval;
+  eval.batch_size = spec.data.batch_size;
+  eval.optimize = opts.optimize;
+  eval.channels_last = opts.channels_last;
+  eval.auto_batch = opts.auto_batch;
+  if (opts.precision == "bf16") {
+    eval.dtype = at::kBFloat16;
+  } else if (opts.precision == "fp16") {
+    if (!device.is_cuda()) return core::InvalidArgument("precision", "fp16 needs a CUDA device (use bf16 on CPUs)");
+    eval.dtype = at::kHalf;
+  } else if (opts.precision != "fp32") {
+    return core::InvalidArgument("precision", "expected fp32, bf16 or fp16, got '" + opts.precision + "'");
+  }
+  info.precision = opts.precision;
   LS_ASSIGN_OR_RETURN(impl->evaluator, PointEvaluator::Create(module, spec.directions.type, impl->dirs,
-                                                              std::move(splits), spec.loss, device,
-                                                              spec.data.batch_size, opts.optimize));
+                                                              std::move(splits), spec.loss, device, eval));
+  info.batch_size = impl->evaluator->batch_size();
   info.parameters = impl->evaluator->parameter_count();
   info.optimized = impl->evaluator->optimized();
   if (opts.optimize && !info.optimized) {

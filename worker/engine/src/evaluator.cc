@@ -1,7 +1,9 @@
 #include "evaluator.h"
 
 #include <ATen/ATen.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <sstream>
@@ -32,8 +34,10 @@ io::HostArray ToHost(const at::Tensor& t) {
 
 namespace {
 // Adds one batch's summed loss and correct count to the device accumulators.
-void AccumulateBatch(const at::Tensor& out, const at::Tensor& y, core::Loss loss, at::Tensor& loss_sum,
+void AccumulateBatch(const at::Tensor& out_any, const at::Tensor& y, core::Loss loss, at::Tensor& loss_sum,
                      at::Tensor& correct) {
+  // Reduced-precision logits: the loss is computed in float32.
+  const at::Tensor out = out_any.scalar_type() == at::kFloat ? out_any : out_any.to(at::kFloat);
   if (loss == core::Loss::kCrossEntropy) {
     loss_sum.add_(at::cross_entropy_loss(out, y, {}, at::Reduction::Sum));
   } else {
@@ -70,32 +74,86 @@ Result<std::pair<double, double>> EvaluateModule(torch::jit::Module& module, con
 Result<std::unique_ptr<PointEvaluator>> PointEvaluator::Create(torch::jit::Module module, core::DirType type,
                                                                const io::DirectionSet& dirs, std::vector<Split> splits,
                                                                core::Loss loss, const c10::Device& device,
-                                                               int64_t batch_size, bool optimize) {
+                                                               const EvalOptions& options) {
   std::unique_ptr<PointEvaluator> e(new PointEvaluator());
-  e->optimize_ = optimize;
+  e->optimize_ = options.optimize;
+  e->dtype_ = options.dtype;
+  e->channels_last_ = options.channels_last;
   e->module_ = std::move(module);
   e->splits_ = std::move(splits);
   e->loss_ = loss;
   e->device_ = device;
-  e->batch_size_ = batch_size;
+  e->batch_size_ = options.batch_size;
   e->two_d_ = dirs.has_y();
   try {
     e->module_.eval();
-    LS_RETURN_IF_ERROR(e->Init(type, dirs));
-    if (e->optimize_) e->ForwardModule();  // finds out now whether the model can be frozen
-    for (const Split& s : e->splits_) {
-      std::vector<std::pair<at::Tensor, at::Tensor>> b;
-      const int64_t n = s.data.size();
-      for (int64_t start = 0; start < n; start += batch_size) {
-        const int64_t len = std::min(batch_size, n - start);
-        b.emplace_back(s.data.images.narrow(0, start, len), s.data.labels.narrow(0, start, len));
-      }
-      e->batches_.push_back(std::move(b));
+    if (e->dtype_ != at::kFloat) {
+      // The reduced-precision copy, made before the weights are re-pointed into the flat
+      // buffer (Module::to on copies of aliased tensors mis-shapes them in LibTorch 1.13).
+      e->reduced_ = e->module_.deepcopy();
+      e->reduced_.to(e->dtype_);
+      e->reduced_.eval();
     }
+    LS_RETURN_IF_ERROR(e->Init(type, dirs));
+    if (e->dtype_ != at::kFloat) {
+      for (const auto& nt : CollectTensors(e->module_, core::DirType::kStates)) e->sources_.push_back(nt.tensor);
+      for (const auto& nt : CollectTensors(e->reduced_, core::DirType::kStates)) e->targets_.push_back(nt.tensor);
+    }
+    if (e->optimize_) e->ForwardModule();  // finds out now whether the model can be frozen
+    // The forward pass's inputs: converted once (dtype, memory format), kept on the device.
+    for (Split& s : e->splits_) {
+      at::Tensor x = s.data.images;
+      if (e->dtype_ != at::kFloat) x = x.to(e->dtype_);
+      if (e->channels_last_ && x.dim() == 4) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+      e->inputs_.push_back(x);
+    }
+    if (options.auto_batch && device.is_cuda()) e->batch_size_ = e->ChooseBatchSize();
+    e->MakeBatches();
   } catch (const std::exception& ex) {
     return Status(StatusCode::kInternal, "cannot prepare the evaluation: " + FirstLine(ex));
   }
   return e;
+}
+
+void PointEvaluator::MakeBatches() {
+  batches_.clear();
+  for (size_t i = 0; i < splits_.size(); ++i) {
+    std::vector<std::pair<at::Tensor, at::Tensor>> b;
+    const int64_t n = splits_[i].data.size();
+    for (int64_t start = 0; start < n; start += batch_size_) {
+      const int64_t len = std::min(batch_size_, n - start);
+      b.emplace_back(inputs_[i].narrow(0, start, len), splits_[i].data.labels.narrow(0, start, len));
+    }
+    batches_.push_back(std::move(b));
+  }
+}
+
+int64_t PointEvaluator::ChooseBatchSize() {
+  const int64_t n = inputs_.front().size(0);
+  torch::jit::Module& m = ForwardModule();
+  int64_t best = batch_size_;
+  double best_rate = 0;
+  for (int64_t b = 256; b <= std::max<int64_t>(256, std::min<int64_t>(n, 16384)); b *= 2) {
+    try {
+      c10::InferenceMode guard;
+      at::Tensor x = inputs_.front().narrow(0, 0, std::min(b, n));
+      m.forward({x});  // warm-up (algorithm selection)
+      at::Tensor sink = m.forward({x}).toTensor();
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int r = 0; r < 3; ++r) sink = m.forward({x}).toTensor();
+      sink.sum().item<float>();  // waits for the device
+      const double rate = 3.0 * static_cast<double>(x.size(0)) /
+                          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (rate > best_rate * 1.02) {
+        best_rate = rate;
+        best = x.size(0);
+      }
+      if (x.size(0) >= n) break;
+    } catch (const std::exception&) {
+      break;  // out of memory: the previous size is the largest that fits
+    }
+  }
+  return best;
 }
 
 Status PointEvaluator::Init(core::DirType type, const io::DirectionSet& dirs) {
@@ -183,17 +241,31 @@ void PointEvaluator::SetPoint(double alpha, double beta) {
 }
 
 torch::jit::Module& PointEvaluator::ForwardModule() {
-  if (!optimize_) return module_;
-  try {
-    // freeze() copies the module, baking the current (aliased) weights in as constants.
-    torch::jit::Module frozen = torch::jit::freeze(module_);
-    frozen_ = torch::jit::optimize_for_inference(frozen);
-    return frozen_;
-  } catch (const std::exception& e) {
-    optimize_ = false;
-    optimize_failure_ = FirstLine(e);
-    return module_;
+  const bool convert = dtype_ != at::kFloat;
+  if (!optimize_ && !convert) return module_;
+  // A copy of the module with the current (aliased) weights: converted to the
+  // compute dtype, then frozen (weights baked in as constants) and optimized.
+  torch::jit::Module base = module_;
+  if (convert) {
+    // The point's float32 weights, converted into the reduced-precision copy.
+    c10::InferenceMode guard;
+    for (size_t i = 0; i < targets_.size(); ++i) targets_[i].copy_(sources_[i]);
+    base = reduced_;
   }
+  // Freezing is for float32 models: LibTorch 1.13's frozen-graph passes mis-shape
+  // reduced-precision Linear layers, so bf16/fp16 run the converted copy as is.
+  if (optimize_ && !convert) {
+    try {
+      torch::jit::Module frozen = torch::jit::freeze(base);
+      frozen_ = torch::jit::optimize_for_inference(frozen);
+      return frozen_;
+    } catch (const std::exception& e) {
+      optimize_ = false;
+      optimize_failure_ = FirstLine(e);
+    }
+  }
+  frozen_ = base;
+  return frozen_;
 }
 
 Result<PointValues> PointEvaluator::Evaluate(double alpha, double beta) {
@@ -202,6 +274,9 @@ Result<PointValues> PointEvaluator::Evaluate(double alpha, double beta) {
     SetPoint(alpha, beta);
     torch::jit::Module& forward_module = ForwardModule();
     torch::jit::Method forward = forward_module.get_method("forward");
+    // Reduced precision runs without the graph executor's shape/dtype-specializing
+    // optimizations (LibTorch 1.13 mis-plans bfloat16 Linear layers with them).
+    torch::jit::GraphOptimizerEnabledGuard optimizer(dtype_ == at::kFloat && torch::jit::getGraphExecutorOptimize());
     c10::InferenceMode guard;
     for (size_t s = 0; s < splits_.size(); ++s) {
       at::Tensor loss_sum = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device_));

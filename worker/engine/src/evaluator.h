@@ -32,6 +32,21 @@ io::HostArray ToHost(const at::Tensor& t);
 core::Result<std::pair<double, double>> EvaluateModule(torch::jit::Module& module, const Dataset& data,
                                                        core::Loss loss, int64_t batch_size);
 
+/// How points are evaluated (speed only: the values agree to the precision's rounding).
+struct EvalOptions {
+  int64_t batch_size = 128;
+  /// A frozen, optimized copy of the model per point (BatchNorm folded, oneDNN
+  /// prepacked weights and fused activations on CPU).
+  bool optimize = true;
+  /// The forward pass's dtype: float32, or bfloat16/float16 (the loss is still
+  /// computed in float32 from the logits; weights are set in float32 first).
+  at::ScalarType dtype = at::kFloat;
+  bool channels_last = false;  // NHWC activations (faster convolutions on GPUs)
+  /// On CUDA: choose the batch size with the best measured throughput
+  /// (powers of two from 256 up to the data size, stopping at out-of-memory).
+  bool auto_batch = false;
+};
+
 class PointEvaluator {
  public:
   struct Split {
@@ -50,7 +65,7 @@ class PointEvaluator {
   static core::Result<std::unique_ptr<PointEvaluator>> Create(torch::jit::Module module, core::DirType type,
                                                                const io::DirectionSet& dirs, std::vector<Split> splits,
                                                                core::Loss loss, const c10::Device& device,
-                                                               int64_t batch_size, bool optimize = true);
+                                                               const EvalOptions& options);
 
   /// Sets the weights for (alpha, beta); beta is ignored for 1-D directions.
   void SetPoint(double alpha, double beta);
@@ -63,10 +78,13 @@ class PointEvaluator {
   /// Whether points are evaluated on frozen, optimized graphs.
   bool optimized() const { return optimize_; }
   const std::string& optimize_failure() const { return optimize_failure_; }
+  int64_t batch_size() const { return batch_size_; }
 
  private:
   PointEvaluator() = default;
   core::Status Init(core::DirType type, const io::DirectionSet& dirs);
+  void MakeBatches();
+  int64_t ChooseBatchSize();
 
   struct FlatGroup {
     at::Tensor flat;     // the model's tensors live here
@@ -88,9 +106,14 @@ class PointEvaluator {
   torch::jit::Module frozen_;
   bool optimize_ = true;
   std::string optimize_failure_;  // why optimization was turned off, if it was
+  at::ScalarType dtype_ = at::kFloat;
+  bool channels_last_ = false;
+  torch::jit::Module reduced_;                 // reduced precision: the module in dtype_
+  std::vector<at::Tensor> sources_, targets_;  // module_'s and reduced_'s tensors, in state-dict order
   std::vector<FlatGroup> groups_;
   std::vector<IntEntry> ints_;
   std::vector<Split> splits_;
+  std::vector<at::Tensor> inputs_;  // per split: the images as the forward pass takes them
   std::vector<std::vector<std::pair<at::Tensor, at::Tensor>>> batches_;  // per split
   core::Loss loss_ = core::Loss::kCrossEntropy;
   c10::Device device_ = c10::Device(c10::kCPU);

@@ -44,11 +44,16 @@ Result<DirectionKind> ParseDirectionKind(std::string_view s, std::string_view fi
 
 /// A data set reference as written on the command line.
 struct DataSource {
-  enum class Kind { kFashionMnist, kMnist, kIdx, kCifar10, kTensor };
+  enum class Kind { kFashionMnist, kMnist, kIdx, kCifar10, kTensor, kSynthetic };
   Kind kind = Kind::kFashionMnist;
   std::string location;  // directory (idx, cifar10, built-ins once resolved) or file (tensor)
+  /// kSynthetic: N samples of shape [C, H, W] with `classes` labels, N(0, 1) pixels and
+  /// uniform labels from the portable generator (for benchmarks and tests; the same
+  /// data for train and test).
+  int64_t synthetic_n = 0, synthetic_c = 0, synthetic_h = 0, synthetic_w = 0, synthetic_classes = 10;
 };
-/// "fashion-mnist", "mnist", "idx:DIR", "cifar10:DIR", "tensor:FILE" or "FILE.pt".
+/// "fashion-mnist", "mnist", "idx:DIR", "cifar10:DIR", "tensor:FILE", "FILE.pt", or
+/// "synthetic:N:CxHxW[:CLASSES]".
 Result<DataSource> ParseDataSource(std::string_view text, std::string_view field = "data");
 std::string DataSourceToString(const DataSource& s);
 

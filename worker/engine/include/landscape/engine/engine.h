@@ -23,6 +23,11 @@ struct EngineOptions {
   /// Evaluate each point on a frozen, optimized copy of the model (BatchNorm
   /// folded, oneDNN layouts); values agree with the plain model to float32 rounding.
   bool optimize = true;
+  /// Forward-pass precision: "fp32" (default), "bf16" or "fp16" (losses still
+  /// accumulate in float32; use on GPUs, where it is faster).
+  std::string precision = "fp32";
+  bool channels_last = false;  // NHWC activations
+  bool auto_batch = false;     // CUDA: pick the batch size with the best throughput
   /// Maps a reference in the spec (model, data, direction file) to a local path.
   /// Unset: references are paths (what `landscape local` uses).
   std::function<core::Result<std::string>(const std::string& ref)> resolve;
@@ -47,6 +52,8 @@ struct EngineInfo {
   double load_seconds = 0, directions_seconds = 0;
   double xy_cosine = NAN;         // cosine similarity of x and y (2-D)
   bool optimized = false;         // points evaluated on frozen, optimized graphs
+  int64_t batch_size = 0;         // the evaluation batch size in use
+  std::string precision = "fp32";
   /// Facts worth recording with the results (e.g. "hessian_definition").
   std::map<std::string, std::string> notes;
 };
