@@ -19,8 +19,9 @@
 # its CUDA toolkit (nvcc, headers) to the compile: pick the CUDA version of your
 # LibTorch. Nothing is downloaded beyond the base images and Debian packages.
 #
-# Ports: 50051 gRPC (landscape.v1, grpc.health.v1, reflection), 9464 API
-# metrics, 9465 worker metrics (Prometheus text at /metrics). See deploy/README.md.
+# Ports (API image only): 50051 gRPC (landscape.v1, grpc.health.v1,
+# reflection), 9464 Prometheus metrics at /metrics. The workers open no port:
+# they connect to Redis. See deploy/README.md.
 
 ARG DEBIAN_IMAGE=debian:bookworm
 ARG DEBIAN_SLIM_IMAGE=debian:bookworm-slim
@@ -109,14 +110,13 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* /tmp/runtime-packages.txt
 COPY --from=build-worker-cpu /out/bin/ /usr/local/bin/
 USER 10001:10001
-# Prometheus metrics.
-EXPOSE 9465
-# Alive while its metrics endpoint answers (bash only: no HTTP client in the image).
-HEALTHCHECK --interval=20s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9465 && printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3 && read -r -t 3 status <&3 && [[ $status == *' 200 '* ]]"]
+# The worker serves no endpoint to probe: it exits on a fatal error (the
+# restart policy brings it back) and a task it stops heartbeating is
+# reclaimed by another worker. Said explicitly rather than left out:
+HEALTHCHECK NONE
 ENTRYPOINT ["/usr/local/bin/landscape-worker"]
-# The Redis address comes from LANDSCAPE_REDIS (or add --redis).
-CMD ["--device", "cpu", "--cache", "/var/cache/landscape", "--metrics", "0.0.0.0:9465"]
+# The Redis address comes from LANDSCAPE_REDIS (or add --redis). It opens no port.
+CMD ["--device", "cpu", "--cache", "/var/cache/landscape"]
 
 FROM runtime-base AS worker-cuda
 COPY --from=build-worker-cuda /out/runtime-packages.txt /tmp/runtime-packages.txt
@@ -129,10 +129,9 @@ ENV LD_LIBRARY_PATH=/opt/libtorch/lib \
     NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility
 USER 10001:10001
-# Prometheus metrics.
-EXPOSE 9465
-# Alive while its metrics endpoint answers (bash only: no HTTP client in the image).
-HEALTHCHECK --interval=20s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9465 && printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3 && read -r -t 3 status <&3 && [[ $status == *' 200 '* ]]"]
+# The worker serves no endpoint to probe: it exits on a fatal error (the
+# restart policy brings it back) and a task it stops heartbeating is
+# reclaimed by another worker. Said explicitly rather than left out:
+HEALTHCHECK NONE
 ENTRYPOINT ["/usr/local/bin/landscape-worker"]
-CMD ["--device", "cuda", "--cache", "/var/cache/landscape", "--metrics", "0.0.0.0:9465"]
+CMD ["--device", "cuda", "--cache", "/var/cache/landscape"]

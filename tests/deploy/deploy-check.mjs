@@ -22,7 +22,7 @@ import { SKIP, Skip, render, toolRequire, parseYamlDocs, kustomizeCommand } from
 import { createSchemaValidator, checkOverlay } from "./lib/k8s.mjs";
 import { parseDockerfile, lintRules, checkImages } from "./lib/dockerfile.mjs";
 import { createComposeSchemaValidator, checkCompose } from "./lib/compose.mjs";
-import { binaryFlags, projectVersion, IMAGES } from "./lib/contract.mjs";
+import { binaryFlags, projectVersion, queueNames, IMAGES } from "./lib/contract.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -57,7 +57,9 @@ function checkK8s(opts, log) {
   const validate = createSchemaValidator(opts.source);
   const version = projectVersion(opts.source);
   const flagsOf = makeFlagsOf(opts.build, log);
+  const queue = queueNames(opts.source);
   log(`renderer: ${kustomizeCommand(opts.source).label}`);
+  log(`work stream ${queue.stream}, consumer group ${queue.group}: from ${queue.source}`);
   const errors = [];
   const overlays = overlaysOf(opts.source);
   for (const required of ["cpu", "gpu"]) if (!overlays.includes(required)) errors.push(`deploy/k8s/overlays/${required} is missing`);
@@ -65,7 +67,7 @@ function checkK8s(opts, log) {
     const docs = render(opts.source, path.join(opts.source, "deploy", "k8s", "overlays", overlay));
     const before = errors.length;
     for (const d of docs) for (const e of validate(d)) errors.push(`[${overlay}] ${e}`);
-    for (const e of checkOverlay(docs, { overlay, version, flagsOf })) errors.push(`[${overlay}] ${e}`);
+    for (const e of checkOverlay(docs, { overlay, version, flagsOf, queue })) errors.push(`[${overlay}] ${e}`);
     log(`overlay ${overlay}: ${docs.length} objects (${[...new Set(docs.map((d) => d.kind))].join(", ")}): ${errors.length === before ? "ok" : `${errors.length - before} problems`}`);
   }
   return errors;
@@ -138,6 +140,7 @@ function selftest(opts, log) {
   const validate = createSchemaValidator(opts.source);
   const version = projectVersion(opts.source);
   const flagsOf = makeFlagsOf(opts.build, () => {});
+  const queue = queueNames(opts.source);
   const failures = [];
   let cases = 0;
   const expectRejected = (label, errors, pattern) => {
@@ -161,14 +164,18 @@ function selftest(opts, log) {
   const clone = (x) => JSON.parse(JSON.stringify(x));
   const rendered = Object.fromEntries(["cpu", "gpu"].map((o) => [o, render(opts.source, path.join(opts.source, "deploy", "k8s", "overlays", o))]));
   for (const o of ["cpu", "gpu"]) {
-    const errs = checkOverlay(rendered[o], { overlay: o, version, flagsOf });
+    const errs = checkOverlay(rendered[o], { overlay: o, version, flagsOf, queue });
     if (errs.length) failures.push(`pristine overlay ${o} is not clean: ${errs.join(" | ")}`);
   }
   const get = (docs, kind, name) => docs.find((d) => d.kind === kind && d.metadata.name === name);
   const container = (docs, name) => get(docs, "Deployment", name).spec.template.spec.containers[0];
   const mutations = [
     ["cpu", "KEDA on pending entries", (d) => { const m = get(d, "ScaledObject", "landscape-worker").spec.triggers[0].metadata; delete m.lagCount; m.pendingEntriesCount = "5"; }, /lagCount/],
-    ["cpu", "KEDA stream renamed", (d) => { get(d, "ScaledObject", "landscape-worker").spec.triggers[0].metadata.stream = "tiles"; }, /tile stream/],
+    ["cpu", "KEDA stream renamed", (d) => { get(d, "ScaledObject", "landscape-worker").spec.triggers[0].metadata.stream = "lls:tiles"; }, /work stream/],
+    ["cpu", "KEDA on another consumer group", (d) => { get(d, "ScaledObject", "landscape-worker").spec.triggers[0].metadata.consumerGroup = "lls:workers"; }, /consumerGroup/],
+    ["cpu", "tokens Secret rendered (would overwrite the operator's)", (d) => { d.push({ apiVersion: "v1", kind: "Secret", metadata: { name: "landscape-tokens", namespace: "landscape" }, stringData: { tokens: "x" } }); }, /operator/],
+    ["cpu", "drain longer than the grace period", (d) => { const a = container(d, "landscape-worker").args; a[a.findIndex((x) => x.startsWith("--drain-timeout"))] = "--drain-timeout=290"; }, /must exceed --drain-timeout/],
+    ["cpu", "drain time left implicit", (d) => { const c = container(d, "landscape-worker"); c.args = c.args.filter((x) => !x.startsWith("--drain-timeout")); }, /--drain-timeout explicitly/],
     ["cpu", "KEDA address without namespace", (d) => { get(d, "ConfigMap", "landscape-config").data.LANDSCAPE_REDIS_ADDRESS = "landscape-redis:6379"; }, /its own namespace/],
     ["cpu", "ScaledObject in another namespace", (d) => { delete get(d, "ScaledObject", "landscape-worker").metadata.namespace; }, /namespace/],
     ["cpu", "ScaledObject targets nothing", (d) => { get(d, "ScaledObject", "landscape-worker").spec.scaleTargetRef.name = "worker"; }, /scaleTargetRef/],
@@ -196,7 +203,7 @@ function selftest(opts, log) {
   for (const [overlay, label, mutate, pattern] of mutations) {
     const docs = clone(rendered[overlay]);
     mutate(docs);
-    expectRejected(`[${overlay}] ${label}`, checkOverlay(docs, { overlay, version, flagsOf }), pattern);
+    expectRejected(`[${overlay}] ${label}`, checkOverlay(docs, { overlay, version, flagsOf, queue }), pattern);
   }
   // Schema errors in a rendered object are caught too.
   {

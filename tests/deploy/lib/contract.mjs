@@ -7,13 +7,28 @@ import { execFileSync } from "node:child_process";
 
 export const GRPC_PORT = 50051;
 export const API_METRICS_PORT = 9464;
-export const WORKER_METRICS_PORT = 9465;
 export const REDIS_PORT = 6379;
+// The worker's SIGTERM drain must end before Kubernetes kills it.
+export const DRAIN_MARGIN_S = 30;
 
-// The tile queue: a Redis stream read through one consumer group (DESIGN.md §4),
-// under the default key prefix "lls:". KEDA scales the workers on its lag.
-export const TILE_STREAM = "lls:tiles";
-export const CONSUMER_GROUP = "lls:workers";
+// Secrets the operator creates (never rendered, so an apply cannot overwrite them).
+export const OPERATOR_SECRETS = { "landscape-tokens": ["tokens"] };
+
+// The work queue: a Redis stream read through one consumer group (DESIGN.md §4).
+// KEDA scales the workers on its lag. Read from the Redis schema when the
+// sources have it (core/redis/include/landscape/redis/schema.h), so a rename
+// there fails this test; else the names the service branch uses.
+export function queueNames(sourceDir) {
+  const file = path.join(sourceDir, "core", "redis", "include", "landscape", "redis", "schema.h");
+  const fallback = { stream: "lls:queue", group: "workers", source: "built-in (no core/redis/.../schema.h)" };
+  if (!fs.existsSync(file)) return fallback;
+  const text = fs.readFileSync(file, "utf8");
+  const prefix = /Schema\s*\(\s*std::string\s+prefix\s*=\s*"([^"]*)"/.exec(text);
+  const queue = /Queue\(\)\s*const\s*\{\s*return\s+p_\s*\+\s*"([^"]*)"/.exec(text);
+  const group = /kGroup\s*=\s*"([^"]*)"/.exec(text);
+  if (!prefix || !queue || !group) throw new Error(`${file}: cannot find the default prefix, Queue() or kGroup`);
+  return { stream: prefix[1] + queue[1], group: group[1], source: file };
+}
 
 // Image name (without registry and tag) -> Dockerfile target and binary.
 export const IMAGES = {
@@ -31,7 +46,8 @@ export const DESIGN_FLAGS = {
 // binary exists (the test prints them while it relies on this list).
 export const ASSUMED_FLAGS = {
   "landscape-server": [],
-  "landscape-worker": ["--metrics"],
+  // From the service branch's worker (issue 3): SIGTERM drain time in seconds.
+  "landscape-worker": ["--drain-timeout"],
 };
 
 export function projectVersion(sourceDir) {

@@ -3,7 +3,7 @@
 // entrypoints, ports, users and health checks.
 import fs from "node:fs";
 import path from "node:path";
-import { IMAGES, GRPC_PORT, API_METRICS_PORT, WORKER_METRICS_PORT, parseArgs, portOf } from "./contract.mjs";
+import { IMAGES, GRPC_PORT, API_METRICS_PORT, parseArgs, portOf } from "./contract.mjs";
 
 // Returns { args: Map(global ARG -> default), stages: [{ name, from, line, instructions }] },
 // each instruction { keyword, text, line, json (array or null) }.
@@ -171,23 +171,18 @@ export function checkImages(df, { sourceDir, flagsOf }) {
     const f = imageFacts(df, target);
     if (!/bookworm-slim$/.test(f.base)) err(target, `runtime base is ${f.base}, expected debian:bookworm-slim`);
     if (!f.user || !/^[1-9]\d*(:[1-9]\d*)?$/.test(f.user)) err(target, `USER must be a numeric non-root uid (Kubernetes runAsNonRoot checks it), is ${f.user}`);
-    if (!f.healthcheck) err(target, "no HEALTHCHECK");
+    if (!f.healthcheck) err(target, "no HEALTHCHECK (say HEALTHCHECK NONE where nothing can be probed)");
+    if (binary === "landscape-server" && !/\bCMD\b/.test(f.healthcheck || "")) err(target, "the API's HEALTHCHECK must probe the gRPC health service");
     if (!f.entrypoint || path.basename(f.entrypoint[0]) !== binary || !f.entrypoint[0].startsWith("/")) err(target, `ENTRYPOINT must be ["/usr/local/bin/${binary}"], is ${JSON.stringify(f.entrypoint)}`);
     const { flags, source } = flagsOf(binary);
     const args = parseArgs(f.cmd || []);
     for (const flag of args.keys()) if (!flags.has(flag)) err(target, `CMD uses ${flag}, which ${binary} does not have (per ${source})`);
-    const expectPorts = binary === "landscape-server" ? [GRPC_PORT, API_METRICS_PORT] : [WORKER_METRICS_PORT];
+    const expectPorts = binary === "landscape-server" ? [GRPC_PORT, API_METRICS_PORT] : [];
     if (binary === "landscape-server") {
       if (portOf(args.get("--listen")) !== GRPC_PORT) err(target, `CMD --listen must use port ${GRPC_PORT}`);
       if (!f.healthcheck?.includes(`:${GRPC_PORT}`)) err(target, `HEALTHCHECK must probe the gRPC port ${GRPC_PORT}`);
     }
-    if (args.has("--metrics")) {
-      const m = portOf(args.get("--metrics"));
-      const want = binary === "landscape-server" ? API_METRICS_PORT : WORKER_METRICS_PORT;
-      if (m !== want) err(target, `CMD --metrics port ${m}, expected ${want}`);
-    } else if (binary === "landscape-worker") {
-      expectPorts.length = 0;
-    }
+    if (binary === "landscape-server" && portOf(args.get("--metrics")) !== API_METRICS_PORT) err(target, `CMD --metrics must use port ${API_METRICS_PORT}`);
     const exposed = [...f.ports].sort();
     if (JSON.stringify(exposed) !== JSON.stringify([...expectPorts].sort())) err(target, `EXPOSE ${exposed.join(" ")}, expected ${expectPorts.join(" ")}`);
     if (target === "worker-cuda") {

@@ -11,9 +11,8 @@ import { toolRequire, toolPath, toolsDir } from "./tools.mjs";
 import {
   GRPC_PORT,
   API_METRICS_PORT,
-  WORKER_METRICS_PORT,
-  TILE_STREAM,
-  CONSUMER_GROUP,
+  DRAIN_MARGIN_S,
+  OPERATOR_SECRETS,
   IMAGES,
   parseArgs,
   portOf,
@@ -109,11 +108,13 @@ function quantityToNumber(q) {
   return null;
 }
 
-export function checkOverlay(docs, { overlay, version, flagsOf }) {
+export function checkOverlay(docs, { overlay, version, flagsOf, queue }) {
   const errors = [];
   const err = (o, msg) => errors.push(`${ref(o)}: ${msg}`);
   const byKind = (k) => docs.filter((d) => d.kind === k);
   const find = (k, n) => docs.find((d) => d.kind === k && d.metadata?.name === n);
+
+  for (const name of Object.keys(OPERATOR_SECRETS)) if (find("Secret", name)) err(find("Secret", name), "is the operator's: rendering it would overwrite their tokens on every apply");
 
   // -- names and namespace
   const seen = new Set();
@@ -145,7 +146,7 @@ export function checkOverlay(docs, { overlay, version, flagsOf }) {
     for (const c of w.kind === "StatefulSet" ? w.spec.volumeClaimTemplates || [] : []) volumes.set(c.metadata.name, { pvc: c });
     for (const v of pod.volumes || []) {
       if (v.configMap && !find("ConfigMap", v.configMap.name)) err(w, `volume ${v.name}: ConfigMap ${v.configMap.name} is not in the overlay`);
-      if (v.secret && !find("Secret", v.secret.secretName)) err(w, `volume ${v.name}: Secret ${v.secret.secretName} is not in the overlay`);
+      if (v.secret && !find("Secret", v.secret.secretName) && !OPERATOR_SECRETS[v.secret.secretName]) err(w, `volume ${v.name}: Secret ${v.secret.secretName} is not in the overlay`);
     }
     for (const c of pod.containers || []) {
       const where = `container ${c.name}`;
@@ -275,10 +276,15 @@ export function checkOverlay(docs, { overlay, version, flagsOf }) {
       const tokens = args.get("--tokens");
       const mount = (c.volumeMounts || []).find((m) => tokens.startsWith(`${m.mountPath}/`));
       const vol = mount && w.spec.template.spec.volumes.find((v) => v.name === mount.name);
-      const secret = vol?.secret && find("Secret", vol.secret.secretName);
-      const key = mount ? tokens.slice(mount.mountPath.length + 1) : null;
-      const has = secret && ((secret.data && key in secret.data) || (secret.stringData && key in secret.stringData));
-      if (!has) err(w, `--tokens ${tokens} is not a key of a mounted Secret`);
+      const file = mount ? tokens.slice(mount.mountPath.length + 1) : null;
+      const items = vol?.secret?.items;
+      const key = items ? items.find((i) => i.path === file)?.key : file;
+      const name = vol?.secret?.secretName;
+      const secret = name && find("Secret", name);
+      const has = secret
+        ? (secret.data && key in secret.data) || (secret.stringData && key in secret.stringData)
+        : Boolean(name && OPERATOR_SECRETS[name]?.includes(key));
+      if (!vol?.secret || !has) err(w, `--tokens ${tokens} is not a key of a mounted Secret`);
     } else {
       err(w, "the API must run with --tokens (bearer-token auth) in Kubernetes");
     }
@@ -317,14 +323,10 @@ export function checkOverlay(docs, { overlay, version, flagsOf }) {
     const threads = Number(args.get("--threads"));
     const cpuLimit = quantityToNumber(c.resources?.limits?.cpu);
     if (args.has("--threads") && cpuLimit !== null && threads > cpuLimit) err(w, `--threads ${threads} exceeds the cpu limit ${cpuLimit} (OpenMP threads on shared cores are slow)`);
-    if (!(pod.terminationGracePeriodSeconds >= 120)) err(w, "terminationGracePeriodSeconds must leave the worker time to finish its tile on SIGTERM (≥ 120 s)");
-    if (args.has("--metrics")) {
-      const metrics = portOf(args.get("--metrics"));
-      if (metrics !== WORKER_METRICS_PORT) err(w, `--metrics port ${metrics} is not the documented ${WORKER_METRICS_PORT}`);
-      if (!containerPort(c, metrics ?? -1)) err(w, `--metrics port ${metrics} is not a container port`);
-      const ann = w.spec.template.metadata.annotations || {};
-      if (ann["prometheus.io/scrape"] !== "true" || Number(ann["prometheus.io/port"]) !== metrics) err(w, "prometheus.io/scrape and prometheus.io/port must announce the --metrics port");
-    }
+    const drain = Number(args.get("--drain-timeout"));
+    if (!args.has("--drain-timeout") || !(drain > 0)) err(w, "set --drain-timeout explicitly: the grace period is sized from it");
+    else if (!(pod.terminationGracePeriodSeconds >= drain + DRAIN_MARGIN_S)) err(w, `terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds} must exceed --drain-timeout ${drain} by ${DRAIN_MARGIN_S} s, or Kubernetes kills the worker mid-drain`);
+    if ((c.ports || []).length) err(w, "the worker opens no port, yet the container declares some");
     if (args.has("--cache")) {
       const dir = args.get("--cache");
       if (!(c.volumeMounts || []).some((m) => m.mountPath === dir)) err(w, `--cache ${dir} is not a mounted volume (the root filesystem is read-only)`);
@@ -349,8 +351,8 @@ export function checkOverlay(docs, { overlay, version, flagsOf }) {
     if (rs.length !== 1 || triggers.length !== 1) err(so, "expected exactly one trigger, of type redis-streams");
     for (const t of rs) {
       const m = t.metadata || {};
-      if (m.stream !== TILE_STREAM) err(so, `trigger stream ${m.stream} is not the tile stream ${TILE_STREAM}`);
-      if (m.consumerGroup !== CONSUMER_GROUP) err(so, `trigger consumerGroup ${m.consumerGroup} is not the workers' group ${CONSUMER_GROUP}`);
+      if (m.stream !== queue.stream) err(so, `trigger stream ${m.stream} is not the work stream ${queue.stream} (${queue.source})`);
+      if (m.consumerGroup !== queue.group) err(so, `trigger consumerGroup ${m.consumerGroup} is not the workers' group ${queue.group} (${queue.source})`);
       if (!/^[1-9]\d*$/.test(m.lagCount || "")) err(so, "trigger must scale on lagCount (a positive integer): the consumer group's lag, not pending entries");
       if (m.activationLagCount === undefined) err(so, "trigger needs activationLagCount with lagCount");
       for (const other of ["pendingEntriesCount", "streamLength"]) if (other in m) err(so, `trigger sets ${other}: scale on lagCount only`);
