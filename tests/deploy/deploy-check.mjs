@@ -181,6 +181,7 @@ function selftest(opts, log) {
     ["cpu", "ScaledObject targets nothing", (d) => { get(d, "ScaledObject", "landscape-worker").spec.scaleTargetRef.name = "worker"; }, /scaleTargetRef/],
     ["cpu", "Service targetPort missing", (d) => { get(d, "Service", "landscape-api").spec.ports[0].targetPort = "grcp"; }, /targetPort/],
     ["cpu", "API readiness over HTTP", (d) => { const c = container(d, "landscape-api"); c.readinessProbe = { httpGet: { path: "/", port: "metrics" } }; }, /native gRPC probe/],
+    ["cpu", "API drain longer than its grace period", (d) => { container(d, "landscape-api").args.push("--drain=60"); }, /--drain/],
     ["cpu", "API probe on the wrong port", (d) => { container(d, "landscape-api").livenessProbe.grpc.port = 50052; }, /port 50052/],
     ["cpu", "API --listen port differs from the container port", (d) => { container(d, "landscape-api").args[0] = "--listen=0.0.0.0:8080"; }, /--listen port/],
     ["cpu", "API tokens file not mounted", (d) => { container(d, "landscape-api").volumeMounts.shift(); }, /--tokens|volumeMount/],

@@ -45,7 +45,8 @@ export const DESIGN_FLAGS = {
 // Flags the deployment uses beyond §7, to be confirmed by --help once the
 // binary exists (the test prints them while it relies on this list).
 export const ASSUMED_FLAGS = {
-  "landscape-server": [],
+  // From the service branch's server (issue 3): seconds in-flight calls get on SIGTERM.
+  "landscape-server": ["--drain"],
   // From the service branch's worker (issue 3): SIGTERM drain time in seconds.
   "landscape-worker": ["--drain-timeout"],
 };

@@ -290,6 +290,10 @@ export function checkOverlay(docs, { overlay, version, flagsOf, queue }) {
     }
     if (!args.has("--redis")) checkRedisUrl(w, c, envValue(c, "LANDSCAPE_REDIS", docs));
     else checkRedisUrl(w, c, args.get("--redis"));
+    const preStop = Number(((c.lifecycle?.preStop?.exec?.command || []).join(" ").match(/^sleep (\d+)$/) || [])[1] || 0);
+    const drain = Number(args.get("--drain") ?? 0);
+    const grace = w.spec.template.spec.terminationGracePeriodSeconds ?? 30;
+    if (!(grace >= preStop + drain + 5)) err(w, `terminationGracePeriodSeconds ${grace} must cover the preStop sleep (${preStop} s) and --drain (${drain} s) with a margin`);
     if (!(w.spec.replicas >= 2)) err(w, "run at least 2 API replicas (stateless; one can restart while the other serves)");
     const svc = byKind("Service").find((s) => isSubset(s.spec.selector, w.spec.template.metadata.labels));
     if (!svc || !svc.spec.ports.some((p) => p.port === GRPC_PORT)) err(w, `no Service exposes the API on port ${GRPC_PORT}`);
