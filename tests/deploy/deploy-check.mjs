@@ -20,7 +20,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { SKIP, Skip, render, toolRequire, parseYamlDocs, kustomizeCommand } from "./lib/tools.mjs";
 import { createSchemaValidator, checkOverlay } from "./lib/k8s.mjs";
-import { parseDockerfile, lintRules, checkImages } from "./lib/dockerfile.mjs";
+import { parseDockerfile, lintRules, checkImages, exposedPorts } from "./lib/dockerfile.mjs";
 import { createComposeSchemaValidator, checkCompose } from "./lib/compose.mjs";
 import { binaryFlags, projectVersion, queueNames, IMAGES } from "./lib/contract.mjs";
 
@@ -101,22 +101,12 @@ function checkImageFiles(opts, log) {
         if (!short) continue;
         const { target, binary } = IMAGES[short];
         if (c.command && c.command.length && path.basename(c.command[0]) !== binary) errors.push(`[${overlay}] ${d.kind}/${d.metadata.name}: command ${c.command[0]} overrides the ${target} image's ${binary}`);
-        const exposed = new Set(df.stages.find((s) => s.name === target) ? [...(checkPorts(df, target))] : []);
+        const exposed = exposedPorts(df, target);
         for (const p of c.ports || []) if (!exposed.has(p.containerPort)) errors.push(`[${overlay}] ${d.kind}/${d.metadata.name}: container port ${p.containerPort} is not EXPOSEd by Dockerfile target ${target}`);
       }
     }
   }
   return errors;
-}
-
-function checkPorts(df, target) {
-  const ports = new Set();
-  let s = df.stages.find((x) => x.name === target);
-  while (s) {
-    for (const i of s.instructions) if (i.keyword === "EXPOSE") for (const p of i.text.split(/\s+/)) ports.add(Number(p.split("/")[0]));
-    s = df.stages.find((x) => x.name === s.from);
-  }
-  return ports;
 }
 
 function checkComposeFile(opts, log) {
