@@ -25,7 +25,7 @@
 
 ARG DEBIAN_IMAGE=debian:bookworm
 ARG DEBIAN_SLIM_IMAGE=debian:bookworm-slim
-ARG CUDA_DEVEL_IMAGE=nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04
+ARG CUDA_DEVEL_IMAGE=nvidia/cuda:12.4.1-devel-ubuntu22.04
 
 # ---- sources, without build trees and without a LibTorch kept in the context
 FROM ${DEBIAN_IMAGE} AS source
