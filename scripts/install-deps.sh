@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package landscape needs to build, run and test.
-# Used by .ci/run and by the README's set-up commands. Idempotent.
+# Used by .ci/run, by the README's set-up commands and by the Dockerfile's build
+# stage. Idempotent.
+# Usage: install-deps.sh [--no-torch] [--no-tests]
+#   --no-torch  leave out Debian's LibTorch (image builds bring their own or none)
+#   --no-tests  leave out test oracles and data sets
 set -euo pipefail
 
 PACKAGES=(
@@ -21,6 +25,22 @@ PACKAGES=(
   # data
   dataset-fashion-mnist
 )
+
+skip=()
+for arg in "$@"; do
+  case "$arg" in
+    --no-torch) skip+=(libtorch-dev) ;;
+    --no-tests) skip+=(libgtest-dev libgmock-dev python3-torch python3-h5py python3-numpy dataset-fashion-mnist) ;;
+    *) echo "install-deps: unknown option $arg (known: --no-torch --no-tests)" >&2; exit 2 ;;
+  esac
+done
+if [ ${#skip[@]} -gt 0 ]; then
+  kept=()
+  for p in "${PACKAGES[@]}"; do
+    case " ${skip[*]} " in *" $p "*) ;; *) kept+=("$p") ;; esac
+  done
+  PACKAGES=("${kept[@]}")
+fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi

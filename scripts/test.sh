@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+bash scripts/install-test-tools.sh
 bash scripts/build.sh
 BUILD_DIR=${LANDSCAPE_BUILD_DIR:-build}
 
