@@ -302,25 +302,7 @@ Result<DirectionSet> ReadDirectionFile(const std::string& path) {
   return dirs;
 }
 
-double UnfinishedValue(const std::string& metric) { return metric == "min_eig" ? 1.0 : -1.0; }
-
-size_t Surface::DoneCount() const {
-  size_t n = 0;
-  for (auto d : done) n += d ? 1 : 0;
-  return n;
-}
-
-Surface NewSurface(const core::GridSpec& grid, const std::vector<std::string>& metric_names,
-                   const std::string& dir_file) {
-  Surface s;
-  s.x = grid.x.Coordinates();
-  if (grid.y) s.y = grid.y->Coordinates();
-  s.metric_names = metric_names;
-  for (const auto& m : metric_names) s.metrics[m].assign(s.PointCount(), UnfinishedValue(m));
-  s.done.assign(s.PointCount(), 0);
-  s.dir_file = dir_file;
-  return s;
-}
+std::string Hdf5Version() { return H5_VERS_INFO; }
 
 Status WriteSurfaceFile(const std::string& path, const Surface& s) {
   std::lock_guard<std::mutex> lock(h5::LibraryMutex());

@@ -1,7 +1,6 @@
 #include "landscape/engine/engine.h"
 
 #include <ATen/Parallel.h>
-#include <H5public.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
@@ -46,7 +45,7 @@ std::map<std::string, std::string> EngineVersions() {
   v["libtorch"] = std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
                   std::to_string(TORCH_VERSION_PATCH);
 #endif
-  v["hdf5"] = H5_VERS_INFO;
+  v["hdf5"] = io::Hdf5Version();
   v["directions_rng"] = "landscape-portable-v1 (xoshiro256**, polar method)";
   return v;
 }

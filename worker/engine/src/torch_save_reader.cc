@@ -153,7 +153,7 @@ class Unpickler {
     if (cached != storages_.end()) return cached->second;
     auto bytes = records_("data/" + key->s);
     if (!bytes.ok()) return bytes.status();
-    const size_t need = static_cast<size_t>(numel->i) * at::elementSize(dtype);
+    const size_t need = static_cast<size_t>(numel->i) * c10::elementSize(dtype);
     if (bytes->size() < need) return Corrupt("storage " + key->s + " is truncated");
     at::Tensor t = at::empty({numel->i}, at::TensorOptions().dtype(dtype));
     if (need > 0) std::memcpy(t.data_ptr(), bytes->data(), need);

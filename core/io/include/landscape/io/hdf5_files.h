@@ -89,6 +89,9 @@ struct Projection {
   std::vector<double> y;
   std::map<std::string, std::vector<double>> extra;  // e.g. off-plane distance, losses
 };
+/// The HDF5 library's version ("none" in builds without HDF5).
+std::string Hdf5Version();
+
 Status WriteProjectionFile(const std::string& path, const Projection& p);
 Result<Projection> ReadProjectionFile(const std::string& path);
 
