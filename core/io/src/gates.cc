@@ -124,15 +124,21 @@ void AddGateSharpness(const std::vector<Gate>& gates, SharpnessOptions* opts) {
 core::Result<GateResult> EvaluateGate(const Gate& gate, const Scalars& scalars) {
   auto it = scalars.find(gate.scalar);
   if (it == scalars.end()) {
-    std::string known;
+    // Name the families, not every scalar: "points, nan, ..., <metric>.min ... for train_loss, test_acc".
+    std::string plain, metrics;
     for (const auto& [k, v] : scalars) {
-      if (k.find('@') == std::string::npos || k.find("loss_increase@") != std::string::npos) {
-        known += (known.empty() ? "" : ", ") + k;
+      const size_t dot = k.find('.');
+      if (dot == std::string::npos && k.find('@') == std::string::npos) plain += (plain.empty() ? "" : ", ") + k;
+      if (k.size() > 4 && k.compare(k.size() - 4, 4, ".min") == 0) {
+        metrics += (metrics.empty() ? "" : ", ") + k.substr(0, k.size() - 4);
       }
     }
-    return core::InvalidArgument("--fail-if", "gate '" + gate.text + "': this surface has no scalar '" +
-                                                  gate.scalar + "' (known: " + known +
-                                                  ", and <loss>.max_increase@R, basin_area@E, basin_fraction@E)");
+    return core::InvalidArgument(
+        "--fail-if", "gate '" + gate.text + "': this surface has no scalar '" + gate.scalar + "' (known: " + plain +
+                         "; max_loss_increase@R, mean_loss_increase@R, basin_area@E, basin_fraction@E; and "
+                         "M.min, M.max, M.centre, M.nan, M.min_x, M.max_x (and _y), L.max_increase@R, "
+                         "L.mean_increase@R, L.basin_area@E, L.basin_fraction@E for M in " +
+                         metrics + ", L the losses among them)");
   }
   if (!it->second) {
     return core::InvalidArgument("--fail-if", "gate '" + gate.text + "': scalar '" + gate.scalar +

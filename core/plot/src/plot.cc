@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 
 #include "colormaps.h"
@@ -266,6 +267,9 @@ Result<Scale2d> Prepare2d(const io::Surface& s, const std::string& metric, const
 // log10 where the scale is logarithmic; NaN stays NaN (and so do values <= 0).
 double Tx(double v, bool log) { return log ? (v > 0 ? std::log10(v) : kNaN) : v; }
 
+// Automatic contour lines are log-spaced when max/min of positive values exceeds this.
+constexpr double kAutoLogRatio = 25.0;
+
 void Viewport2d() { plvpor(0.10, 0.80, 0.14, 0.84); }
 
 void Axes2d(const PlotData& d) {
@@ -275,27 +279,25 @@ void Axes2d(const PlotData& d) {
   pllab(EscapeText(AxisLabel('x', d)).c_str(), EscapeText(AxisLabel('y', d)).c_str(), "");
 }
 
-// Significant digits that tell the levels apart in contour labels.
-int LabelDigits(const std::vector<double>& levels) {
-  double step = std::numeric_limits<double>::infinity(), top = 0;
-  for (size_t i = 0; i < levels.size(); ++i) {
-    top = std::max(top, std::fabs(levels[i]));
-    if (i > 0) step = std::min(step, levels[i] - levels[i - 1]);
+// Significant digits of the shortest decimal that writes `v` to 6 digits:
+// 0.5 -> 1, 2.5 -> 2, 10 -> 2, 0.125 -> 3 (a contour label's digits).
+int LabelDigits(double v) {
+  if (v == 0 || !std::isfinite(v)) return 1;
+  for (int d = 1; d <= 6; ++d) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.*g", d, v);
+    if (std::fabs(std::strtod(buf, nullptr) - v) <= 1e-9 * std::fabs(v)) {
+      // PLplot prints numbers >= 10 without an exponent only with enough digits.
+      return std::max(d, static_cast<int>(std::floor(std::log10(std::fabs(v)))) + 1);
+    }
   }
-  if (!std::isfinite(step) || step <= 0 || top <= 0) return 2;
-  // Round the step to 2 significant digits, then count what separates levels.
-  const int digits = static_cast<int>(std::floor(std::log10(top))) -
-                     static_cast<int>(std::floor(std::log10(step) + 1e-9)) + 1;
-  const double mant = step / std::pow(10.0, std::floor(std::log10(step) + 1e-9));
-  const bool two = std::fabs(mant - std::round(mant)) > 1e-6;  // e.g. 2.5
-  return std::clamp(digits + (two ? 1 : 0), 1, 6);
+  return 6;
 }
 
 void ContourLines(const Matrix& m, size_t nx, size_t ny, Grid1* grid, const std::vector<double>& levels,
                   bool labelled, double width, std::optional<int> fixed_colour) {
   if (labelled) {
-    pl_setcontlabelformat(4, LabelDigits(levels));
-    pl_setcontlabelparam(0.008, 0.5, 0.25, 1);
+    pl_setcontlabelparam(0.008, 0.6, 0.25, 1);
   } else {
     pl_setcontlabelparam(0.008, 0.42, 0.25, 0);
   }
@@ -307,6 +309,7 @@ void ContourLines(const Matrix& m, size_t nx, size_t ny, Grid1* grid, const std:
       plcol1(levels.size() > 1 ? static_cast<double>(i) / (levels.size() - 1) : 0.0);
     }
     const PLFLT level = levels[i];
+    if (labelled) pl_setcontlabelformat(4, LabelDigits(level));
     plcont(m.get(), static_cast<PLINT>(nx), static_cast<PLINT>(ny), 1, static_cast<PLINT>(nx), 1,
            static_cast<PLINT>(ny), &level, 1, pltr1, grid->data());
   }
@@ -333,6 +336,11 @@ Result<Frame> DrawContour(Stream& st, const PlotData& d, const std::string& metr
   const io::Surface& s = *d.surface;
   LS_ASSIGN_OR_RETURN(Scale2d sc, Prepare2d(s, metric, o));
   const size_t nx = s.nx(), ny = s.ny();
+  // Loss values often span decades (a basin below 1, walls at 40): then
+  // automatic lines are 1-2-5 per decade, or the basin gets no line at all.
+  if (!o.vlevel && !o.log && sc.vmin > 0 && sc.vmax / sc.vmin > kAutoLogRatio) {
+    LS_ASSIGN_OR_RETURN(sc.levels, Levels(sc.vmin, sc.vmax, std::nullopt, true));
+  }
   // Contours of raw values at raw levels: the same curves as log10 at log10 levels,
   // and the labels read in the data's units.
   Matrix m(ForPlplot(sc.values), nx, ny);
@@ -365,12 +373,12 @@ Result<Frame> DrawContour(Stream& st, const PlotData& d, const std::string& metr
     plssym(0, 0.9);
     plpoin(static_cast<PLINT>(t.x.size()), t.x.data(), t.y.data(), 17);
     if (!t.x.empty()) {
-      plssym(0, 2.0);
+      plssym(0, 1.3);
       plcol0(kBlack);
       plpoin(1, &t.x.front(), &t.y.front(), 4);  // start: a circle
       plpoin(1, &t.x.back(), &t.y.back(), 18);   // end (the final model): a star
       plschr(0, 0.8);
-      plptex(t.x.front(), t.y.front(), 1, 0, -0.25, "start");
+      plptex(t.x.front(), t.y.front(), 1, 0, -0.5, "start");
       plschr(0, kTextScale);
     }
     plssym(0, 1.0);
@@ -529,9 +537,9 @@ void Legend(const std::vector<LegendEntry>& entries, PLINT position) {
   const size_t n = entries.size();
   std::vector<std::string> texts(n);
   std::vector<const char*> text_ptrs(n);
-  std::vector<PLINT> opts(n), colours(n), styles(n), text_colours(n, kBlack), sym_colours(n), sym_numbers(n, 3);
-  std::vector<PLFLT> widths(n), sym_scales(n, 0.7);
-  std::vector<const char*> symbols(n, "#(728)");  // a small filled circle in Hershey
+  std::vector<PLINT> opts(n), colours(n), styles(n), text_colours(n, kBlack), sym_colours(n), sym_numbers(n, 2);
+  std::vector<PLFLT> widths(n), sym_scales(n, 0.9);
+  std::vector<const char*> symbols(n, "•");
   for (size_t i = 0; i < n; ++i) {
     texts[i] = EscapeText(entries[i].text);
     text_ptrs[i] = texts[i].c_str();
@@ -681,6 +689,9 @@ Result<Frame> DrawCurves(Stream& st, const PlotData& d, const PlotOptions& o) {
   Legend(legend, LegendPosition(pts, many ? 0.42 : 0.30, 0.07 * static_cast<double>(legend.size()) + 0.03));
   auto lines = io::TitleLines(*d.surface, io::PrimaryMetric(*d.surface));
   if (many) {
+    // The surfaces differ (directions, models): describe only what the first says of data and grid.
+    const io::SurfaceDescription desc = io::DescribeSurface(*d.surface);
+    lines[1] = desc.data.empty() ? desc.grid : desc.data + "  ·  " + desc.grid;
     lines[0] = std::to_string(series.size()) + " surfaces  ·  loss and accuracy";
   } else {
     lines[0] = (lines[0].find("  ·  ") != std::string::npos ? lines[0].substr(0, lines[0].find("  ·  ")) + "  ·  "
@@ -784,7 +795,7 @@ Status CheckKind(Kind kind, const io::Surface& s) {
     case Kind::kTrajectory:
       if (!s.is_2d()) {
         return InvalidArgument("--kind", std::string("'") + KindName(kind) +
-                                             "' needs a 2-D surface; this one is 1-D (use --kind 1d)");
+                                             "' needs a 2-D surface; this one is 1-D (draw '1d')");
       }
       if (s.nx() < 2 || s.ny() < 2) {
         return InvalidArgument("--kind", std::string("'") + KindName(kind) +

@@ -47,7 +47,8 @@ struct PlotOptions {
   std::optional<double> vmin, vmax;   // colour/level range; default: the finite data range
                                       // (hessian: 0..0.5, as the reference)
   std::optional<double> vlevel;       // level spacing: levels arange(vmin, vmax, vlevel) as the
-                                      // reference; default: about 16 round levels
+                                      // reference; default: about 16 round levels (contour lines of
+                                      // positive values spanning over 25x: 1-2-5 per decade)
   bool log = false;                   // logarithmic colour scale and levels (2-D), log loss axis (1-D)
   int width = 1000;                   // pixels (PNG); points for SVG/PDF
   int height = 750;
