@@ -444,17 +444,34 @@ Result<Frame> DrawFilledOrHeat(Stream& st, const PlotData& d, const std::string&
   return f;
 }
 
+// Indices 0, k, 2k, ..., n - 1 with k chosen so that at most `max` remain.
+std::vector<size_t> Stride(size_t n, size_t max) {
+  std::vector<size_t> idx;
+  const size_t k = n <= max ? 1 : (n - 2) / (max - 1) + 1;
+  for (size_t i = 0; i < n; i += k) idx.push_back(i);
+  if (idx.back() != n - 1) idx.push_back(n - 1);
+  return idx;
+}
+constexpr size_t kMax3dSide = 151;
+
 Result<Frame> Draw3d(Stream& st, const PlotData& d, const std::string& metric, const PlotOptions& o) {
   const io::Surface& s = *d.surface;
   LS_ASSIGN_OR_RETURN(Scale2d sc, Prepare2d(s, metric, o));
-  const size_t nx = s.nx(), ny = s.ny();
   const double lo = Tx(sc.vmin, o.log), hi = Tx(sc.vmax, o.log);
-  std::vector<double> tv(sc.values.size());
+  // Every k-th row and column (ends kept) above kMax3dSide points a side: a
+  // 3-D mesh finer than the pixels only costs time.
+  const std::vector<size_t> cols = Stride(s.nx(), kMax3dSide), rows = Stride(s.ny(), kMax3dSide);
+  const size_t nx = cols.size(), ny = rows.size();
+  std::vector<double> xs(nx), ys(ny), tv(nx * ny);
+  for (size_t i = 0; i < nx; ++i) xs[i] = s.x[cols[i]];
+  for (size_t j = 0; j < ny; ++j) ys[j] = s.y[rows[j]];
   // Clipped into [vmin, vmax] so one outlier cannot flatten the picture;
   // missing points are drawn at the top of the box.
-  for (size_t k = 0; k < tv.size(); ++k) {
-    const double v = Tx(sc.values[k], o.log);
-    tv[k] = std::isfinite(v) ? std::clamp(v, lo, hi) : hi;
+  for (size_t j = 0; j < ny; ++j) {
+    for (size_t i = 0; i < nx; ++i) {
+      const double v = Tx(sc.values[rows[j] * s.nx() + cols[i]], o.log);
+      tv[j * nx + i] = std::isfinite(v) ? std::clamp(v, lo, hi) : hi;
+    }
   }
   Matrix m(tv, nx, ny);
   SetColormap(Colormap::kCoolwarm);
@@ -465,12 +482,12 @@ Result<Frame> Draw3d(Stream& st, const PlotData& d, const std::string& metric, c
   plcol0(kBlack);
   plschr(0, 0.9 * kTextScale);
   const std::string zlabel = EscapeText(sc.label + (o.log ? " (log10)" : ""));
-  plbox3("bnstu", "α", 0, 0, "bnstu", "β", 0, 0, "bnstu", zlabel.c_str(), 0, 4);
+  plbox3("bnstu", "α", 0, 0, "bnstu", "β", 0, 0, "cdmstv", zlabel.c_str(), 0, 4);  // PLplot rotates left-hand z numbers
   plschr(0, kTextScale);
   // Facet lines only where they do not turn the surface grey.
   const PLINT opt = MAG_COLOR | (nx <= 31 && ny <= 31 ? FACETED : 0);
   plwidth(0.3);
-  plsurf3d(s.x.data(), s.y.data(), m.get(), static_cast<PLINT>(nx), static_cast<PLINT>(ny), opt, nullptr, 0);
+  plsurf3d(xs.data(), ys.data(), m.get(), static_cast<PLINT>(nx), static_cast<PLINT>(ny), opt, nullptr, 0);
   plwidth(1.0);
   // PLplot's 3-D box works in the -1..1 window; put the colour bar next to the viewport.
   ColourBar(PL_COLORBAR_GRADIENT, {lo, hi}, sc.label + (o.log ? " (log scale)" : ""), o.log, false);
@@ -801,6 +818,9 @@ Status CheckKind(Kind kind, const io::Surface& s) {
         return InvalidArgument("--kind", std::string("'") + KindName(kind) +
                                              "' needs at least 2 points along x and along y");
       }
+      if (!(s.x.front() < s.x.back() && s.y.front() < s.y.back())) {
+        return InvalidArgument("surface", "the coordinates must increase along x and along y");
+      }
       return Status::Ok();
     case Kind::kCurve1d:
       if (s.is_2d()) return InvalidArgument("--kind", "'1d' needs a 1-D surface; this one is 2-D");
@@ -848,8 +868,11 @@ Result<std::vector<double>> Levels(double vmin, double vmax, std::optional<doubl
     if (vmin <= 0) return InvalidArgument("--vmin", "a log scale needs vmin > 0");
     const int k0 = static_cast<int>(std::floor(std::log10(vmin))) - 1;
     const int k1 = static_cast<int>(std::ceil(std::log10(vmax))) + 1;
+    // 1-2-5 per decade if that gives 8..16 lines, else the finer or the coarser
+    // set, whichever count is nearest 12.
+    std::vector<double> best;
     for (const std::vector<double>& mant :
-         {std::vector<double>{1, 2, 5}, std::vector<double>{1}, std::vector<double>{1, 1.5, 2, 3, 5, 7}}) {
+         {std::vector<double>{1, 2, 5}, std::vector<double>{1, 1.5, 2, 3, 5, 7}, std::vector<double>{1}}) {
       std::vector<double> all;
       for (int k = k0; k <= k1; ++k) {
         for (double m : mant) all.push_back(m * std::pow(10.0, k));
@@ -863,8 +886,13 @@ Result<std::vector<double>> Levels(double vmin, double vmax, std::optional<doubl
         if (all[i] >= vmax * (1 - 1e-12)) b = i;
       }
       levels.assign(all.begin() + static_cast<long>(a), all.begin() + static_cast<long>(b) + 1);
-      if (levels.size() >= 4 && levels.size() <= 16) return levels;
+      if (levels.size() >= 8 && levels.size() <= 16) return levels;
+      auto distance = [](size_t n) { return n > 12 ? n - 12 : 12 - n; };
+      if (levels.size() <= kMaxLevels && (best.empty() || distance(levels.size()) < distance(best.size()))) {
+        best = levels;
+      }
     }
+    if (!best.empty()) return best;
     // A very wide range: whole decades, at most kMaxLevels.
     levels.clear();
     for (int k = k0 + 1; k < k1 && levels.size() < kMaxLevels; ++k) levels.push_back(std::pow(10.0, k));
