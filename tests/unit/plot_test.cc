@@ -307,9 +307,18 @@ TEST(Plot, MissingPointsAreLeftOutNotDrawnAsValues) {
   EXPECT_TRUE(IsWhite(heat.image.At(heat.frame.PixelX(0.5), heat.frame.PixelY(0.5))));
   EXPECT_TRUE(IsWhite(heat.image.At(heat.frame.PixelX(-0.975), heat.frame.PixelY(-0.975))));
   EXPECT_FALSE(IsWhite(heat.image.At(heat.frame.PixelX(-0.5), heat.frame.PixelY(0.5))));
-  for (Kind k : {Kind::kContour, Kind::kFilled, Kind::kSurface3d}) {
-    DrawPng(s, k, std::string("hole_") + KindName(k) + ".png");  // no crash, a picture
+  const Drawn filled = DrawPng(s, Kind::kFilled, "hole_filled.png");
+  ASSERT_TRUE(filled.image.ok());
+  EXPECT_TRUE(IsWhite(filled.image.At(filled.frame.PixelX(0.5), filled.frame.PixelY(0.5))));
+  // Next to the hole the bands follow the bowl, not a fill value: (0.5, 0.3)
+  // (r^2 = 0.34) is brighter than (0.3, 0.3) (r^2 = 0.18).
+  EXPECT_GT(Lum(filled, 0.5, 0.3), Lum(filled, 0.3, 0.3) + 5);
+  const Drawn contour = DrawPng(s, Kind::kContour, "hole_contour.png");
+  ASSERT_TRUE(contour.image.ok());
+  for (double dx : {-0.03, 0.0, 0.03}) {  // no lines pile up inside the hole
+    EXPECT_TRUE(IsWhite(contour.image.At(contour.frame.PixelX(0.5 + dx), contour.frame.PixelY(0.5))));
   }
+  DrawPng(s, Kind::kSurface3d, "hole_3d.png");  // no crash, a picture
 }
 
 TEST(Plot, LogScaleOrdersColoursByLogValue) {

@@ -22,7 +22,7 @@ using core::Result;
 using core::Status;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr double kHuge = 1e300;  // stands for "no value" where PLplot cannot take NaN
+constexpr double kHuge = 1e300;  // a heat-map cell outside [zmin, zmax]: not drawn
 
 // ---- text ---------------------------------------------------------------------
 
@@ -61,7 +61,8 @@ std::vector<std::string> Wrap(const std::string& text, size_t max_chars) {
 }
 
 // How many characters of the current height fit across the page (glyphs are
-// about 0.55 of the character height wide in PLplot's sans font).
+// about 0.6 of the character height wide in the cairo sans font; UTF-8 bytes
+// over-count, which only wraps earlier).
 size_t CharsAcrossPage(double scale) {
   PLFLT def = 0, ht = 0, x0 = 0, x1 = 0, y0 = 0, y1 = 0;
   plgchr(&def, &ht);
@@ -317,12 +318,77 @@ void ContourLines(const Matrix& m, size_t nx, size_t ny, Grid1* grid, const std:
   plwidth(1.0);
 }
 
-// Missing values as +huge: outside every level, so no line or shade uses them.
-std::vector<double> ForPlplot(std::vector<double> v) {
-  for (double& x : v) {
-    if (!std::isfinite(x)) x = kHuge;
+// plshades' `defined` callback takes no user data, so the mask of the picture
+// being drawn lives here, set by DefinedMask while PlplotMutex() is held.
+struct DefinedGrid {
+  std::vector<double> x, y;   // the grid's coordinates
+  std::vector<uint8_t> mask;  // [iy * nx + ix]: 1 where the value is finite
+};
+const DefinedGrid* g_defined = nullptr;
+
+size_t NearestIndex(const std::vector<double>& c, double v) {
+  const size_t i = static_cast<size_t>(std::lower_bound(c.begin(), c.end(), v) - c.begin());
+  if (i == 0) return 0;
+  if (i == c.size()) return c.size() - 1;
+  return (v - c[i - 1] <= c[i] - v) ? i - 1 : i;
+}
+
+// PLplot calls it with world coordinates (after pltr1), also at points between
+// grid nodes: the nearest node decides.
+PLINT DefinedAt(PLFLT x, PLFLT y) {
+  if (!g_defined) return 1;
+  const size_t ix = NearestIndex(g_defined->x, x), iy = NearestIndex(g_defined->y, y);
+  return g_defined->mask[iy * g_defined->x.size() + ix];
+}
+
+class DefinedMask {
+ public:
+  DefinedMask(const std::vector<double>& v, const std::vector<double>& x, const std::vector<double>& y) {
+    grid_.x = x;
+    grid_.y = y;
+    grid_.mask.resize(v.size());
+    for (size_t k = 0; k < v.size(); ++k) grid_.mask[k] = std::isfinite(v[k]) ? 1 : 0;
+    g_defined = &grid_;
   }
-  return v;
+  ~DefinedMask() { g_defined = nullptr; }
+  DefinedMask(const DefinedMask&) = delete;
+  DefinedMask& operator=(const DefinedMask&) = delete;
+
+ private:
+  DefinedGrid grid_;
+};
+
+// Gives missing points the mean of their finite 4-neighbours, repeatedly, so
+// that PLplot's interpolation next to a hole (which the `defined` mask cuts out)
+// does not run towards an arbitrary value.
+void FillMissing(std::vector<double>* v, size_t nx, size_t ny) {
+  std::vector<double>& z = *v;
+  for (size_t pass = 0; pass < nx + ny; ++pass) {
+    std::vector<double> next = z;
+    bool missing = false;
+    for (size_t iy = 0; iy < ny; ++iy) {
+      for (size_t ix = 0; ix < nx; ++ix) {
+        const size_t k = iy * nx + ix;
+        if (std::isfinite(z[k])) continue;
+        double sum = 0;
+        int n = 0;
+        auto take = [&](size_t j) {
+          if (std::isfinite(z[j])) sum += z[j], ++n;
+        };
+        if (ix > 0) take(k - 1);
+        if (ix + 1 < nx) take(k + 1);
+        if (iy > 0) take(k - nx);
+        if (iy + 1 < ny) take(k + nx);
+        if (n > 0) {
+          next[k] = sum / n;
+        } else {
+          missing = true;
+        }
+      }
+    }
+    z.swap(next);
+    if (!missing) break;
+  }
 }
 
 std::string MissingNote(size_t missing, size_t total) {
@@ -342,8 +408,9 @@ Result<Frame> DrawContour(Stream& st, const PlotData& d, const std::string& metr
     LS_ASSIGN_OR_RETURN(sc.levels, Levels(sc.vmin, sc.vmax, std::nullopt, true));
   }
   // Contours of raw values at raw levels: the same curves as log10 at log10 levels,
-  // and the labels read in the data's units.
-  Matrix m(ForPlplot(sc.values), nx, ny);
+  // and the labels read in the data's units. Missing points stay NaN: plcont
+  // finds no crossing next to them, so lines stop at the edge of the data.
+  Matrix m(sc.values, nx, ny);
   Grid1 grid(s.x, s.y);
   Viewport2d();
   double x0 = s.x.front(), x1 = s.x.back(), y0 = s.y.front(), y1 = s.y.back();
@@ -426,12 +493,15 @@ Result<Frame> DrawFilledOrHeat(Stream& st, const PlotData& d, const std::string&
   std::vector<double> edges(sc.levels.size());
   for (size_t i = 0; i < edges.size(); ++i) edges[i] = Tx(sc.levels[i], o.log);
   // Every finite value lands in a band: the end bands take what lies beyond.
-  for (double& v : tv) v = std::isfinite(v) ? std::clamp(v, edges.front(), edges.back()) : kHuge;
+  // Cells with a missing corner are left unfilled (the `defined` mask).
+  const DefinedMask mask(tv, s.x, s.y);
+  FillMissing(&tv, nx, ny);
+  for (double& v : tv) v = std::isfinite(v) ? std::clamp(v, edges.front(), edges.back()) : edges.front();
   Grid1 grid(s.x, s.y);
   plwind(s.x.front(), s.x.back(), s.y.front(), s.y.back());
   Matrix m(tv, nx, ny);
   // With pltr1, plshades maps [xmin, xmax] x [ymin, ymax] = index space.
-  plshades(m.get(), static_cast<PLINT>(nx), static_cast<PLINT>(ny), nullptr, 0, static_cast<double>(nx - 1), 0,
+  plshades(m.get(), static_cast<PLINT>(nx), static_cast<PLINT>(ny), DefinedAt, 0, static_cast<double>(nx - 1), 0,
            static_cast<double>(ny - 1), edges.data(), static_cast<PLINT>(edges.size()), 1.0, 0, 0.0, plfill, 0,
            pltr1, grid.data());
   Frame f = CurrentFrame(st);
@@ -465,13 +535,31 @@ Result<Frame> Draw3d(Stream& st, const PlotData& d, const std::string& metric, c
   std::vector<double> xs(nx), ys(ny), tv(nx * ny);
   for (size_t i = 0; i < nx; ++i) xs[i] = s.x[cols[i]];
   for (size_t j = 0; j < ny; ++j) ys[j] = s.y[rows[j]];
-  // Clipped into [vmin, vmax] so one outlier cannot flatten the picture;
-  // missing points are drawn at the top of the box.
-  for (size_t j = 0; j < ny; ++j) {
-    for (size_t i = 0; i < nx; ++i) {
+  // Clipped into [vmin, vmax] so one outlier cannot flatten the picture. Each
+  // column is drawn over its span of finite values (a partial surface shows
+  // what is done); a missing point inside a span is drawn at the top of the box.
+  std::vector<PLINT> ymin(nx, 0), ymax(nx, 0);
+  PLINT xfirst = -1, xlast = -1;
+  for (size_t i = 0; i < nx; ++i) {
+    PLINT first = -1, last = -1;
+    for (size_t j = 0; j < ny; ++j) {
       const double v = Tx(sc.values[rows[j] * s.nx() + cols[i]], o.log);
       tv[j * nx + i] = std::isfinite(v) ? std::clamp(v, lo, hi) : hi;
+      if (std::isfinite(v)) {
+        if (first < 0) first = static_cast<PLINT>(j);
+        last = static_cast<PLINT>(j);
+      }
     }
+    if (first >= 0) {
+      ymin[i] = first;
+      ymax[i] = last + 1;
+      if (xfirst < 0) xfirst = static_cast<PLINT>(i);
+      xlast = static_cast<PLINT>(i);
+    }
+  }
+  if (xfirst < 0 || xlast - xfirst < 1) return InvalidArgument("surface", "too few finite values for a 3-D picture");
+  for (PLINT i = xfirst; i <= xlast; ++i) {
+    if (ymax[i] == 0) ymin[i] = ymax[i] = 0;  // an empty column inside: nothing drawn there
   }
   Matrix m(tv, nx, ny);
   SetColormap(Colormap::kCoolwarm);
@@ -487,7 +575,8 @@ Result<Frame> Draw3d(Stream& st, const PlotData& d, const std::string& metric, c
   // Facet lines only where they do not turn the surface grey.
   const PLINT opt = MAG_COLOR | (nx <= 31 && ny <= 31 ? FACETED : 0);
   plwidth(0.3);
-  plsurf3d(xs.data(), ys.data(), m.get(), static_cast<PLINT>(nx), static_cast<PLINT>(ny), opt, nullptr, 0);
+  plsurf3dl(xs.data(), ys.data(), m.get(), static_cast<PLINT>(nx), static_cast<PLINT>(ny), opt, nullptr, 0, xfirst,
+            xlast + 1, ymin.data(), ymax.data());
   plwidth(1.0);
   // PLplot's 3-D box works in the -1..1 window; put the colour bar next to the viewport.
   ColourBar(PL_COLORBAR_GRADIENT, {lo, hi}, sc.label + (o.log ? " (log scale)" : ""), o.log, false);
@@ -585,7 +674,7 @@ Result<Frame> DrawCurves(Stream& st, const PlotData& d, const PlotOptions& o) {
     series.push_back({d.overlays[i].surface, d.overlays[i].label, static_cast<int>(i + 1)});
   }
   const bool many = series.size() > 1;
-  // Loss metrics drawn on the left axis, accuracies on the right.
+  const bool single = !o.metric.empty();
   struct Curve {
     const std::vector<double>* x;
     std::vector<double> y;
@@ -604,31 +693,37 @@ Result<Frame> DrawCurves(Stream& st, const PlotData& d, const PlotOptions& o) {
     const int loss_colour = many ? LineColour(ser.colour) : kBlue;
     const int acc_colour = many ? LineColour(ser.colour) : kRed;
     bool drew = false;
-    for (const char* split : {"train", "test"}) {
-      const int style = std::string(split) == "train" ? 1 : 2;
-      for (const char* what : {"loss", "acc"}) {
-        const std::string m = std::string(split) + "_" + what;
-        if (!s.Has(m)) continue;
-        LS_ASSIGN_OR_RETURN(auto v, io::MetricValues(s, m));
-        const bool acc = std::string(what) == "acc";
-        if (!acc) {
-          auto [a, b] = FiniteRange(v);
-          if (o.log) {
-            for (double& y : v) y = Tx(y, true);
-            std::tie(a, b) = FiniteRange(v);
-          }
-          if (std::isfinite(a)) llo = std::min(llo, a), lhi = std::max(lhi, b);
-          any_loss = true;
-        } else {
-          any_acc = true;
+    // Default: train/test loss (left axis) and accuracy (right axis); with
+    // --metric, that one metric on the left axis.
+    std::vector<std::string> names;
+    if (single) {
+      names = {o.metric};
+    } else {
+      names = {"train_loss", "train_acc", "test_loss", "test_acc"};
+    }
+    for (const std::string& m : names) {
+      if (!single && !s.Has(m)) continue;
+      LS_ASSIGN_OR_RETURN(auto v, io::MetricValues(s, m));
+      const bool acc = !single && m.size() > 4 && m.compare(m.size() - 4, 4, "_acc") == 0;
+      const bool test = m.rfind("test_", 0) == 0;
+      const int style = test ? 2 : 1;
+      if (!acc) {
+        if (o.log) {
+          for (double& y : v) y = Tx(y, true);
         }
-        curves.push_back({&s.x, std::move(v), acc ? acc_colour : loss_colour, style, acc});
-        if (!many) {
-          legend.push_back({std::string(split) + (acc ? " accuracy" : " loss"), acc ? acc_colour : loss_colour, style,
-                            acc ? 1.5 : 2.0, false});
-        }
-        drew = true;
+        auto [a, b] = FiniteRange(v);
+        if (std::isfinite(a)) llo = std::min(llo, a), lhi = std::max(lhi, b);
+        any_loss = true;
+      } else {
+        any_acc = true;
       }
+      curves.push_back({&s.x, std::move(v), acc ? acc_colour : loss_colour, style, acc});
+      if (!many) {
+        const std::string text = single ? io::MetricDisplayName(m)
+                                        : std::string(test ? "test" : "train") + (acc ? " accuracy" : " loss");
+        legend.push_back({text, acc ? acc_colour : loss_colour, style, acc ? 1.5 : 2.0, false});
+      }
+      drew = true;
     }
     if (!drew) {
       return InvalidArgument("--kind", "'" + ser.label + "' has no loss or accuracy to draw (it has: " +
@@ -641,7 +736,7 @@ Result<Frame> DrawCurves(Stream& st, const PlotData& d, const PlotOptions& o) {
     }
     if (many) legend.push_back({ser.label, LineColour(ser.colour), 1, 2.5, false});
   }
-  if (many) {
+  if (many && !single) {
     legend.push_back({"train: solid  ·  test: dashed", kBlack, 1, 1.0, false});
     legend.push_back({"accuracy: thin line with dots", kBlack, 1, 0.8, true});
   }
@@ -693,12 +788,16 @@ Result<Frame> DrawCurves(Stream& st, const PlotData& d, const PlotOptions& o) {
   plbox("bcnst", 0, 0, "", 0, 0);
   plcol0(many ? kBlack : kBlue);
   plbox("", 0, 0, o.log ? "bnstvl" : "bnstv", 0, 0);
-  plmtex("l", 4.0, 0.5, 0.5, any_loss ? (o.log ? "loss (log scale)" : "loss") : "");
+  const std::string left = single ? io::MetricDisplayName(o.metric) : std::string("loss");
+  plmtex("l", 4.0, 0.5, 0.5, EscapeText(any_loss ? (o.log ? left + " (log scale)" : left) : "").c_str());
   if (any_acc) {
     plwind(xlo, xhi, 0, 100);
     plcol0(many ? kBlack : kRed);
     plbox("", 0, 0, "cmstv", 0, 0);
     plmtex("r", 4.0, 0.5, 0.5, "accuracy (%)");
+  } else {
+    plcol0(kBlack);
+    plbox("", 0, 0, o.log ? "cstl" : "cst", 0, 0);  // the frame's right edge
   }
   plwind(xlo, xhi, y0, y1);
   plcol0(kBlack);
@@ -709,11 +808,12 @@ Result<Frame> DrawCurves(Stream& st, const PlotData& d, const PlotOptions& o) {
     // The surfaces differ (directions, models): describe only what the first says of data and grid.
     const io::SurfaceDescription desc = io::DescribeSurface(*d.surface);
     lines[1] = desc.data.empty() ? desc.grid : desc.data + "  ·  " + desc.grid;
-    lines[0] = std::to_string(series.size()) + " surfaces  ·  loss and accuracy";
+    lines[0] = std::to_string(series.size()) + " surfaces  ·  " +
+               (single ? io::MetricDisplayName(o.metric) : std::string("loss and accuracy"));
   } else {
     lines[0] = (lines[0].find("  ·  ") != std::string::npos ? lines[0].substr(0, lines[0].find("  ·  ")) + "  ·  "
                                                             : std::string()) +
-               "loss and accuracy";
+               (single ? io::MetricDisplayName(o.metric) : std::string("loss and accuracy"));
   }
   Title(lines, o.title);
   Footer(*d.surface, 4.7);
@@ -937,7 +1037,7 @@ Result<Frame> Draw(const PlotData& data, Kind kind, const PlotOptions& opts, con
   if (metric.empty()) return InvalidArgument("surface", "the surface has no metric to draw");
   if (kind == Kind::kHessian) metric = "eig_ratio";
   // Fail on a bad metric before creating any file.
-  if (kind != Kind::kCurve1d) LS_RETURN_IF_ERROR(io::MetricValues(s, metric).status());
+  if (kind != Kind::kCurve1d || !opts.metric.empty()) LS_RETURN_IF_ERROR(io::MetricValues(s, metric).status());
 
   std::lock_guard<std::mutex> lock(PlplotMutex());
   LS_ASSIGN_OR_RETURN(auto stream, Stream::Open(out_path, format, opts.width, opts.height));
