@@ -156,6 +156,31 @@ TEST(Mesh, BadInputIsAClearError) {
   EXPECT_EQ(ok->valid[7], 0);
 }
 
+TEST(Mesh, LabelsCannotBreakTheFiles) {
+  Surface s = Analytic(Linspace(-1, 1, 3), Linspace(0, 1, 2), [](double x, double y) { return x + y; });
+  s.attributes["label_note"] = "a--b\n<c> & \"d\"";
+  auto m = BuildMesh(s, {});
+  ASSERT_TRUE(m.ok());
+  const std::string vtp = TempPath("l.vtp"), obj = TempPath("l.obj");
+  ASSERT_TRUE(WriteVtp(vtp, *m).ok());
+  ASSERT_TRUE(WriteObj(obj, *m).ok());
+  const std::string v = ReadText(vtp);
+  const size_t open = v.find("<!--"), close = v.find("-->");
+  ASSERT_NE(close, std::string::npos);
+  EXPECT_EQ(v.substr(open + 4, close - open - 4).find("--"), std::string::npos) << "no -- inside an XML comment";
+  EXPECT_EQ(v.find("<c>"), std::string::npos);
+  size_t lines = 0;
+  std::istringstream in(ReadText(obj));
+  std::string line;
+  while (std::getline(in, line)) {
+    EXPECT_TRUE(line.empty() || line[0] == '#' || line[0] == 'v' || line[0] == 'f' || line[0] == 'o') << line;
+    ++lines;
+  }
+  EXPECT_EQ(lines, 4u + 6u + 2u);  // 3 comments and "o", 6 vertices, 2 faces
+  std::filesystem::remove(vtp);
+  std::filesystem::remove(obj);
+}
+
 TEST(Mesh, ObjHasOneVertexPerPointAndOneQuadPerCell) {
   Surface s = Analytic(Linspace(-1, 1, 6), Linspace(0, 1, 4), [](double x, double y) { return x * y; });
   s.attributes["label_commit"] = "abc";

@@ -40,6 +40,17 @@ std::string XmlEscape(const std::string& s) {
   return out;
 }
 
+// Text for one comment line: no line breaks, and (XML) no "--".
+std::string CommentText(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\n' || c == '\r') c = ' ';
+    if (c == '-' && !out.empty() && out.back() == '-') out += ' ';
+    out += c;
+  }
+  return out;
+}
+
 // One VTK string array in ASCII: each byte as a number, the string ended by 0.
 std::string VtkStringArray(const std::string& name, const std::string& value) {
   std::string out = "      <DataArray type=\"String\" Name=\"" + XmlEscape(name) +
@@ -222,9 +233,9 @@ core::Status WriteVtp(const std::string& path, const Mesh& mesh) {
   std::string t;
   t.reserve(np * 80 + nc * 40 + 4096);
   t += "<?xml version=\"1.0\"?>\n";
-  t += "<!-- landscape: " + XmlEscape(mesh.metric) + " of " + XmlEscape(mesh.source);
-  for (const auto& [k, v] : mesh.labels) t += "; " + XmlEscape(k) + "=" + XmlEscape(v);
-  t += " -->\n";
+  std::string comment = "landscape: " + mesh.metric + " of " + mesh.source;
+  for (const auto& [k, v] : mesh.labels) comment += "; " + k + "=" + v;
+  t += "<!-- " + XmlEscape(CommentText(comment)) + " -->\n";
   t += "<VTKFile type=\"PolyData\" version=\"1.0\" byte_order=\"LittleEndian\" header_type=\"UInt64\">\n";
   t += "  <PolyData>\n";
   t += "    <FieldData>\n";
@@ -297,8 +308,8 @@ core::Status WriteObj(const std::string& path, const Mesh& mesh) {
   std::string t;
   t.reserve(nx * ny * 60 + 1024);
   t += "# landscape surface mesh: z = " + mesh.metric + "\n";
-  if (!mesh.source.empty()) t += "# source: " + mesh.source + "\n";
-  for (const auto& [k, v] : mesh.labels) t += "# label " + k + "=" + v + "\n";
+  if (!mesh.source.empty()) t += "# source: " + CommentText(mesh.source) + "\n";
+  for (const auto& [k, v] : mesh.labels) t += "# label " + CommentText(k + "=" + v) + "\n";
   t += "# " + std::to_string(nx) + " x " + std::to_string(ny) + " vertices (row = y), " +
        std::to_string(mesh.ValidCellCount()) + " quads\n";
   t += "o landscape_surface\n";
