@@ -25,21 +25,6 @@ std::string Num(double v) {
   return buf;
 }
 
-// XML attribute value with &, <, > and " escaped.
-std::string XmlEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 // Text for one comment line: no line breaks, and (XML) no "--".
 std::string CommentText(const std::string& s) {
   std::string out;

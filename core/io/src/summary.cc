@@ -39,6 +39,21 @@ std::string CsvField(const std::string& v) {
 
 }  // namespace
 
+std::string XmlEscape(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
 Status WriteSurfaceCsv(const std::string& path, const Surface& s) {
   const auto labels = SurfaceLabels(s);
   std::string label_cells;
@@ -78,20 +93,33 @@ namespace {
 
 json NumberOrNull(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
-json MetricStats(const Surface& s, const std::string& name) {
-  const auto& v = s.metrics.at(name);
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  size_t lo_k = 0, hi_k = 0, nan = 0, n = 0;
+// Finite extremes of v over the computed points (first occurrence in row-major
+// order on ties) and the count of non-finite values among them.
+struct Extremes {
+  size_t nan = 0, n = 0, lo_k = 0, hi_k = 0;
+  double lo = std::numeric_limits<double>::infinity(), hi = -std::numeric_limits<double>::infinity();
+};
+
+Extremes ScanExtremes(const Surface& s, const std::vector<double>& v) {
+  Extremes e;
   for (size_t k = 0; k < v.size(); ++k) {
     if (!s.done[k]) continue;
     if (!std::isfinite(v[k])) {
-      ++nan;
+      ++e.nan;
       continue;
     }
-    ++n;
-    if (v[k] < lo) lo = v[k], lo_k = k;
-    if (v[k] > hi) hi = v[k], hi_k = k;
+    ++e.n;
+    if (v[k] < e.lo) e.lo = v[k], e.lo_k = k;
+    if (v[k] > e.hi) e.hi = v[k], e.hi_k = k;
   }
+  return e;
+}
+
+json MetricStats(const Surface& s, const std::string& name) {
+  const auto& v = s.metrics.at(name);
+  const Extremes e = ScanExtremes(s, v);
+  const size_t nan = e.nan, n = e.n, lo_k = e.lo_k, hi_k = e.hi_k;
+  const double lo = e.lo, hi = e.hi;
   auto where = [&](size_t k) {
     json w = {{"ix", k % s.nx()}, {"x", s.x[k % s.nx()]}};
     if (s.is_2d()) {
@@ -214,18 +242,9 @@ std::optional<Basin> BasinBelow(const Surface& s, const std::vector<double>& los
 std::optional<double> Opt(double v) { return std::isfinite(v) ? std::optional<double>(v) : std::nullopt; }
 
 void AddMetricScalars(const Surface& s, const std::string& m, const std::vector<double>& v, Scalars* out) {
-  size_t nan = 0, lo_k = 0, hi_k = 0, n = 0;
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  for (size_t k = 0; k < v.size(); ++k) {
-    if (!s.done[k]) continue;
-    if (!std::isfinite(v[k])) {
-      ++nan;
-      continue;
-    }
-    ++n;
-    if (v[k] < lo) lo = v[k], lo_k = k;
-    if (v[k] > hi) hi = v[k], hi_k = k;
-  }
+  const Extremes e = ScanExtremes(s, v);
+  const size_t nan = e.nan, n = e.n, lo_k = e.lo_k, hi_k = e.hi_k;
+  const double lo = e.lo, hi = e.hi;
   Scalars& o = *out;
   o[m + ".nan"] = static_cast<double>(nan);
   o[m + ".min"] = n ? Opt(lo) : std::nullopt;

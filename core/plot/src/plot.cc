@@ -396,6 +396,16 @@ std::string MissingNote(size_t missing, size_t total) {
   return "  (" + std::to_string(missing) + " of " + std::to_string(total) + " points missing)";
 }
 
+// The title (noting missing points) and the labels' footer `footer_disp`
+// character heights under the viewport.
+void TitleAndFooter(const io::Surface& s, const std::string& metric, size_t missing, const PlotOptions& o,
+                    double footer_disp) {
+  auto lines = io::TitleLines(s, metric);
+  lines[0] += MissingNote(missing, s.PointCount());
+  Title(lines, o.title);
+  Footer(s, footer_disp);
+}
+
 // ---- 2-D pictures -----------------------------------------------------------------
 
 Result<Frame> DrawContour(Stream& st, const PlotData& d, const std::string& metric, const PlotOptions& o) {
@@ -484,10 +494,7 @@ Result<Frame> DrawFilledOrHeat(Stream& st, const PlotData& d, const std::string&
     Frame f = CurrentFrame(st);
     Axes2d(d);
     ColourBar(PL_COLORBAR_IMAGE, {lo, hi}, sc.label + (o.log ? " (log scale)" : ""), o.log, false);
-    auto lines = io::TitleLines(s, metric);
-    lines[0] += MissingNote(sc.missing, s.PointCount());
-    Title(lines, o.title);
-    Footer(s, 4.7);
+    TitleAndFooter(s, metric, sc.missing, o, 4.7);
     return f;
   }
   std::vector<double> edges(sc.levels.size());
@@ -507,10 +514,7 @@ Result<Frame> DrawFilledOrHeat(Stream& st, const PlotData& d, const std::string&
   Frame f = CurrentFrame(st);
   Axes2d(d);
   ColourBar(PL_COLORBAR_SHADE, edges, sc.label + (o.log ? " (log scale)" : ""), o.log, edges.size() <= 12);
-  auto lines = io::TitleLines(s, metric);
-  lines[0] += MissingNote(sc.missing, s.PointCount());
-  Title(lines, o.title);
-  Footer(s, 4.7);
+  TitleAndFooter(s, metric, sc.missing, o, 4.7);
   return f;
 }
 
@@ -580,10 +584,7 @@ Result<Frame> Draw3d(Stream& st, const PlotData& d, const std::string& metric, c
   plwidth(1.0);
   // PLplot's 3-D box works in the -1..1 window; put the colour bar next to the viewport.
   ColourBar(PL_COLORBAR_GRADIENT, {lo, hi}, sc.label + (o.log ? " (log scale)" : ""), o.log, false);
-  auto lines = io::TitleLines(s, metric);
-  lines[0] += MissingNote(sc.missing, s.PointCount());
-  Title(lines, o.title);
-  Footer(s, 1.0);
+  TitleAndFooter(s, metric, sc.missing, o, 1.0);
   return f;
 }
 

@@ -66,4 +66,7 @@ std::string SurfaceSummaryJson(const Surface& s, const SummaryContext& ctx);
 
 Status WriteTextFile(const std::string& path, const std::string& text);
 
+/// `text` with &, <, > and " written as entities: safe in XML/HTML text and attributes.
+std::string XmlEscape(const std::string& text);
+
 }  // namespace landscape::io
