@@ -71,6 +71,7 @@ void SetPalette() {
   plscol0(kBlack, 0, 0, 0);
   plscol0(kGrey, 150, 150, 150);
   for (int i = 0; i < kLineCount; ++i) plscol0(3 + i, kLines[i][0], kLines[i][1], kLines[i][2]);
+  plscol0a(kLegendBackground, 255, 255, 255, 0.8);
 }
 
 int LineColour(int i) { return 3 + (i % kLineCount); }

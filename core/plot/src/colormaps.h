@@ -18,13 +18,15 @@ std::array<double, 3> ColormapAt(Colormap map, double t);
 /// drops viridis' pale yellow end for lines on white).
 void SetColormap(Colormap map, double lo = 0.0, double hi = 1.0);
 
-/// cmap0: 0 white (background), 1 black (axes, text), 2 grey, then kLineColours.
+/// cmap0: 0 white (background), 1 black (axes, text), 2 grey, then the line
+/// colours, and kLegendBackground.
 void SetPalette();
 constexpr int kBlack = 1;
 constexpr int kGrey = 2;
 /// cmap0 index of the i-th line colour (cycles through 8 distinguishable colours).
 int LineColour(int i);
 constexpr int kBlue = 3;  // LineColour(0)
+constexpr int kLegendBackground = 15;  // white at 80 % opacity
 constexpr int kRed = 4;   // LineColour(1)
 
 }  // namespace landscape::plot

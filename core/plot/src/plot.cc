@@ -98,16 +98,22 @@ void Title(const std::vector<std::string>& lines, const std::string& override_fi
   plwind(wx0, wx1, wy0, wy1);
 }
 
-// CI labels (and anything else worth a footer) at `disp` normal character
-// heights under the viewport, in small grey type.
-void Footer(const io::Surface& s, double disp) {
+// The job's CI labels in small grey type at the bottom of the page, aligned
+// with the viewport's left edge.
+void Footer(const io::Surface& s) {
   const std::string labels = io::LabelsLine(io::SurfaceLabels(s));
   if (labels.empty()) return;
+  PLFLT vx0, vx1, vy0, vy1, wx0, wx1, wy0, wy1;
+  plgvpd(&vx0, &vx1, &vy0, &vy1);
+  plgvpw(&wx0, &wx1, &wy0, &wy1);
+  plvpor(vx0, 0.98, 0.0, 1.0);
   plcol0(kGrey);
   plschr(0, kFooterScale);
-  plmtex("b", disp / kFooterScale, 0.0, 0.0, EscapeText(labels).c_str());
+  plmtex("b", -0.9, 0.0, 0.0, EscapeText(labels).c_str());  // inside the page-high viewport
   plschr(0, kTextScale);
   plcol0(kBlack);
+  plvpor(vx0, vx1, vy0, vy1);
+  plwind(wx0, wx1, wy0, wy1);
 }
 
 // ---- geometry -------------------------------------------------------------------
@@ -396,14 +402,12 @@ std::string MissingNote(size_t missing, size_t total) {
   return "  (" + std::to_string(missing) + " of " + std::to_string(total) + " points missing)";
 }
 
-// The title (noting missing points) and the labels' footer `footer_disp`
-// character heights under the viewport.
-void TitleAndFooter(const io::Surface& s, const std::string& metric, size_t missing, const PlotOptions& o,
-                    double footer_disp) {
+// The title (noting missing points) and the labels' footer.
+void TitleAndFooter(const io::Surface& s, const std::string& metric, size_t missing, const PlotOptions& o) {
   auto lines = io::TitleLines(s, metric);
   lines[0] += MissingNote(missing, s.PointCount());
   Title(lines, o.title);
-  Footer(s, footer_disp);
+  Footer(s);
 }
 
 // ---- 2-D pictures -----------------------------------------------------------------
@@ -467,7 +471,7 @@ Result<Frame> DrawContour(Stream& st, const PlotData& d, const std::string& metr
   lines[0] += (o.log ? "  (log-spaced levels)" : "") + MissingNote(sc.missing, s.PointCount());
   if (d.trajectory) lines[0] = "training path  ·  " + lines[0];
   Title(lines, o.title);
-  Footer(s, 4.7);
+  Footer(s);
   return f;
 }
 
@@ -494,7 +498,7 @@ Result<Frame> DrawFilledOrHeat(Stream& st, const PlotData& d, const std::string&
     Frame f = CurrentFrame(st);
     Axes2d(d);
     ColourBar(PL_COLORBAR_IMAGE, {lo, hi}, sc.label + (o.log ? " (log scale)" : ""), o.log, false);
-    TitleAndFooter(s, metric, sc.missing, o, 4.7);
+    TitleAndFooter(s, metric, sc.missing, o);
     return f;
   }
   std::vector<double> edges(sc.levels.size());
@@ -514,7 +518,7 @@ Result<Frame> DrawFilledOrHeat(Stream& st, const PlotData& d, const std::string&
   Frame f = CurrentFrame(st);
   Axes2d(d);
   ColourBar(PL_COLORBAR_SHADE, edges, sc.label + (o.log ? " (log scale)" : ""), o.log, edges.size() <= 12);
-  TitleAndFooter(s, metric, sc.missing, o, 4.7);
+  TitleAndFooter(s, metric, sc.missing, o);
   return f;
 }
 
@@ -584,7 +588,7 @@ Result<Frame> Draw3d(Stream& st, const PlotData& d, const std::string& metric, c
   plwidth(1.0);
   // PLplot's 3-D box works in the -1..1 window; put the colour bar next to the viewport.
   ColourBar(PL_COLORBAR_GRADIENT, {lo, hi}, sc.label + (o.log ? " (log scale)" : ""), o.log, false);
-  TitleAndFooter(s, metric, sc.missing, o, 1.0);
+  TitleAndFooter(s, metric, sc.missing, o);
   return f;
 }
 
@@ -640,6 +644,8 @@ struct LegendEntry {
   bool marker;
 };
 
+// The legend inside the viewport at `position`, on a translucent background
+// so that a curve under it still shows.
 void Legend(const std::vector<LegendEntry>& entries, PLINT position) {
   const size_t n = entries.size();
   std::vector<std::string> texts(n);
@@ -659,7 +665,7 @@ void Legend(const std::vector<LegendEntry>& entries, PLINT position) {
   PLFLT w = 0, h = 0;
   plschr(0, 0.8 * kTextScale);
   pllegend(&w, &h, PL_LEGEND_BACKGROUND | PL_LEGEND_BOUNDING_BOX, position | PL_POSITION_INSIDE | PL_POSITION_VIEWPORT,
-           0.02, 0.03, 0.08, 0, kGrey, 1, 0, 0, static_cast<PLINT>(n), opts.data(), 1.0, 1.0, 1.8, 0.0,
+           0.02, 0.03, 0.08, kLegendBackground, kGrey, 1, 0, 0, static_cast<PLINT>(n), opts.data(), 1.0, 1.0, 1.8, 0.0,
            text_colours.data(), text_ptrs.data(), nullptr, nullptr, nullptr, nullptr, colours.data(), styles.data(),
            widths.data(), sym_colours.data(), sym_scales.data(), sym_numbers.data(), symbols.data());
   plschr(0, kTextScale);
@@ -803,7 +809,7 @@ Result<Frame> DrawCurves(Stream& st, const PlotData& d, const PlotOptions& o) {
   plwind(xlo, xhi, y0, y1);
   plcol0(kBlack);
   plmtex("b", 3.0, 0.5, 0.5, "α  (x direction)");
-  Legend(legend, LegendPosition(pts, many ? 0.42 : 0.30, 0.07 * static_cast<double>(legend.size()) + 0.03));
+  Legend(legend, LegendPosition(pts, many ? 0.42 : 0.30, 0.06 * static_cast<double>(legend.size()) + 0.03));
   auto lines = io::TitleLines(*d.surface, io::PrimaryMetric(*d.surface));
   if (many) {
     // The surfaces differ (directions, models): describe only what the first says of data and grid.
@@ -817,7 +823,7 @@ Result<Frame> DrawCurves(Stream& st, const PlotData& d, const PlotOptions& o) {
                (single ? io::MetricDisplayName(o.metric) : std::string("loss and accuracy"));
   }
   Title(lines, o.title);
-  Footer(*d.surface, 4.7);
+  Footer(*d.surface);
   return f;
 }
 
@@ -860,10 +866,10 @@ Result<Frame> DrawHessian1d(Stream& st, const PlotData& d, const PlotOptions& o)
     }
   }
   Legend({{"|λmin / λmax|", kBlue, 1, 2.0, false}, {"λmin / λmax", kRed, 2, 2.0, false}},
-         LegendPosition(pts, 0.3, 0.17));
+         LegendPosition(pts, 0.3, 0.15));
   auto lines = io::TitleLines(s, "eig_ratio");
   Title(lines, o.title);
-  Footer(s, 4.7);
+  Footer(s);
   return f;
 }
 
