@@ -21,16 +21,31 @@ using testing::Image;
 using testing::Luminance;
 using testing::ReadPng;
 
+std::filesystem::path TempDir() {
+  return std::filesystem::temp_directory_path() / ("landscape_plot_test_" + std::to_string(getpid()));
+}
+
 std::string OutDir() {
   // LANDSCAPE_TEST_PICTURES=DIR keeps the pictures for a human to look at.
   if (const char* keep = std::getenv("LANDSCAPE_TEST_PICTURES")) {
     std::filesystem::create_directories(keep);
     return keep;
   }
-  const auto dir = std::filesystem::temp_directory_path() / ("landscape_plot_test_" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
-  return dir.string();
+  std::filesystem::create_directories(TempDir());
+  return TempDir().string();
 }
+
+// Removes this process's pictures when every test passed (they stay for a look otherwise).
+class RemovePictures : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    if (::testing::UnitTest::GetInstance()->Passed()) {
+      std::error_code ec;
+      std::filesystem::remove_all(TempDir(), ec);
+    }
+  }
+};
+const auto* const kRemovePictures = ::testing::AddGlobalTestEnvironment(new RemovePictures);
 
 std::string Out(const std::string& name) { return (std::filesystem::path(OutDir()) / name).string(); }
 
