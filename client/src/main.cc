@@ -2,6 +2,7 @@
 // calls the command functions (commands.h); the only file that knows CLI11
 // besides job_flags.cc.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -39,8 +40,10 @@ int main(int argc, char** argv) {
   local_cmd->add_option("--progress", local.progress, "auto | bar | lines | quiet")->capture_default_str();
   local_cmd->add_option("--save-interval", local.save_interval_s, "seconds between saves of the partial surface")
       ->capture_default_str();
-  local_cmd->add_option("--plot", local.plots, "draw pictures at the end: contour, filled, heat, 3d, 1d or all")
-      ->expected(0, -1);
+  CLI::Option* local_plot_opt =
+      local_cmd->add_option("--plot", local.plots, "draw pictures at the end: contour, filled, heat, 3d, 1d, hessian or all "
+                                                   "(no kind: all)")
+          ->expected(0, -1);
 
   // train
   TrainCmdOptions train;
@@ -154,6 +157,9 @@ int main(int argc, char** argv) {
   if (local_cmd->parsed()) {
     auto spec = BuildJobSpec(local_flags);
     if (!spec.ok()) return Report(spec.status());
+    // A bare --plot means every picture that fits the surface.
+    local.plots.erase(std::remove(local.plots.begin(), local.plots.end(), std::string()), local.plots.end());
+    if (local_plot_opt->count() > 0 && local.plots.empty()) local.plots = {"all"};
     core::Status kinds = CheckPlotKinds(local.plots);  // before the computation, not after
     if (!kinds.ok()) return Report(kinds);
     local.spec = std::move(*spec);
