@@ -19,7 +19,7 @@ PACKAGES=(
   libspdlog-dev nlohmann-json3-dev libcli11-dev libhdf5-dev zlib1g-dev
   libeigen3-dev libspectra-dev
   # pictures
-  libplplot-dev plplot-driver-cairo
+  libplplot-dev plplot-driver-cairo libpng-dev
   # tests and oracles
   libgtest-dev libgmock-dev python3-torch python3-h5py python3-numpy
   # data

@@ -6,9 +6,11 @@
 #include <cstdio>
 #include <cstring>
 
+#include "cmd_pictures.h"
 #include "commands.h"
 #include "exit_codes.h"
 #include "job_flags.h"
+#include "plots.h"
 #include "landscape/core/system.h"
 
 using namespace landscape;
@@ -46,8 +48,10 @@ int main(int argc, char** argv) {
   local_cmd->add_option("--progress", local.progress, "auto | bar | lines | quiet")->capture_default_str();
   local_cmd->add_option("--save-interval", local.save_interval_s, "seconds between saves of the partial surface")
       ->capture_default_str();
-  local_cmd->add_option("--plot", local.plots, "draw pictures at the end: contour, filled, heat, 3d, 1d or all")
-      ->expected(0, -1);
+  CLI::Option* local_plot_opt =
+      local_cmd->add_option("--plot", local.plots, "draw pictures at the end: contour, filled, heat, 3d, 1d, hessian or all "
+                                                   "(no kind: all)")
+          ->expected(0, -1);
 
   // trajectory
   JobFlags traj_flags;
@@ -116,6 +120,63 @@ int main(int argc, char** argv) {
   export_cmd->add_option("--seed", export_arch.seed, "initialization seed")->capture_default_str();
   export_cmd->add_option("--out", export_arch.out, "TorchScript file to write")->required();
 
+  // plot, export, report: pictures and files from a surface (no engine needed)
+  PlotCmdOptions plot;
+  double plot_vmin = 0, plot_vmax = 0, plot_vlevel = 0;
+  CLI::App* plot_cmd = app.add_subcommand("plot", "draw a picture of a surface file (PNG, SVG or PDF)");
+  plot_cmd->add_option("surface", plot.surface, "surface file (HDF5; ours or the reference's)")->required();
+  plot_cmd->add_option("--kind", plot.kind,
+                       "contour | filled | heat | 3d | 1d | trajectory | hessian | all (default: contour for 2-D, "
+                       "1d for 1-D; 'all' writes OUT_<kind>.EXT for each)");
+  plot_cmd->add_option("--metric", plot.metric,
+                       "train_loss | test_loss | train_acc | test_acc | train_err | test_err | eig_ratio | min_eig | "
+                       "max_eig (default: train_loss, else test_loss)");
+  CLI::Option* vmin_opt = plot_cmd->add_option("--vmin", plot_vmin, "lowest level / colour (default: the data's)");
+  CLI::Option* vmax_opt = plot_cmd->add_option("--vmax", plot_vmax, "highest level / colour (default: the data's)");
+  CLI::Option* vlevel_opt =
+      plot_cmd->add_option("--vlevel", plot_vlevel, "level spacing: levels arange(vmin, vmax, vlevel) as the "
+                                                    "reference (default: about 16 round levels)");
+  plot_cmd->add_flag("--log", plot.log, "logarithmic levels and colours (2-D), log loss axis (1-D)");
+  plot_cmd->add_option("--proj-file", plot.proj_file, "trajectory: projection file (proj_xcoord, proj_ycoord)");
+  plot_cmd->add_option("--dir-file", plot.dir_file,
+                       "trajectory: PCA direction file for the axes' explained variance (default: the surface's)");
+  plot_cmd->add_option("--overlay", plot.overlays, "1d: another 1-D surface on the same axes, FILE or LABEL=FILE "
+                                                   "(repeatable)");
+  plot_cmd->add_option("--name", plot.name, "1d: legend name of SURFACE (default: its spec name or file name)");
+  plot_cmd->add_option("--label", plot.labels, "KEY=VALUE label shown in the footer (repeatable)");
+  plot_cmd->add_option("--out", plot.out, "picture to write: .png, .svg or .pdf")->required();
+  plot_cmd->add_option("--width", plot.width, "width in pixels (points for SVG/PDF)")->capture_default_str();
+  plot_cmd->add_option("--height", plot.height, "height in pixels (points for SVG/PDF)")->capture_default_str();
+  plot_cmd->add_option("--title", plot.title, "replaces the generated title's first line");
+
+  ExportCmdOptions exp;
+  CLI::App* export_file_cmd =
+      app.add_subcommand("export", "write a surface as VTK PolyData (.vtp, ParaView), OBJ mesh, CSV or JSON summary");
+  export_file_cmd->add_option("surface", exp.surface, "surface file (HDF5)")->required();
+  export_file_cmd->add_option("--format", exp.format, "vtp | obj | csv | json (default: by the extension of --out)");
+  export_file_cmd->add_option("--metric", exp.metric, "vtp/obj: the height (default: train_loss, else test_loss)");
+  export_file_cmd->add_option("--zmax", exp.zmax, "vtp/obj: clip heights at zmax (0: no clipping)");
+  export_file_cmd->add_flag("--log", exp.log, "vtp/obj: height ln(z + 0.1), after clipping (as h52vtp.py)");
+  export_file_cmd->add_option("--interp", exp.interp, "vtp/obj: resample to N x N points by bicubic splines");
+  export_file_cmd->add_option("--label", exp.labels, "KEY=VALUE label recorded in the file (repeatable)");
+  export_file_cmd->add_option("--out", exp.out, "file to write")->required();
+
+  ReportCmdOptions report;
+  CLI::App* report_cmd = app.add_subcommand(
+      "report", "write one self-contained HTML report (pictures, summary, gates) and exit 4 if a --fail-if gate fails");
+  report_cmd->add_option("surface", report.surface, "surface file (HDF5)")->required();
+  report_cmd->add_option("--out", report.out, "HTML file to write")->required();
+  report_cmd->add_option("--json", report.json, "also write the JSON summary");
+  report_cmd->add_option("--fail-if", report.fail_if,
+                         "gate NAME OP NUMBER, e.g. 'max_loss_increase@0.5>0.3', 'nan>0', 'train_loss.min>1'; exit 4 "
+                         "when true (repeatable)");
+  report_cmd->add_option("--metric", report.metric, "the pictures' metric (default: train_loss, else test_loss)");
+  report_cmd->add_option("--proj-file", report.proj_file, "add the trajectory picture from this projection file");
+  report_cmd->add_option("--dir-file", report.dir_file, "PCA direction file for the trajectory's axes");
+  report_cmd->add_option("--label", report.labels, "KEY=VALUE label (repeatable), e.g. commit=$GIT_SHA");
+  report_cmd->add_option("--title", report.title, "the report's title");
+  report_cmd->add_flag("--no-pictures", report.no_pictures, "tables only");
+
   std::vector<std::string> args = JoinNegativeValues(argc, argv);
   std::reverse(args.begin(), args.end());
   try {
@@ -128,6 +189,11 @@ int main(int argc, char** argv) {
   if (local_cmd->parsed()) {
     auto spec = BuildJobSpec(local_flags);
     if (!spec.ok()) return Report(spec.status());
+    // A bare --plot means every picture that fits the surface.
+    local.plots.erase(std::remove(local.plots.begin(), local.plots.end(), std::string()), local.plots.end());
+    if (local_plot_opt->count() > 0 && local.plots.empty()) local.plots = {"all"};
+    core::Status kinds = CheckPlotKinds(local.plots);  // before the computation, not after
+    if (!kinds.ok()) return Report(kinds);
     local.spec = std::move(*spec);
     return RunLocal(local);
   }
@@ -149,5 +215,13 @@ int main(int argc, char** argv) {
   if (train_cmd->parsed()) return RunTrain(train);
   if (archs_cmd->parsed()) return RunArchs();
   if (export_cmd->parsed()) return RunExportArch(export_arch);
+  if (plot_cmd->parsed()) {
+    if (vmin_opt->count()) plot.vmin = plot_vmin;
+    if (vmax_opt->count()) plot.vmax = plot_vmax;
+    if (vlevel_opt->count()) plot.vlevel = plot_vlevel;
+    return RunPlot(plot);
+  }
+  if (export_file_cmd->parsed()) return RunExport(exp);
+  if (report_cmd->parsed()) return RunReport(report);
   return kExitUsage;
 }

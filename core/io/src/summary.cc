@@ -2,9 +2,12 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+
+#include "landscape/io/surface_views.h"
 
 namespace landscape::io {
 
@@ -24,10 +27,41 @@ Status WriteTextFile(const std::string& path, const std::string& text) {
   return Status::Ok();
 }
 
+namespace {
+
+// A CSV field: quoted when it holds a comma, a quote or a line break (RFC 4180).
+std::string CsvField(const std::string& v) {
+  if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
+  std::string out = "\"";
+  for (char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string XmlEscape(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
 Status WriteSurfaceCsv(const std::string& path, const Surface& s) {
+  const auto labels = SurfaceLabels(s);
+  std::string label_cells;
+  for (const auto& [k, v] : labels) label_cells += "," + CsvField(v);
   std::string text;
   text += s.is_2d() ? "ix,iy,x,y,done" : "ix,x,done";
   for (const auto& m : s.metric_names) text += "," + m;
+  for (const auto& [k, v] : labels) text += "," + CsvField("label_" + k);
   text += "\n";
   char buf[128];
   for (size_t iy = 0; iy < s.ny(); ++iy) {
@@ -48,6 +82,7 @@ Status WriteSurfaceCsv(const std::string& path, const Surface& s) {
           text += buf;
         }
       }
+      text += label_cells;
       text += "\n";
     }
   }
@@ -58,20 +93,33 @@ namespace {
 
 json NumberOrNull(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
-json MetricStats(const Surface& s, const std::string& name) {
-  const auto& v = s.metrics.at(name);
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  size_t lo_k = 0, hi_k = 0, nan = 0, n = 0;
+// Finite extremes of v over the computed points (first occurrence in row-major
+// order on ties) and the count of non-finite values among them.
+struct Extremes {
+  size_t nan = 0, n = 0, lo_k = 0, hi_k = 0;
+  double lo = std::numeric_limits<double>::infinity(), hi = -std::numeric_limits<double>::infinity();
+};
+
+Extremes ScanExtremes(const Surface& s, const std::vector<double>& v) {
+  Extremes e;
   for (size_t k = 0; k < v.size(); ++k) {
     if (!s.done[k]) continue;
     if (!std::isfinite(v[k])) {
-      ++nan;
+      ++e.nan;
       continue;
     }
-    ++n;
-    if (v[k] < lo) lo = v[k], lo_k = k;
-    if (v[k] > hi) hi = v[k], hi_k = k;
+    ++e.n;
+    if (v[k] < e.lo) e.lo = v[k], e.lo_k = k;
+    if (v[k] > e.hi) e.hi = v[k], e.hi_k = k;
   }
+  return e;
+}
+
+json MetricStats(const Surface& s, const std::string& name) {
+  const auto& v = s.metrics.at(name);
+  const Extremes e = ScanExtremes(s, v);
+  const size_t nan = e.nan, n = e.n, lo_k = e.lo_k, hi_k = e.hi_k;
+  const double lo = e.lo, hi = e.hi;
   auto where = [&](size_t k) {
     json w = {{"ix", k % s.nx()}, {"x", s.x[k % s.nx()]}};
     if (s.is_2d()) {
@@ -105,13 +153,173 @@ json MetricStats(const Surface& s, const std::string& name) {
 
 }  // namespace
 
+std::string ScalarNumber(double v) {
+  char buf[40];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
+namespace {
+
+// The grid point nearest (0, 0) along each axis, as a flat index.
+size_t CentreIndex(const Surface& s) {
+  const size_t cx = NearestToZero(s.x), cy = s.is_2d() ? NearestToZero(s.y) : 0;
+  return cy * s.nx() + cx;
+}
+
+struct Increase {
+  size_t points = 0;  // finite points within the radius
+  double max = 0, mean = 0;
+};
+
+// L - L(centre) over the finite points with ‖(x, y)‖ ≤ r(1 + 1e-9).
+std::optional<Increase> LossIncreaseWithin(const Surface& s, const std::vector<double>& loss, double r) {
+  const double centre = loss[CentreIndex(s)];
+  if (!std::isfinite(centre)) return std::nullopt;
+  const double limit = r * (1 + 1e-9);
+  Increase inc;
+  double sum = 0;
+  inc.max = -std::numeric_limits<double>::infinity();
+  for (size_t iy = 0; iy < s.ny(); ++iy) {
+    const double y = s.is_2d() ? s.y[iy] : 0.0;
+    for (size_t ix = 0; ix < s.nx(); ++ix) {
+      const double v = loss[iy * s.nx() + ix];
+      if (!std::isfinite(v) || std::hypot(s.x[ix], y) > limit) continue;
+      ++inc.points;
+      sum += v - centre;
+      inc.max = std::max(inc.max, v - centre);
+    }
+  }
+  if (inc.points == 0) return std::nullopt;
+  inc.mean = sum / static_cast<double>(inc.points);
+  return inc;
+}
+
+struct Basin {
+  size_t points = 0;
+  double area = 0;      // Σ cell areas (trapezoid cell widths; lengths in 1-D)
+  double fraction = 0;  // area / the grid's area
+};
+
+// The 4-connected component of the centre among finite points with L ≤ L(centre) + eps.
+std::optional<Basin> BasinBelow(const Surface& s, const std::vector<double>& loss, double eps) {
+  const size_t c = CentreIndex(s);
+  if (!std::isfinite(loss[c])) return std::nullopt;
+  const double level = loss[c] + eps;
+  const size_t nx = s.nx(), ny = s.ny();
+  const std::vector<double> wx = CellWidths(s.x);
+  const std::vector<double> wy = s.is_2d() ? CellWidths(s.y) : std::vector<double>{1.0};
+  std::vector<uint8_t> seen(nx * ny, 0);
+  std::vector<size_t> stack{c};
+  seen[c] = 1;
+  Basin b;
+  while (!stack.empty()) {
+    const size_t k = stack.back();
+    stack.pop_back();
+    const size_t ix = k % nx, iy = k / nx;
+    ++b.points;
+    b.area += wx[ix] * wy[iy];
+    auto visit = [&](size_t j) {
+      if (!seen[j] && std::isfinite(loss[j]) && loss[j] <= level) {
+        seen[j] = 1;
+        stack.push_back(j);
+      }
+    };
+    if (ix > 0) visit(k - 1);
+    if (ix + 1 < nx) visit(k + 1);
+    if (iy > 0) visit(k - nx);
+    if (iy + 1 < ny) visit(k + nx);
+  }
+  double total = s.x.back() - s.x.front();
+  if (s.is_2d()) total *= s.y.back() - s.y.front();
+  b.fraction = total > 0 ? b.area / total : 0.0;
+  return b;
+}
+
+std::optional<double> Opt(double v) { return std::isfinite(v) ? std::optional<double>(v) : std::nullopt; }
+
+void AddMetricScalars(const Surface& s, const std::string& m, const std::vector<double>& v, Scalars* out) {
+  const Extremes e = ScanExtremes(s, v);
+  const size_t nan = e.nan, n = e.n, lo_k = e.lo_k, hi_k = e.hi_k;
+  const double lo = e.lo, hi = e.hi;
+  Scalars& o = *out;
+  o[m + ".nan"] = static_cast<double>(nan);
+  o[m + ".min"] = n ? Opt(lo) : std::nullopt;
+  o[m + ".max"] = n ? Opt(hi) : std::nullopt;
+  o[m + ".min_x"] = n ? Opt(s.x[lo_k % s.nx()]) : std::nullopt;
+  o[m + ".max_x"] = n ? Opt(s.x[hi_k % s.nx()]) : std::nullopt;
+  if (s.is_2d()) {
+    o[m + ".min_y"] = n ? Opt(s.y[lo_k / s.nx()]) : std::nullopt;
+    o[m + ".max_y"] = n ? Opt(s.y[hi_k / s.nx()]) : std::nullopt;
+  }
+  o[m + ".centre"] = Opt(v[CentreIndex(s)]);
+}
+
+void AddSharpness(const Surface& s, const std::string& prefix, const std::vector<double>& loss,
+                  const SharpnessOptions& opts, Scalars* out) {
+  for (double r : opts.radii) {
+    const auto inc = LossIncreaseWithin(s, loss, r);
+    const std::string at = "@" + ScalarNumber(r);
+    (*out)[prefix + "max_increase" + at] = inc ? std::optional<double>(inc->max) : std::nullopt;
+    (*out)[prefix + "mean_increase" + at] = inc ? std::optional<double>(inc->mean) : std::nullopt;
+  }
+  for (double e : opts.basin_epsilons) {
+    const auto b = BasinBelow(s, loss, e);
+    const std::string at = "@" + ScalarNumber(e);
+    (*out)[prefix + "basin_area" + at] = b ? std::optional<double>(b->area) : std::nullopt;
+    (*out)[prefix + "basin_fraction" + at] = b ? std::optional<double>(b->fraction) : std::nullopt;
+  }
+}
+
+json NumberOrNull(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+
+}  // namespace
+
+Scalars SummaryScalars(const Surface& s, const SharpnessOptions& opts) {
+  Scalars out;
+  out["points"] = static_cast<double>(s.PointCount());
+  out["points_done"] = static_cast<double>(s.DoneCount());
+  out["missing"] = static_cast<double>(s.PointCount() - s.DoneCount());
+  double nan = 0;
+  for (const std::string& m : AvailableMetrics(s)) {
+    auto v = MetricValues(s, m);
+    if (!v.ok()) continue;
+    AddMetricScalars(s, m, *v, &out);
+    if (s.Has(m)) nan += *out[m + ".nan"];
+    if (IsLossMetric(m)) AddSharpness(s, m + ".", *v, opts, &out);
+  }
+  out["nan"] = nan;
+  const std::string primary = PrimaryMetric(s);
+  if (IsLossMetric(primary)) {
+    auto v = MetricValues(s, primary);
+    Scalars p;
+    AddSharpness(s, "", *v, opts, &p);
+    for (auto& [k, val] : p) {
+      // max_increase@r -> max_loss_increase@r; basin_* keep their names.
+      const std::string name = k.rfind("max_increase", 0) == 0    ? "max_loss_increase" + k.substr(12)
+                               : k.rfind("mean_increase", 0) == 0 ? "mean_loss_increase" + k.substr(13)
+                                                                  : k;
+      out[name] = val;
+    }
+  }
+  return out;
+}
+
 std::string SurfaceSummaryJson(const Surface& s, const SummaryContext& ctx) {
   json j;
-  if (!ctx.spec_json.empty()) {
+  std::string spec_json = ctx.spec_json;
+  if (spec_json.empty()) {
+    auto it = s.attributes.find("spec");
+    if (it != s.attributes.end()) spec_json = it->second;
+  }
+  if (!spec_json.empty()) {
     try {
-      j["spec"] = json::parse(ctx.spec_json);
+      j["spec"] = json::parse(spec_json);
     } catch (const json::exception&) {
-      j["spec"] = ctx.spec_json;
+      j["spec"] = spec_json;
     }
   }
   json grid = {{"nx", s.nx()}, {"x_min", s.x.front()}, {"x_max", s.x.back()}};
@@ -132,10 +340,41 @@ std::string SurfaceSummaryJson(const Surface& s, const SummaryContext& ctx) {
   }
   j["metrics"] = metrics;
   j["nan_count"] = nan_total;
+
+  const Scalars scalars = SummaryScalars(s, ctx.sharpness);
+  json sharpness = json::object();
+  for (const std::string& m : s.metric_names) {
+    if (!IsLossMetric(m)) continue;
+    json radius = json::object(), basin = json::object();
+    for (double r : ctx.sharpness.radii) {
+      const std::string at = "@" + ScalarNumber(r);
+      radius[ScalarNumber(r)] = {{"max_increase", NumberOrNull(scalars.at(m + ".max_increase" + at))},
+                                 {"mean_increase", NumberOrNull(scalars.at(m + ".mean_increase" + at))}};
+    }
+    for (double e : ctx.sharpness.basin_epsilons) {
+      const std::string at = "@" + ScalarNumber(e);
+      basin[ScalarNumber(e)] = {{"area", NumberOrNull(scalars.at(m + ".basin_area" + at))},
+                                {"fraction", NumberOrNull(scalars.at(m + ".basin_fraction" + at))}};
+    }
+    sharpness[m] = {{"loss_increase_within_radius", radius}, {"basin_below_centre_plus_epsilon", basin}};
+  }
+  j["sharpness"] = sharpness;
+  json flat = json::object();
+  for (const auto& [k, v] : scalars) flat[k] = NumberOrNull(v);
+  j["scalars"] = flat;
+
   j["dir_file"] = s.dir_file;
   j["timings_s"] = ctx.timings;
-  j["versions"] = ctx.versions;
-  j["labels"] = ctx.labels;
+  std::map<std::string, std::string> versions = ctx.versions;
+  if (versions.empty()) {
+    for (const auto& [k, v] : s.attributes) {
+      if (k.rfind("version_", 0) == 0) versions[k.substr(8)] = v;
+    }
+  }
+  j["versions"] = versions;
+  std::map<std::string, std::string> labels = SurfaceLabels(s);
+  for (const auto& [k, v] : ctx.labels) labels[k] = v;
+  j["labels"] = labels;
   for (const auto& [k, v] : ctx.extra) j[k] = v;
   return j.dump(2);
 }

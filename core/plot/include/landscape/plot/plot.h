@@ -1,0 +1,99 @@
+// Pictures of loss surfaces, drawn with PLplot's cairo driver (PNG, SVG or PDF
+// by the output's extension): the pictures of the paper and of its reference
+// code (tomgoldstein/loss-landscape plot_2D.py, plot_1D.py,
+// plot_hessian_eigen.py), right for non-square grids (row = y, x horizontal).
+//
+// Thread-safe: PLplot keeps global state, so every Draw holds one mutex.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "landscape/core/status.h"
+#include "landscape/io/hdf5_files.h"
+
+namespace landscape::plot {
+
+enum class Kind {
+  kContour,     // contour lines with labelled levels (2-D)
+  kFilled,      // filled contours with a colour bar (2-D)
+  kHeat,        // heat map, one cell per grid point, with a colour bar (2-D)
+  kSurface3d,   // 3-D surface with a colour bar (2-D)
+  kCurve1d,     // loss (left axis) and accuracy (right axis), overlays (1-D)
+  kTrajectory,  // a projected training path over the contour of a PCA-plane surface (2-D)
+  kHessian,     // |λmin/λmax|: heat map (2-D) or curve (1-D); needs min_eig and max_eig
+};
+
+/// "contour", "filled", "heat", "3d", "1d", "trajectory", "hessian".
+const char* KindName(Kind kind);
+/// Parses a KindName; anything else is InvalidArgument naming `field`.
+core::Result<Kind> ParseKind(std::string_view name, std::string_view field = "--kind");
+/// The kinds "all" stands for on this surface: 2-D: contour, filled, heat, 3d
+/// (+ hessian); 1-D: 1d (+ hessian). Trajectory needs a projection file.
+std::vector<Kind> AllKinds(const io::Surface& s);
+/// Whether `kind` can be drawn from `s` (dimension, min_eig/max_eig); else
+/// InvalidArgument saying why.
+core::Status CheckKind(Kind kind, const io::Surface& s);
+
+enum class Format { kPng, kSvg, kPdf };
+/// By extension (.png, .svg, .pdf; case-insensitive); else InvalidArgument.
+core::Result<Format> FormatForPath(const std::string& path);
+
+struct PlotOptions {
+  std::string metric;                 // "" = io::PrimaryMetric(); anything io::MetricValues accepts
+  std::optional<double> vmin, vmax;   // colour/level range; default: the finite data range
+                                      // (hessian: 0..0.5, as the reference)
+  std::optional<double> vlevel;       // level spacing: levels arange(vmin, vmax, vlevel) as the
+                                      // reference; default: about 16 round levels (contour lines of
+                                      // positive values spanning over 25x: 1-2-5 per decade)
+  bool log = false;                   // logarithmic colour scale and levels (2-D), log loss axis (1-D)
+  int width = 1000;                   // pixels (PNG); points for SVG/PDF
+  int height = 750;
+  std::string title;                  // replaces the generated first title line when not empty
+};
+
+/// One more 1-D surface drawn on the same axes.
+struct Overlay {
+  const io::Surface* surface = nullptr;
+  std::string label;  // legend name, e.g. "batch 128"
+};
+
+/// A projected training path (proj_xcoord / proj_ycoord) and, when the
+/// direction file is a PCA file, its explained variance ratios (0..1).
+struct Trajectory {
+  std::vector<double> x, y;
+  std::optional<std::array<double, 2>> explained_variance_ratio;
+};
+
+struct PlotData {
+  const io::Surface* surface = nullptr;  // required
+  std::string label;                     // legend name of `surface` when there are overlays
+  std::vector<Overlay> overlays;         // kCurve1d only
+  std::optional<Trajectory> trajectory;  // kTrajectory only (required there)
+};
+
+/// Where the data area landed on the page, so callers (and tests) can map
+/// data coordinates to pixels: pixel (0, 0) is the top-left corner.
+struct Frame {
+  int width = 0, height = 0;                   // page, pixels (points for SVG/PDF)
+  double left = 0, right = 0, top = 0, bottom = 0;  // data area edges, pixels
+  double xmin = 0, xmax = 0, ymin = 0, ymax = 0;    // world coordinates at those edges
+  double PixelX(double x) const { return left + (x - xmin) / (xmax - xmin) * (right - left); }
+  double PixelY(double y) const { return bottom - (y - ymin) / (ymax - ymin) * (bottom - top); }
+};
+
+/// Draws one picture of `kind` into `out_path` (written atomically). Bad
+/// input (a metric the surface lacks, a kind that does not fit, vmin >= vmax,
+/// too many levels, an unwritable path) is a Status, never a crash. For 3-D
+/// pictures the frame is the viewport around the projected box.
+core::Result<Frame> Draw(const PlotData& data, Kind kind, const PlotOptions& opts, const std::string& out_path);
+
+/// The levels a 2-D picture uses: arange(vmin, vmax, vlevel) when vlevel is
+/// given, else round numbers (1, 2, 2.5, 5 x 10^k steps; with `log`, 1-2-5 per
+/// decade) covering [vmin, vmax]. At most 500 levels (else InvalidArgument).
+core::Result<std::vector<double>> Levels(double vmin, double vmax, std::optional<double> vlevel, bool log);
+
+}  // namespace landscape::plot
