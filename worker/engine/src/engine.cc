@@ -3,6 +3,9 @@
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
+#include <torch/csrc/jit/passes/tensorexpr_fuser.h>
+
+#include <mutex>
 
 #include <chrono>
 #include <optional>
@@ -34,6 +37,11 @@ double PointValues::Get(const std::string& m) const {
 void StorePoint(const PointValues& v, int64_t k, io::Surface* s) {
   for (const auto& name : s->metric_names) s->metrics[name][static_cast<size_t>(k)] = v.Get(name);
   s->done[static_cast<size_t>(k)] = 1;
+}
+
+void ConfigureTorchRuntime() {
+  static std::once_flag once;
+  std::call_once(once, [] { torch::jit::setTensorExprFuserEnabled(false); });
 }
 
 std::map<std::string, std::string> EngineVersions() {
@@ -208,6 +216,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
   const auto t0 = std::chrono::steady_clock::now();
 
   LS_ASSIGN_OR_RETURN(c10::Device device, ParseDevice(opts.device));
+  ConfigureTorchRuntime();
   info.device = device.str();
   info.threads = opts.threads > 0 ? opts.threads : core::CoresOwned();
   at::set_num_threads(info.threads);

@@ -252,9 +252,7 @@ torch::jit::Module& PointEvaluator::ForwardModule() {
     for (size_t i = 0; i < targets_.size(); ++i) targets_[i].copy_(sources_[i]);
     base = reduced_;
   }
-  // Freezing is for float32 models: LibTorch 1.13's frozen-graph passes mis-shape
-  // reduced-precision Linear layers, so bf16/fp16 run the converted copy as is.
-  if (optimize_ && !convert) {
+  if (optimize_) {
     try {
       torch::jit::Module frozen = torch::jit::freeze(base);
       frozen_ = torch::jit::optimize_for_inference(frozen);

@@ -107,6 +107,11 @@ class Engine {
 /// Stores `v` at flat index k of `surface` and marks the point done.
 void StorePoint(const PointValues& v, int64_t k, io::Surface* surface);
 
+/// Process-wide LibTorch settings for evaluation (idempotent; Engine::Create calls
+/// it): TorchScript's tensor-expression fuser is turned off, because it compiles
+/// kernels for every new graph, and a frozen graph is built per grid point.
+void ConfigureTorchRuntime();
+
 /// Versions of the engine's libraries, for summaries and file attributes.
 std::map<std::string, std::string> EngineVersions();
 
