@@ -233,15 +233,19 @@ int main(int argc, char** argv) {
     fp32.precision = "fp32";
     fp32.channels_last = false;
     auto ref = engine::Engine::Create(spec, fp32);
+    if (!ref.ok()) std::printf("  fp32 reference engine: %s\n", ref.status().ToString().c_str());
     if (ref.ok()) {
       double worst = 0;
       for (int p = 0; p < o.points; ++p) {
         const double a = xs[static_cast<size_t>(p) % xs.size()];
         auto v1 = (*eng)->Evaluate(a, 0.25);
         auto v0 = (*ref)->Evaluate(a, 0.25);
-        if (v1.ok() && v0.ok()) {
-          worst = std::max(worst, std::fabs(v1->train_loss - v0->train_loss) / std::fabs(v0->train_loss));
+        if (!v1.ok() || !v0.ok()) {
+          std::printf("  %s vs fp32: evaluation failed: %s\n", o.precision.c_str(),
+                      (!v1.ok() ? v1.status() : v0.status()).ToString().c_str());
+          break;
         }
+        worst = std::max(worst, std::fabs(v1->train_loss - v0->train_loss) / std::fabs(v0->train_loss));
       }
       std::printf("  %s vs fp32: largest relative loss difference %.3g over %d points\n", o.precision.c_str(), worst,
                   o.points);
