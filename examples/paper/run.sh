@@ -87,7 +87,7 @@ fi
 log "(c) PCA directions and projections"
 "$BIN" trajectory --checkpoint-dir "$OUT/cnn_traj" --data fashion-mnist --max-samples "$PCA_SAMPLES" \
   --out "$OUT/traj" 2>&1 | tee "$OUT/traj.txt"
-range=$(grep -o -- '--x [^ ]* --y [^ ]*' "$OUT/traj.txt" | tail -1 | sed "s/:41/:$PCA_GRID/g")
+range=$(grep -o -- 'e.g. --x [^ ]* --y [^ ]*' "$OUT/traj.txt" | tail -1 | sed -e 's/^e.g. //' -e "s/:41/:$PCA_GRID/g")
 final=$(ls "$OUT/cnn_traj"/model_*.pt | sort -t_ -k2 -n | tail -1)
 log "(c) surface in the PCA plane: $range"
 # shellcheck disable=SC2086
