@@ -28,11 +28,65 @@ namespace {
 
 Status DataError(const std::string& msg) { return Status(StatusCode::kInvalidArgument, msg, "data"); }
 
+// The samples of a split that are used: the first `count`, or the sorted seeded
+// subset `indices`. Loaders of raw formats convert only these samples, so a
+// sample limit also limits memory.
+struct Selection {
+  int64_t total = 0;
+  int64_t count = 0;
+  std::vector<int64_t> indices;  // empty: the first `count`
+  int64_t At(int64_t i) const { return indices.empty() ? i : indices[static_cast<size_t>(i)]; }
+};
+
+Selection Select(int64_t total, const core::DataSpec& spec) {
+  Selection sel;
+  sel.total = total;
+  sel.count = total;
+  if (spec.max_samples > 0 && spec.max_samples < total) {
+    sel.count = spec.max_samples;
+    if (spec.subset_seed) sel.indices = core::SampleIndices(total, spec.max_samples, *spec.subset_seed);
+  }
+  return sel;
+}
+
+// Applies a selection to tensors held whole (tensor files, synthetic data).
+void ApplySelection(Dataset* d, const Selection& sel) {
+  if (sel.count == sel.total) {
+    d->images = d->images.contiguous();
+    d->labels = d->labels.contiguous();
+    return;
+  }
+  if (sel.indices.empty()) {
+    d->images = d->images.narrow(0, 0, sel.count).clone();
+    d->labels = d->labels.narrow(0, 0, sel.count).clone();
+  } else {
+    at::Tensor index = at::from_blob(const_cast<int64_t*>(sel.indices.data()), {sel.count}, at::kLong).clone();
+    d->images = d->images.index_select(0, index);
+    d->labels = d->labels.index_select(0, index);
+  }
+}
+
 // Reads a whole file, gunzipping it if it is gzip-compressed (zlib reads plain files as is).
 Result<std::vector<uint8_t>> ReadMaybeGzip(const std::string& path) {
   gzFile f = gzopen(path.c_str(), "rb");
   if (!f) return core::NotFound(path + ": cannot open");
   std::vector<uint8_t> out;
+  {
+    // A gzip file ends with the uncompressed size (mod 2^32): reserve it once.
+    std::ifstream raw(path, std::ios::binary | std::ios::ate);
+    const auto size = static_cast<long long>(raw.tellg());
+    uint8_t magic[2] = {0, 0};
+    raw.seekg(0);
+    raw.read(reinterpret_cast<char*>(magic), 2);
+    if (magic[0] == 0x1f && magic[1] == 0x8b && size >= 4) {
+      uint8_t tail[4];
+      raw.seekg(size - 4);
+      raw.read(reinterpret_cast<char*>(tail), 4);
+      out.reserve(uint32_t{tail[0]} | (uint32_t{tail[1]} << 8) | (uint32_t{tail[2]} << 16) | (uint32_t{tail[3]} << 24));
+    } else if (size > 0) {
+      out.reserve(static_cast<size_t>(size));
+    }
+  }
   std::vector<uint8_t> buf(1 << 20);
   while (true) {
     const int n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()));
@@ -64,7 +118,7 @@ std::string FindIdxFile(const std::string& dir, const std::string& prefix, const
 }
 
 // IDX: images magic 0x00000803 [N, rows, cols] uint8; labels 0x00000801 [N] uint8.
-Result<Dataset> LoadIdx(const std::string& dir, bool train) {
+Result<Dataset> LoadIdx(const std::string& dir, bool train, const core::DataSpec& spec) {
   const std::string prefix = train ? "train" : "t10k";
   const std::string images_path = FindIdxFile(dir, prefix, "images");
   const std::string labels_path = FindIdxFile(dir, prefix, "labels");
@@ -89,19 +143,25 @@ Result<Dataset> LoadIdx(const std::string& dir, bool train) {
   if (static_cast<int64_t>(img.size()) < 16 + n * rows * cols || static_cast<int64_t>(lab.size()) < 8 + n) {
     return DataError(images_path + ": truncated IDX data");
   }
+  const Selection sel = Select(n, spec);
+  const int64_t per = rows * cols;
   Dataset d;
-  d.images = at::empty({n, 1, rows, cols}, at::kFloat);
+  d.images = at::empty({sel.count, 1, rows, cols}, at::kFloat);
+  d.labels = at::empty({sel.count}, at::kLong);
   float* out = d.images.data_ptr<float>();
-  const uint8_t* src = img.data() + 16;
-  for (int64_t i = 0; i < n * rows * cols; ++i) out[i] = static_cast<float>(src[i]) / 255.0f;
-  d.labels = at::empty({n}, at::kLong);
   int64_t* l = d.labels.data_ptr<int64_t>();
-  for (int64_t i = 0; i < n; ++i) l[i] = lab[8 + static_cast<size_t>(i)];
+  for (int64_t i = 0; i < sel.count; ++i) {
+    const int64_t k = sel.At(i);
+    const uint8_t* src = img.data() + 16 + k * per;
+    for (int64_t j = 0; j < per; ++j) out[i * per + j] = static_cast<float>(src[j]) / 255.0f;
+    l[i] = lab[8 + static_cast<size_t>(k)];
+  }
+  d.total = n;
   return d;
 }
 
 // CIFAR-10 binary: records of 1 label byte + 3072 bytes (R, G, B planes of 32x32).
-Result<Dataset> LoadCifar10(const std::string& location, bool train) {
+Result<Dataset> LoadCifar10(const std::string& location, bool train, const core::DataSpec& spec) {
   std::string dir = location;
   if (!fs::exists(fs::path(dir) / "test_batch.bin") && fs::exists(fs::path(dir) / "cifar-10-batches-bin")) {
     dir = (fs::path(dir) / "cifar-10-batches-bin").string();
@@ -123,16 +183,18 @@ Result<Dataset> LoadCifar10(const std::string& location, bool train) {
     all.insert(all.end(), bytes.begin(), bytes.end());
   }
   const int64_t n = static_cast<int64_t>(all.size() / 3073);
+  const Selection sel = Select(n, spec);
   Dataset d;
-  d.images = at::empty({n, 3, 32, 32}, at::kFloat);
-  d.labels = at::empty({n}, at::kLong);
+  d.images = at::empty({sel.count, 3, 32, 32}, at::kFloat);
+  d.labels = at::empty({sel.count}, at::kLong);
   float* out = d.images.data_ptr<float>();
   int64_t* l = d.labels.data_ptr<int64_t>();
-  for (int64_t i = 0; i < n; ++i) {
-    const uint8_t* rec = all.data() + i * 3073;
+  for (int64_t i = 0; i < sel.count; ++i) {
+    const uint8_t* rec = all.data() + sel.At(i) * 3073;
     l[i] = rec[0];
     for (int64_t j = 0; j < 3072; ++j) out[i * 3072 + j] = static_cast<float>(rec[1 + j]) / 255.0f;
   }
+  d.total = n;
   return d;
 }
 
@@ -212,7 +274,7 @@ Result<Dataset> LoadDatasetSplit(const core::DataSpec& spec, bool train, const s
       case DataSource::Kind::kMnist: {
         const bool fashion = src.kind == DataSource::Kind::kFashionMnist;
         const std::string dir = (fs::path(data_root) / (fashion ? "fashion-mnist" : "mnist")).string();
-        auto r = LoadIdx(dir, train);
+        auto r = LoadIdx(dir, train, spec);
         if (!r.ok()) {
           return Status(StatusCode::kNotFound,
                         r.status().message() + (fashion ? " (install Debian's dataset-fashion-mnist, or set "
@@ -227,17 +289,19 @@ Result<Dataset> LoadDatasetSplit(const core::DataSpec& spec, bool train, const s
         break;
       }
       case DataSource::Kind::kIdx: {
-        LS_ASSIGN_OR_RETURN(d, LoadIdx(src.location, train));
+        LS_ASSIGN_OR_RETURN(d, LoadIdx(src.location, train, spec));
         break;
       }
       case DataSource::Kind::kCifar10: {
-        LS_ASSIGN_OR_RETURN(d, LoadCifar10(src.location, train));
+        LS_ASSIGN_OR_RETURN(d, LoadCifar10(src.location, train, spec));
         mean = {125.3 / 255, 123.0 / 255, 113.9 / 255};
         stdev = {63.0 / 255, 62.1 / 255, 66.7 / 255};
         break;
       }
       case DataSource::Kind::kTensor: {
         LS_ASSIGN_OR_RETURN(d, LoadTensorFile(src.location, train));
+        d.total = d.size();
+        ApplySelection(&d, Select(d.total, spec));
         break;
       }
       case DataSource::Kind::kSynthetic: {
@@ -249,24 +313,13 @@ Result<Dataset> LoadDatasetSplit(const core::DataSpec& spec, bool train, const s
         for (int64_t i = 0; i < src.synthetic_n; ++i) {
           l[i] = static_cast<int64_t>(rng.Below(static_cast<uint64_t>(src.synthetic_classes)));
         }
+        d.total = d.size();
+        ApplySelection(&d, Select(d.total, spec));
         break;
       }
     }
-    const int64_t total = d.size();
-    if (total == 0) return DataError(spec.source + ": the " + (train ? "train" : "test") + " split is empty");
-    if (spec.max_samples > 0 && spec.max_samples < total) {
-      if (spec.subset_seed) {
-        auto idx = core::SampleIndices(total, spec.max_samples, *spec.subset_seed);
-        at::Tensor index = at::from_blob(idx.data(), {static_cast<int64_t>(idx.size())}, at::kLong).clone();
-        d.images = d.images.index_select(0, index);
-        d.labels = d.labels.index_select(0, index);
-      } else {
-        d.images = d.images.narrow(0, 0, spec.max_samples);
-        d.labels = d.labels.narrow(0, 0, spec.max_samples);
-      }
-    }
-    d.images = d.images.contiguous().clone();
-    d.labels = d.labels.contiguous().clone();
+    const int64_t total = d.total;
+    if (d.size() == 0) return DataError(spec.source + ": the " + (train ? "train" : "test") + " split is empty");
     LS_RETURN_IF_ERROR(Normalize(&d, norm, mean, stdev));
     const int64_t min_label = d.labels.min().item<int64_t>();
     if (min_label < 0) return DataError(spec.source + ": negative label " + std::to_string(min_label));

@@ -14,6 +14,7 @@ struct Dataset {
   at::Tensor images;  // float32 [N, C, H, W], contiguous, normalized
   at::Tensor labels;  // int64 [N]
   std::string description;  // e.g. "fashion-mnist train (1000 of 60000)"
+  int64_t total = 0;        // samples in the split before the sample limit
   int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
 };
 
