@@ -67,6 +67,13 @@ def main():
     # The architecture alone, freshly initialized (for --arch with state dicts).
     torch.jit.save(torch.jit.script(SmallCNN(classes)), os.path.join(out, "arch.pt"))
 
+    # Train and test splits in one file (--split both).
+    test_images = torch.randn(40, 1, 12, 12) * 0.5
+    test_labels = torch.arange(40) % classes
+    torch.save({"train": {"images": images, "labels": labels}, "test": {"images": test_images, "labels": test_labels}},
+               os.path.join(out, "splits.pt"))
+    torch.save({"images": test_images, "labels": test_labels}, os.path.join(out, "test_only.pt"))
+
     # Data that do not fit the model (3 channels).
     torch.save({"images": torch.randn(8, 3, 12, 12), "labels": torch.zeros(8, dtype=torch.long)},
                os.path.join(out, "wrong_shape.pt"))

@@ -28,6 +28,9 @@ CASES = {
                             "--y", "-1:1:4"], "states", "crossentropy"),
     "dfilter_dlayer_2d": (["--xnorm", "dfilter", "--ynorm", "dlayer", "--x", "-2:2:3", "--y", "-2:2:3"], "weights",
                           "crossentropy"),
+    "same_dir_2d": (["--same-dir", "--x", "-1:1:3", "--y", "-1:1:3"], "weights", "crossentropy"),
+    # --split both: the oracle checks the test split against a file holding only it.
+    "split_both": (["--data", "{fx}/splits.pt", "--split", "both", "--x", "-1:1:4"], "weights", "crossentropy"),
 }
 
 
@@ -69,7 +72,12 @@ def main():
     flags = [f.format(fx=fx, work=work) for f in flags]
     surface = os.path.join(work, case + ".h5")
     dirs = os.path.join(work, case + ".dirs.h5")
-    cmd = [binary, "local", "--model", os.path.join(fx, "model.pt"), "--data", os.path.join(fx, "data.pt"),
+    data = os.path.join(fx, "data.pt")
+    if "--data" in flags:
+        i = flags.index("--data")
+        data = flags[i + 1]
+        del flags[i:i + 2]
+    cmd = [binary, "local", "--model", os.path.join(fx, "model.pt"), "--data", data,
            "--batch-size", "32", "--threads", "1", "--progress", "quiet", "--overwrite",
            "--out", surface, "--dir-out", dirs] + flags
     # A later --model overrides the first (state_dict_on_arch).
@@ -88,8 +96,26 @@ def main():
     check_direction_file(used_dirs, count)
     with h5py.File(surface, "r") as s:
         assert s["dir_file"][()].decode() == used_dirs, s["dir_file"][()]
+        if "--same-dir" in flags:
+            with h5py.File(used_dirs, "r") as d:
+                for k in d["xdirection"]:
+                    assert np.array_equal(np.array(d["xdirection"][k]), np.array(d["ydirection"][k])), k
+    if case == "split_both":
+        # The test metrics, checked on a copy of the surface that holds them under the train names.
+        test_surface = os.path.join(work, case + ".test.h5")
+        with h5py.File(surface, "r") as s, h5py.File(test_surface, "w") as t:
+            for k in ("xcoordinates", "dir_file"):
+                t[k] = s[k][()]
+            t["train_loss"] = np.array(s["test_loss"])
+            t["train_acc"] = np.array(s["test_acc"])
+        r = subprocess.run([sys.executable, os.path.join(HERE, "oracle.py"), "--model", os.path.join(fx, "model.pt"),
+                            "--data", os.path.join(fx, "test_only.pt"), "--dirs", used_dirs, "--surface",
+                            test_surface, "--dir-type", dir_type, "--loss", loss, "--batch-size", "32"])
+        if r.returncode != 0:
+            return r.returncode
+        data = os.path.join(fx, "data.pt")  # the train split of splits.pt is data.pt's
     r = subprocess.run([sys.executable, os.path.join(HERE, "oracle.py"), "--model", os.path.join(fx, "model.pt"),
-                        "--data", os.path.join(fx, "data.pt"), "--dirs", used_dirs, "--surface", surface,
+                        "--data", data, "--dirs", used_dirs, "--surface", surface,
                         "--dir-type", dir_type, "--loss", loss, "--batch-size", "32"])
     return r.returncode
 

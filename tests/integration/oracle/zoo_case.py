@@ -1,0 +1,163 @@
+"""The built-in architectures against independent re-implementations of the
+reference's CIFAR models (tomgoldstein/loss-landscape cifar10/models: ResNet_cifar
+with and without shortcuts, WResNet_cifar, VGG-9, DenseNet), written here in
+PyTorch: `landscape export-arch` must give the same tensors in the same order
+and, with the same weights, the same outputs.
+
+Usage: zoo_case.py LANDSCAPE_BINARY WORK_DIR
+"""
+import math
+import os
+import subprocess
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, stride, shortcut):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.use_shortcut = shortcut
+        self.shortcut = nn.Sequential()
+        if shortcut and (stride != 1 or cin != cout):
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.use_shortcut:
+            out = out + self.shortcut(x)
+        return F.relu(out)
+
+
+class ResNet(nn.Module):
+    def __init__(self, depth, k=1, shortcut=True, classes=10):
+        super().__init__()
+        n = (depth - 2) // 6
+        self.conv1 = nn.Conv2d(3, 16 * k, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16 * k)
+        layers, cin = [], 16 * k
+        for stage, width in enumerate((16 * k, 32 * k, 64 * k)):
+            blocks = []
+            for b in range(n):
+                blocks.append(Block(cin, width, 2 if stage > 0 and b == 0 else 1, shortcut))
+                cin = width
+            layers.append(nn.Sequential(*blocks))
+        self.layer1, self.layer2, self.layer3 = layers
+        self.linear = nn.Linear(64 * k, classes)
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.layer3(self.layer2(self.layer1(out)))
+        return self.linear(F.avg_pool2d(out, 8).flatten(1))
+
+
+class VGG9(nn.Module):
+    def __init__(self, classes=10):
+        super().__init__()
+        layers, c, size = [], 3, 32
+        for v in [64, 64, "M", 128, 128, "M", 256, 256, 256, "M"]:
+            if v == "M":
+                layers.append(nn.MaxPool2d(2, 2, ceil_mode=True))
+                size = math.ceil(size / 2)
+            else:
+                layers += [nn.Conv2d(c, v, 3, padding=1), nn.BatchNorm2d(v), nn.ReLU()]
+                c = v
+        self.features = nn.Sequential(*layers)
+        self.fc = nn.Sequential(nn.Linear(c * size * size, c), nn.BatchNorm1d(c), nn.ReLU())
+        self.classifier = nn.Linear(c, classes)
+
+    def forward(self, x):
+        return self.classifier(self.fc(self.features(x).flatten(1)))
+
+
+class DenseNet(nn.Module):
+    def __init__(self, nblocks, growth, classes=10):
+        super().__init__()
+        planes = 2 * growth
+        self.conv1 = nn.Conv2d(3, planes, 3, padding=1, bias=False)
+        self.stages = nn.ModuleList()
+        for s, n in enumerate(nblocks):
+            layers = nn.ModuleList()
+            for _ in range(n):
+                layers.append(nn.ModuleList([nn.BatchNorm2d(planes), nn.Conv2d(planes, 4 * growth, 1, bias=False),
+                                             nn.BatchNorm2d(4 * growth), nn.Conv2d(4 * growth, growth, 3, padding=1,
+                                                                                   bias=False)]))
+                planes += growth
+            trans = None
+            if s + 1 < len(nblocks):
+                trans = nn.ModuleList([nn.BatchNorm2d(planes), nn.Conv2d(planes, planes // 2, 1, bias=False)])
+                planes //= 2
+            self.stages.append(nn.ModuleList([layers] + ([trans] if trans is not None else [])))
+        self.bn = nn.BatchNorm2d(planes)
+        self.linear = nn.Linear(planes, classes)
+
+    def forward(self, x):
+        out = self.conv1(x)
+        for stage in self.stages:
+            for bn1, c1, bn2, c2 in stage[0]:
+                y = c2(F.relu(bn2(c1(F.relu(bn1(out))))))
+                out = torch.cat([y, out], 1)
+            if len(stage) > 1:
+                bn, conv = stage[1]
+                out = F.avg_pool2d(conv(F.relu(bn(out))), 2)
+        return self.linear(F.adaptive_avg_pool2d(F.relu(self.bn(out)), 1).flatten(1))
+
+
+MODELS = {
+    "resnet20": lambda: ResNet(20),
+    "resnet20_noshort": lambda: ResNet(20, shortcut=False),
+    "resnet56": lambda: ResNet(56),
+    "resnet56_noshort": lambda: ResNet(56, shortcut=False),
+    "resnet110": lambda: ResNet(110),
+    "wrn56_2": lambda: ResNet(56, k=2),
+    "vgg9": VGG9,
+    "densenet_cifar": lambda: DenseNet([6, 12, 24, 16], 12),
+}
+
+
+def main():
+    binary, work = sys.argv[1], sys.argv[2]
+    os.makedirs(work, exist_ok=True)
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 32, 32)
+    ok = True
+    for name, make in MODELS.items():
+        path = os.path.join(work, name + ".pt")
+        r = subprocess.run([binary, "export-arch", "--arch", name, "--input", "3x32x32", "--out", path],
+                           capture_output=True)
+        if r.returncode != 0:
+            print(name, "export failed:", r.stderr.decode())
+            ok = False
+            continue
+        ours = torch.jit.load(path).eval()
+        ref = make().eval()
+        ours_sd, ref_sd = list(ours.state_dict().values()), list(ref.state_dict().values())
+        shapes_ok = [tuple(t.shape) for t in ours_sd] == [tuple(t.shape) for t in ref_sd]
+        params = sum(p.numel() for p in ours.parameters())
+        ref_params = sum(p.numel() for p in ref.parameters())
+        same_out = False
+        if shapes_ok:
+            with torch.no_grad():
+                for dst, src in zip(ref_sd, ours_sd):
+                    dst.copy_(src)
+                same_out = torch.allclose(ours(x), ref(x), rtol=1e-4, atol=1e-5)
+        print(f"{name}: {params} parameters (reference {ref_params}), tensors "
+              f"{'match' if shapes_ok else 'DIFFER'}, outputs {'match' if same_out else 'DIFFER'}")
+        ok &= shapes_ok and same_out and params == ref_params
+        # The 1x28x28 variant must run too.
+        r = subprocess.run([binary, "export-arch", "--arch", name, "--input", "1x28x28", "--out", path],
+                           capture_output=True)
+        out = torch.jit.load(path).eval()(torch.randn(2, 1, 28, 28))
+        ok &= r.returncode == 0 and tuple(out.shape) == (2, 10)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
