@@ -169,10 +169,11 @@ int RemoteClient::Watch(const std::string& id, const std::string& progress, doub
         state = ev.state_change().state();
         if (bar && Final(state)) bar->Finish();
         if (!quiet || Final(state)) {
+          const auto& sc = ev.state_change();
+          const std::string why = sc.field().empty() ? sc.message() : sc.field() + ": " + sc.message();
           std::fprintf(stderr, "landscape: %s %s%s%s\n", name.c_str(),
                        v1::JobState_Name(state).substr(std::string("JOB_STATE_").size()).c_str(),
-                       ev.state_change().message().empty() ? "" : ": ",
-                       ev.state_change().message().c_str());
+                       why.empty() ? "" : ": ", why.c_str());
         }
       } else if (bar) {
         bar->Update(p.points_done(), "tiles " + std::to_string(p.tiles_done()) + "/" + std::to_string(p.tiles_total()));

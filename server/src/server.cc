@@ -73,6 +73,7 @@ core::Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& opts) {
                         "--listen");
   }
   s->server_->GetHealthCheckService()->SetServingStatus(true);
+  s->server_->GetHealthCheckService()->SetServingStatus(kServiceName, true);  // the readiness loop keeps it current
   s->readiness_ = std::thread([srv = s.get()] { srv->ReadinessLoop(); });
   return s;
 }
