@@ -128,6 +128,7 @@ TEST_F(RedisStoreTest, JobRunsThroughTheQueueAndCompletionIsIdempotent) {
     ASSERT_EQ((*t)->kind, core::Task::Kind::kTile);
     tiles.push_back(**t);
   }
+  EXPECT_EQ(tiles[0].job_state, core::JobState::kRunning);  // read with the task, in the same round trip
   EXPECT_EQ(tiles[3].tile.begin, 9);
   EXPECT_EQ(tiles[3].tile.end, 10);
   auto none = q->Next(milliseconds(50));

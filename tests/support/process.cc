@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -75,6 +76,7 @@ std::unique_ptr<Process> Process::Start(const std::vector<std::string>& argv, co
     ::dup2(fd, 1);
     ::dup2(fd, 2);
     ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test (or benchmark) that started us
     ::execve(args[0], args.data(), env.data());
     ::_exit(127);
   }

@@ -28,7 +28,9 @@ bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeou
              std::chrono::milliseconds every = std::chrono::milliseconds(50));
 
 /// A child process whose stdout and stderr go to a log file. Killed (SIGKILL)
-/// and reaped when destroyed, if still running.
+/// and reaped when destroyed, if still running, and killed by the kernel if
+/// the thread that started it dies first (PR_SET_PDEATHSIG): start processes
+/// from a thread that outlives them.
 class Process {
  public:
   static std::unique_ptr<Process> Start(const std::vector<std::string>& argv, const std::string& log_path,

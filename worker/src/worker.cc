@@ -176,12 +176,6 @@ void Worker::Prepare(const Task& task, const std::atomic<int>& stop) {
 }
 
 Result<core::TileEvaluator*> Worker::EvaluatorFor(const core::JobRecord& job) {
-  for (auto& c : cache_) {
-    if (c.job_id == job.id) {
-      c.last_use = ++use_counter_;
-      return c.evaluator.get();
-    }
-  }
   Log()->info("loading job_id={} directions={}", job.id, job.dir_artifact);
   LS_ASSIGN_OR_RETURN(auto evaluator, evaluators_.Open(TileSpec(job.spec, job.dir_artifact)));
   if (cache_.size() >= std::max<size_t>(1, opts_.cached_jobs)) {
@@ -199,21 +193,37 @@ void Worker::Forget(const std::string& job_id) {
 }
 
 void Worker::ComputeTile(const Task& task, const std::atomic<int>& stop) {
-  auto job = Retry("load job", stop, [&] { return queue_.LoadJob(task.job_id); });
-  if (!job.ok() || job->state != JobState::kRunning) {
-    if (!job.ok() && job.status().code() != StatusCode::kNotFound) {
-      Log()->error("cannot load {} error=\"{}\"", Describe(task), job.status().ToString());
+  // The job's state came with the task when the queue could read it in the same step; a job whose
+  // evaluator is loaded needs nothing else. Otherwise: read the job.
+  CachedJob* cached = nullptr;
+  for (auto& c : cache_)
+    if (c.job_id == task.job_id) cached = &c;
+  std::optional<JobState> state = task.job_state;
+  std::optional<core::JobRecord> job;
+  if (!state || cached == nullptr) {
+    auto loaded = Retry("load job", stop, [&] { return queue_.LoadJob(task.job_id); });
+    if (!loaded.ok() && loaded.status().code() != StatusCode::kNotFound) {
+      Log()->error("cannot load {} error=\"{}\"", Describe(task), loaded.status().ToString());
       return;  // not acknowledged: reclaimed later
     }
+    if (loaded.ok()) {
+      state = loaded->state;
+      job = std::move(*loaded);
+    } else {
+      state.reset();  // expired
+    }
+  }
+  if (state != JobState::kRunning) {
     Forget(task.job_id);
     (void)Retry("skip", stop, [&] { return queue_.Skip(task); });
-    Log()->info("skipped {} job_state={}", Describe(task), job.ok() ? core::Name(job->state) : "EXPIRED");
+    Log()->info("skipped {} job_state={}", Describe(task), state ? core::Name(*state) : "EXPIRED");
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.tiles_skipped;
     return;
   }
   StartLease(task);  // loading the evaluator may take a while too
-  auto evaluator = EvaluatorFor(*job);
+  auto evaluator = cached != nullptr ? Result<core::TileEvaluator*>(cached->evaluator.get()) : EvaluatorFor(*job);
+  if (cached != nullptr) cached->last_use = ++use_counter_;
   if (!evaluator.ok()) {
     EndLease();
     if (Transient(evaluator.status())) {

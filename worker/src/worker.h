@@ -76,6 +76,7 @@ class Worker {
   void RunTask(const core::Task& task, const std::atomic<int>& stop);
   void Prepare(const core::Task& task, const std::atomic<int>& stop);
   void ComputeTile(const core::Task& task, const std::atomic<int>& stop);
+  /// Loads an evaluator for `job` into the cache (evicting the least recently used).
   core::Result<core::TileEvaluator*> EvaluatorFor(const core::JobRecord& job);
   void Forget(const std::string& job_id);
   /// Runs `op` until it succeeds or fails for a reason other than an unreachable Redis, or a stop to abandon.

@@ -235,6 +235,23 @@ return {owned, redis.call('HGET', job, 'state') or ''}
   return s;
 }
 
+const Script& TakeTask() {
+  static const Script s("take_task", R"LUA(
+local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', 1, 'STREAMS', KEYS[1], '>')
+if not r then return nil end
+local entry = r[1][2][1]
+local job = ''
+local fields = entry[2]
+for i = 1, #fields, 2 do
+  if fields[i] == 'job' then job = fields[i + 1] end
+end
+-- The job key is derived from the entry: the schema's {prefix}job:{id}.
+local state = redis.call('HGET', ARGV[3] .. 'job:' .. job, 'state') or ''
+return {entry[1], fields, state}
+)LUA");
+  return s;
+}
+
 const Script& CommitArtifact() {
   static const Script s("commit_artifact", R"LUA(
 local upload, artifact = KEYS[1], KEYS[2]

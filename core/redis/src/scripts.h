@@ -45,6 +45,9 @@ const Script& DeadLetter();
 const Script& CancelJob();
 /// KEYS queue job; ARGV group consumer entry. -> {owned 0/1, job state or ""}.
 const Script& Heartbeat();
+/// KEYS queue; ARGV group consumer prefix. A new task without blocking, with its job's state:
+/// {id, {field, value, ...}, state} or nil when none is waiting.
+const Script& TakeTask();
 /// KEYS upload artifact; ARGV size chunks ttl_s. -> 1 stored, 0 already present (upload discarded).
 const Script& CommitArtifact();
 }  // namespace scripts

@@ -65,6 +65,10 @@ Result<std::optional<core::Task>> RedisTileQueue::ClaimAbandoned(Connection& c) 
   for (int round = 0; round < 100; ++round) {
     LS_ASSIGN_OR_RETURN(Reply r, c.Command({"XAUTOCLAIM", schema_.Queue(), Schema::kGroup, consumer_, idle, cursor,
                                             "COUNT", "1"}));
+    if (r.is_error() && r.view().error_code() == "NOGROUP") {
+      lost_group_ = true;
+      return std::optional<core::Task>();
+    }
     LS_ASSIGN_OR_RETURN(AutoClaim claim, ParseXAutoClaim(r.view(), "XAUTOCLAIM"));
     for (const StreamEntry& e : claim.entries) {
       LS_ASSIGN_OR_RETURN(Reply p, c.Command({"XPENDING", schema_.Queue(), Schema::kGroup, e.id, e.id, "1"}));
@@ -100,21 +104,51 @@ Result<std::optional<core::Task>> RedisTileQueue::ClaimAbandoned(Connection& c) 
 }
 
 Result<std::optional<core::Task>> RedisTileQueue::Next(std::chrono::milliseconds wait) {
-  bool lost_group = false;
+  if (lost_group_) {
+    // Redis lost the group (restarted without persistence, or the queue was deleted): make it again.
+    LS_RETURN_IF_ERROR(EnsureGroup());
+    lost_group_ = false;
+  }
   {
     LS_ASSIGN_OR_RETURN(auto c, pool_->Acquire());
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_claim_) {
       LS_ASSIGN_OR_RETURN(auto claimed, ClaimAbandoned(*c));
       if (claimed) return claimed;  // look again at once next time: there may be more
+      if (lost_group_) return std::optional<core::Task>();
       next_claim_ = now + opts_.claim_interval;
     }
+    // Under load a task is waiting: take it together with its job's state, in one round trip.
+    auto taken = scripts::TakeTask().Run(*c, {schema_.Queue()}, {Schema::kGroup, consumer_, schema_.prefix()});
+    if (!taken.ok() && taken.status().message().find("NOGROUP") != std::string::npos) {
+      lost_group_ = true;
+      return std::optional<core::Task>();
+    }
+    LS_RETURN_IF_ERROR(taken.status());
+    if (taken->size() == 3) {
+      StreamEntry e;
+      e.id = std::string((*taken)[0].str());
+      const ReplyView f = (*taken)[1];
+      for (size_t i = 0; i + 1 < f.size(); i += 2) e.fields.emplace_back(std::string(f[i].str()), std::string(f[i + 1].str()));
+      auto task = TaskFromEntry(e);
+      if (!task.ok()) {
+        LS_RETURN_IF_ERROR(c->Command({"XACK", schema_.Queue(), Schema::kGroup, e.id}).status());
+        return task.status();
+      }
+      const std::string state((*taken)[2].str());
+      if (!state.empty()) {
+        auto st = core::ParseJobState(state);
+        if (st.ok()) task->job_state = *st;
+      }
+      return std::optional<core::Task>(std::move(*task));
+    }
+    // Nothing waiting: block until something comes (or `wait` passes).
     const std::vector<std::string> cmd{"XREADGROUP", "GROUP", Schema::kGroup, consumer_, "COUNT", "1", "BLOCK",
                                        std::to_string(std::max<int64_t>(1, wait.count())), "STREAMS",
                                        schema_.Queue(), ">"};
     LS_ASSIGN_OR_RETURN(Reply r, c->BlockingCommand(cmd, wait));
     if (r.is_error() && r.view().error_code() == "NOGROUP") {
-      lost_group = true;
+      lost_group_ = true;
     } else {
       LS_ASSIGN_OR_RETURN(auto streams, ParseXRead(r.view(), "XREADGROUP"));
       for (const auto& [key, entries] : streams) {
@@ -129,8 +163,6 @@ Result<std::optional<core::Task>> RedisTileQueue::Next(std::chrono::milliseconds
       }
     }
   }
-  // Redis lost the group (restarted without persistence, or the queue was deleted): make it again.
-  if (lost_group) LS_RETURN_IF_ERROR(EnsureGroup());
   return std::optional<core::Task>();
 }
 

@@ -25,6 +25,9 @@ struct Task {
   std::string job_id;
   Tile tile;               // kTile
   int64_t deliveries = 1;  // times delivered so far, this one included
+  /// The job's state when the task was taken, when the queue read it in the
+  /// same step (saves the worker a round trip); nullopt otherwise.
+  std::optional<JobState> job_state;
 };
 
 /// What a heartbeat learns.

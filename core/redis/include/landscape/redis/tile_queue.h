@@ -39,7 +39,8 @@ class RedisTileQueue final : public core::TileQueue {
   Status Release(const core::Task& task) override;
   Status Fail(const core::Task& task, const Status& reason) override;
 
-  /// Creates the consumer group (and the stream) unless they exist.
+  /// Creates the consumer group (and the stream) unless they exist. Next()
+  /// does it by itself when it finds the group missing.
   Status EnsureGroup();
   const std::string& consumer() const { return consumer_; }
 
@@ -53,6 +54,7 @@ class RedisTileQueue final : public core::TileQueue {
   QueueOptions opts_;
   std::string consumer_;
   std::chrono::steady_clock::time_point next_claim_{};
+  bool lost_group_ = false;  // the last command found no consumer group: EnsureGroup() first
 };
 
 }  // namespace landscape::redis
