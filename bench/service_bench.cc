@@ -141,15 +141,18 @@ core::Result<double> JobSeconds(testing::RedisServer& redis_server, const std::s
 int main(int argc, char** argv) {
   int64_t queue_tiles = 20000;
   int samples = 2000;
-  int grid = 8;
+  int grid = 10;
   int tile_size = 2;
   bool skip_workers = false;
+  int repeat = 2;
   CLI::App app{"landscape-bench-service: queue overhead and worker scaling"};
   app.add_option("--queue-tiles", queue_tiles, "tiles through the queue in part 1")->capture_default_str();
   app.add_option("--samples", samples, "evaluation samples per point in part 2")->capture_default_str();
   app.add_option("--grid", grid, "part 2 grid: GRID x GRID points")->capture_default_str();
   app.add_option("--tile-size", tile_size, "part 2 points per tile")->capture_default_str();
   app.add_flag("--skip-workers", skip_workers, "only part 1");
+  app.add_option("--repeat", repeat, "part 2: interleaved runs of each configuration; the best counts")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);  // the worker loop logs every tile at info
 
@@ -197,19 +200,23 @@ int main(int argc, char** argv) {
   spec.grid.x = core::AxisSpec{-1, 1, grid};
   spec.grid.y = core::AxisSpec{-1, 1, grid};
   spec.tile_size = tile_size;
-  auto t1 = JobSeconds(*redis_server, pool, redis::Schema("bench:w:"), spec, 1, dir);
-  if (!t1.ok()) {
-    std::fprintf(stderr, "1-worker run failed: %s\n", t1.status().ToString().c_str());
-    return 1;
+  // Interleaved runs, best of each: other load on the machine only ever slows a run down.
+  double t1 = 1e300, t2 = 1e300;
+  for (int r = 0; r < repeat; ++r) {
+    for (int workers : {1, 2}) {
+      auto t = JobSeconds(*redis_server, pool, redis::Schema("bench:w:"), spec, workers, dir);
+      if (!t.ok()) {
+        std::fprintf(stderr, "%d-worker run failed: %s\n", workers, t.status().ToString().c_str());
+        return 1;
+      }
+      std::printf("run %d workers=%d seconds=%.2f\n", r + 1, workers, *t);
+      std::fflush(stdout);
+      (workers == 1 ? t1 : t2) = std::min(workers == 1 ? t1 : t2, *t);
+    }
   }
-  auto t2 = JobSeconds(*redis_server, pool, redis::Schema("bench:w:"), spec, 2, dir);
-  if (!t2.ok()) {
-    std::fprintf(stderr, "2-worker run failed: %s\n", t2.status().ToString().c_str());
-    return 1;
-  }
-  std::printf("job_seconds workers=1 value=%.2f\n", *t1);
-  std::printf("job_seconds workers=2 value=%.2f\n", *t2);
-  std::printf("speedup_2_over_1 value=%.2f target=1.90 ratio_to_target=%.2f\n", *t1 / *t2, (*t1 / *t2) / 1.9);
+  std::printf("job_seconds workers=1 value=%.2f\n", t1);
+  std::printf("job_seconds workers=2 value=%.2f\n", t2);
+  std::printf("speedup_2_over_1 value=%.2f target=1.90 ratio_to_target=%.2f\n", t1 / t2, (t1 / t2) / 1.9);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   return 0;
