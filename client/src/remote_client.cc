@@ -184,7 +184,22 @@ int RemoteClient::Watch(const std::string& id, const std::string& progress, doub
       if (state == v1::JOB_STATE_SUCCEEDED) std::printf("%s SUCCEEDED\n", name.c_str());
       return ExitForState(state);
     }
-    if (s.ok()) continue;  // ended without a final state (should not happen): resume
+    if (s.ok()) {
+      // The stream ended without a final state: ask for the job before resuming (never spin).
+      v1::GetJobRequest greq;
+      greq.set_name(name);
+      v1::Job job;
+      auto gctx = Context();
+      const grpc::Status gs = stub_->GetJob(gctx.get(), greq, &job);
+      if (gs.ok() && Final(job.state())) {
+        if (bar) bar->Finish();
+        std::fprintf(stderr, "landscape: %s %s%s%s\n", name.c_str(), v1::JobState_Name(job.state()).substr(10).c_str(),
+                     job.error().empty() ? "" : ": ", job.error().c_str());
+        return ExitForState(job.state());
+      }
+      std::this_thread::sleep_for(backoff);
+      continue;
+    }
     if (!Retryable(s)) return Report(Check(s));
     const double silent = std::chrono::duration<double>(std::chrono::steady_clock::now() - last_contact).count();
     if (silent > reconnect_for_s) {

@@ -2,9 +2,13 @@
 // (free loopback ports), landscape-server, landscape-worker(s) and the
 // landscape CLI, on a small CNN trained at the start of the test. Surfaces
 // are compared bit for bit with `landscape local` on the same spec.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <filesystem>
@@ -202,6 +206,26 @@ std::unique_ptr<grpc::ClientContext> Ctx(const std::string& token = "", int time
   if (!token.empty()) c->AddMetadata("authorization", "Bearer " + token);
   c->set_deadline(std::chrono::system_clock::now() + seconds(timeout_s));
   return c;
+}
+
+// GET http://127.0.0.1:port/metrics with a plain socket.
+std::string Scrape(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string req = "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    if (::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  return out;
 }
 
 // Submits with the CLI (uploading the model); returns the job id.
@@ -533,7 +557,8 @@ TEST(ServiceTest, CancelStopsWorkWithinOneTilePerWorkerAndTheKeysExpire) {
 
 TEST(ServiceTest, HealthIsServingAndReflectionDescribesTheApi) {
   Cluster c;
-  c.StartServer({"--metrics", "127.0.0.1:" + std::to_string(testing::FreePort())});
+  const int metrics_port = testing::FreePort();
+  c.StartServer({"--metrics", "127.0.0.1:" + std::to_string(metrics_port)});
   auto channel = grpc::CreateChannel(c.Addr(), grpc::InsecureChannelCredentials());
   auto health = grpc::health::v1::Health::NewStub(channel);
   for (const std::string service : {"", "landscape.v1.LandscapeService"}) {
@@ -579,6 +604,56 @@ TEST(ServiceTest, HealthIsServingAndReflectionDescribesTheApi) {
   EXPECT_TRUE(found);
   stream->WritesDone();
   EXPECT_TRUE(stream->Finish().ok());
+
+  // Prometheus metrics, read from Redis: a queued job (no worker here) is counted.
+  const std::string id = Submit(c, SpecArgs(100, 0));
+  ASSERT_FALSE(id.empty());
+  const std::string metrics = Scrape(metrics_port);
+  EXPECT_NE(metrics.find("landscape_redis_up 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("landscape_jobs{state=\"QUEUED\"} 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("landscape_queue_length 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("landscape_queue_lag 1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("landscape_tile_seconds_bucket"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("landscape_rpcs_total{code=\"0\",method=\"SubmitJob\"} 1"), std::string::npos) << metrics;
+}
+
+TEST(ServiceTest, DeadlinesAreHonoured) {
+  Cluster c;
+  c.StartServer();
+  const std::string id = Submit(c, SpecArgs(100, 0));  // no worker: it stays QUEUED
+  auto stub = c.Stub();
+  v1::WatchJobRequest req;
+  req.set_name("jobs/" + id);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + milliseconds(1000));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto reader = stub->WatchJob(&ctx, req);
+  v1::JobEvent ev;
+  int events = 0;
+  while (reader->Read(&ev)) ++events;
+  const grpc::Status st = reader->Finish();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(events, 1);  // QUEUED
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_LT(secs, 5.0);
+  // The CLI maps a missed deadline to exit 75.
+  auto r = c.Cli({"get", "--server", c.Addr(), id, "--out", c.dir() + "/s.h5", "--timeout", "0.000001"});
+  EXPECT_EQ(r.exit_code, 75) << r.output;
+}
+
+TEST(ServiceTest, TlsIsServedWithTheGivenCertificate) {
+  Cluster c;
+  const std::string key = c.dir() + "/key.pem", cert = c.dir() + "/cert.pem";
+  auto gen = RunCommand({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
+                         cert, "-days", "1", "-subj", "/CN=localhost", "-addext",
+                         "subjectAltName=DNS:localhost,IP:127.0.0.1"});
+  ASSERT_EQ(gen.exit_code, 0) << gen.output;
+  c.StartServer({"--tls-cert", cert, "--tls-key", key});
+  const std::string server = "localhost:" + c.Addr().substr(c.Addr().rfind(':') + 1);
+  auto ok = c.Cli({"list", "--server", server, "--ca", cert});
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  auto plain = c.Cli({"list", "--server", server, "--timeout", "5"});  // no TLS: cannot talk to it
+  EXPECT_EQ(plain.exit_code, 69) << plain.output;
 }
 
 }  // namespace

@@ -203,11 +203,13 @@ Result<StoreStats> JobStore::Stats() {
         auto n = ParseInteger(val, "XINFO GROUPS");
         if (!n.ok()) continue;
         if (key == "pending") s.pending = *n;
-        if (key == "lag") s.lag = *n;
         if (key == "consumers") s.consumers = *n;
       }
     }
   }
+  // Acknowledged entries are deleted, so what is in the stream and not pending was never delivered.
+  // (Redis's own "lag" field cannot be computed once entries are deleted.)
+  s.lag = std::max<int64_t>(0, s.queue_length - s.pending);
   LS_ASSIGN_OR_RETURN(auto oldest, ParseEntries(replies[3].view(), "XRANGE queue"));
   LS_ASSIGN_OR_RETURN(s.dead_letters, ParseInteger(replies[4].view(), "XLEN deadletter"));
   if (!oldest.empty() && replies[5].size() == 2) {

@@ -42,7 +42,7 @@ struct StoreStats {
   std::map<std::string, int64_t> counters;  // {p}stats: jobs:{STATE}, tiles_done, tile_ms_sum, tile_bucket:*, ...
   int64_t queue_length = 0;     // tasks not yet acknowledged (queued + running)
   int64_t pending = 0;          // delivered to a worker, not yet acknowledged
-  int64_t lag = 0;              // never delivered yet
+  int64_t lag = 0;              // never delivered yet (queue_length - pending)
   double oldest_age_s = 0;      // age of the oldest unacknowledged task
   int64_t consumers = 0;        // workers known to the group
   int64_t dead_letters = 0;     // entries in the dead-letter stream
