@@ -140,13 +140,17 @@ int RunList(const ListOptions& o) {
   if (!labels.ok()) return Report(labels.status());
   for (const auto& [k, v] : *labels) (*req.mutable_labels())[k] = v;
   int shown = 0;
-  std::printf("%-22s %-10s %9s %-20s %s\n", "JOB", "STATE", "DONE", "CREATED", "NAME/ERROR");
+  bool header = false;
   do {
     req.set_page_size(std::min(o.limit - shown, 1000));
     v1::ListJobsResponse resp;
     auto ctx = (*client)->Context();
     Status s = (*client)->Check((*client)->stub().ListJobs(ctx.get(), req, &resp));
     if (!s.ok()) return Report(s);
+    if (!header) {
+      std::printf("%-22s %-10s %9s %-20s %s\n", "JOB", "STATE", "DONE", "CREATED", "NAME/ERROR");
+      header = true;
+    }
     for (const v1::Job& j : resp.jobs()) {
       char created[32] = "";
       const time_t t = static_cast<time_t>(j.create_time().seconds());

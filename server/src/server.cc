@@ -108,6 +108,7 @@ void Server::Shutdown() {
     if (stopping_) return;
     stopping_ = true;
   }
+  if (!server_) return;  // Start() failed before serving: nothing to drain
   cv_.notify_all();
   if (readiness_.joinable()) readiness_.join();
   spdlog::info("shutting down: health NOT_SERVING, draining for up to {} ms", opts_.drain.count());

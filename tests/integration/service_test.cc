@@ -312,6 +312,10 @@ TEST(ServiceTest, AWorkerKilledMidTileDoesNotChangeTheSurface) {
   EXPECT_EQ(done_by_victim + Count(survivor->Log(), "tile done"), 10);
   ExpectSameSurface(LocalReference(1000), out);
   EXPECT_EQ(c.RedisInt({"XLEN", "lls:deadletter"}), 0);
+  // SIGTERM: an idle worker stops at once and exits 0.
+  survivor->Signal(SIGTERM);
+  EXPECT_EQ(survivor->Wait(seconds(30)), 0) << survivor->Log();
+  EXPECT_NE(survivor->Log().find("worker stopped"), std::string::npos);
 }
 
 TEST(ServiceTest, AServerRestartLosesNoEventForAWatcherWithItsCursor) {
@@ -644,7 +648,7 @@ TEST(ServiceTest, DeadlinesAreHonoured) {
 TEST(ServiceTest, TlsIsServedWithTheGivenCertificate) {
   Cluster c;
   const std::string key = c.dir() + "/key.pem", cert = c.dir() + "/cert.pem";
-  auto gen = RunCommand({"/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
+  auto gen = RunCommand({testing::FindProgram("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
                          cert, "-days", "1", "-subj", "/CN=localhost", "-addext",
                          "subjectAltName=DNS:localhost,IP:127.0.0.1"});
   ASSERT_EQ(gen.exit_code, 0) << gen.output;

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -21,6 +22,22 @@ extern char** environ;
 namespace landscape::testing {
 
 std::string Binary(const std::string& relative) { return std::string(LANDSCAPE_BUILD_DIR) + "/" + relative; }
+
+std::string FindProgram(const std::string& name) {
+  std::string path = std::getenv("PATH") != nullptr ? std::getenv("PATH") : "";
+  path += ":/usr/bin:/usr/sbin";
+  size_t start = 0;
+  while (start <= path.size()) {
+    const size_t end = std::min(path.find(':', start), path.size());
+    const std::string dir = path.substr(start, end - start);
+    if (!dir.empty()) {
+      const std::string candidate = dir + "/" + name;
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+    start = end + 1;
+  }
+  return name;
+}
 
 int FreePort() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -141,7 +158,7 @@ std::unique_ptr<RedisServer> RedisServer::Start(Options opts) {
 }
 
 bool RedisServer::Launch() {
-  std::vector<std::string> argv{"/usr/bin/redis-server", "--bind", "127.0.0.1", "--port", std::to_string(port_),
+  std::vector<std::string> argv{FindProgram("redis-server"), "--bind", "127.0.0.1", "--port", std::to_string(port_),
                                 "--dir", dir_, "--save", "", "--daemonize", "no"};
   if (opts_.aof) {
     argv.insert(argv.end(), {"--appendonly", "yes", "--appendfsync", "always"});
@@ -166,7 +183,7 @@ bool RedisServer::Restart() {
 }
 
 std::string RedisServer::Cli(const std::vector<std::string>& args) const {
-  std::vector<std::string> argv{"/usr/bin/redis-cli", "-h", "127.0.0.1", "-p", std::to_string(port_)};
+  std::vector<std::string> argv{FindProgram("redis-cli"), "-h", "127.0.0.1", "-p", std::to_string(port_)};
   argv.insert(argv.end(), args.begin(), args.end());
   std::string out = RunCommand(argv, std::chrono::seconds(10)).output;
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r' || out.back() == ' ')) out.pop_back();

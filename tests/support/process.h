@@ -15,6 +15,9 @@ namespace landscape::testing {
 /// Path of a built program, e.g. Binary("server/landscape-server").
 std::string Binary(const std::string& relative);
 
+/// The path of program `name` found on $PATH (then /usr/bin, /usr/sbin), or `name` if not found.
+std::string FindProgram(const std::string& name);
+
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 

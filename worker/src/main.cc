@@ -17,6 +17,7 @@
 #include "engine_evaluator.h"
 #include "landscape/core/job.h"
 #include "landscape/core/system.h"
+#include "landscape/engine/engine.h"
 #include "landscape/redis/artifact_store.h"
 #include "landscape/redis/tile_queue.h"
 #include "worker.h"
@@ -95,6 +96,10 @@ int main(int argc, char** argv) {
   }
   if (o.claim_idle_ms < 100 || o.max_deliveries < 1) {
     std::fprintf(stderr, "landscape-worker: --claim-idle-ms must be >= 100 and --max-deliveries >= 1\n");
+    return 2;
+  }
+  if (core::Status d = engine::CheckDevice(o.device); !d.ok()) {
+    std::fprintf(stderr, "landscape-worker: --device: %s\n", d.message().c_str());
     return 2;
   }
   if (o.name.empty()) o.name = DefaultName();

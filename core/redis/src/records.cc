@@ -1,18 +1,13 @@
 #include "landscape/redis/records.h"
 
-#include <cstdlib>
-
 namespace landscape::redis {
 
 namespace {
 
 Result<int64_t> IntField(const std::map<std::string, std::string>& h, const char* name) {
   auto it = h.find(name);
-  if (it == h.end() || it->second.empty()) return int64_t{0};
-  char* end = nullptr;
-  const long long v = std::strtoll(it->second.c_str(), &end, 10);
-  if (*end != '\0') return core::DataLoss(std::string("job record: field ") + name + " is not an integer");
-  return static_cast<int64_t>(v);
+  if (it == h.end()) return int64_t{0};
+  return ParseStoredInt(it->second, std::string("job record field ") + name, 0);
 }
 
 const std::string& StrField(const std::map<std::string, std::string>& h, const char* name) {
@@ -22,12 +17,7 @@ const std::string& StrField(const std::map<std::string, std::string>& h, const c
 }
 
 Result<int64_t> EntryInt(const StreamEntry& e, const char* name) {
-  const std::string& s = e.Get(name);
-  if (s.empty()) return int64_t{0};
-  char* end = nullptr;
-  const long long v = std::strtoll(s.c_str(), &end, 10);
-  if (*end != '\0') return core::DataLoss(std::string("job event ") + e.id + ": field " + name + " is not an integer");
-  return static_cast<int64_t>(v);
+  return ParseStoredInt(e.Get(name), "job event " + e.id + " field " + name, 0);
 }
 
 }  // namespace

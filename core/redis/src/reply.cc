@@ -1,5 +1,6 @@
 #include "landscape/redis/reply.h"
 
+#include <cerrno>
 #include <cstdlib>
 
 namespace landscape::redis {
@@ -27,13 +28,22 @@ Result<std::optional<std::string>> ParseOptionalString(ReplyView r, const std::s
   return std::optional<std::string>(std::string(r.str()));
 }
 
+Result<int64_t> ParseStoredInt(const std::string& text, const std::string& what, std::optional<int64_t> if_empty) {
+  if (text.empty() && if_empty) return *if_empty;
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno == ERANGE) {
+    return core::DataLoss("redis: " + what + ": '" + text + "' is not an integer");
+  }
+  return static_cast<int64_t>(v);
+}
+
 Result<int64_t> ParseInteger(ReplyView r, const std::string& what) {
   if (r.is_integer()) return static_cast<int64_t>(r.integer());
   if (r.is_string()) {
-    const std::string s(r.str());
-    char* end = nullptr;
-    const long long v = std::strtoll(s.c_str(), &end, 10);
-    if (!s.empty() && *end == '\0') return static_cast<int64_t>(v);
+    auto v = ParseStoredInt(std::string(r.str()), what);
+    if (v.ok()) return v;
   }
   return Unexpected(r, what, "an integer");
 }

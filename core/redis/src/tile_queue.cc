@@ -1,7 +1,5 @@
 #include "landscape/redis/tile_queue.h"
 
-#include <cstdlib>
-
 #include "landscape/redis/records.h"
 #include "landscape/redis/reply.h"
 #include "scripts.h"
@@ -9,13 +7,6 @@
 namespace landscape::redis {
 
 namespace {
-
-Result<int64_t> ToInt(const std::string& s, const char* what) {
-  char* end = nullptr;
-  const long long v = std::strtoll(s.c_str(), &end, 10);
-  if (s.empty() || *end != '\0') return core::DataLoss(std::string("queue entry: bad ") + what + " '" + s + "'");
-  return static_cast<int64_t>(v);
-}
 
 Result<core::Task> TaskFromEntry(const StreamEntry& e) {
   core::Task t;
@@ -26,9 +17,9 @@ Result<core::Task> TaskFromEntry(const StreamEntry& e) {
     t.kind = core::Task::Kind::kPrepare;
   } else if (type == "tile") {
     t.kind = core::Task::Kind::kTile;
-    LS_ASSIGN_OR_RETURN(t.tile.index, ToInt(e.Get("tile"), "tile"));
-    LS_ASSIGN_OR_RETURN(t.tile.begin, ToInt(e.Get("begin"), "begin"));
-    LS_ASSIGN_OR_RETURN(t.tile.end, ToInt(e.Get("end"), "end"));
+    LS_ASSIGN_OR_RETURN(t.tile.index, ParseStoredInt(e.Get("tile"), "queue entry " + e.id + " tile"));
+    LS_ASSIGN_OR_RETURN(t.tile.begin, ParseStoredInt(e.Get("begin"), "queue entry " + e.id + " begin"));
+    LS_ASSIGN_OR_RETURN(t.tile.end, ParseStoredInt(e.Get("end"), "queue entry " + e.id + " end"));
   } else {
     return core::DataLoss("queue entry " + e.id + ": unknown type '" + type + "'");
   }

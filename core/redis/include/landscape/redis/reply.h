@@ -21,6 +21,11 @@ Result<std::string> ParseString(ReplyView r, const std::string& what);
 Result<std::optional<std::string>> ParseOptionalString(ReplyView r, const std::string& what);
 /// An integer reply, or a string holding a decimal integer.
 Result<int64_t> ParseInteger(ReplyView r, const std::string& what);
+/// A decimal integer stored as text (a hash field, a stream entry field).
+/// Empty text gives `if_empty` when set; anything else not an integer is
+/// kDataLoss naming `what`.
+Result<int64_t> ParseStoredInt(const std::string& text, const std::string& what,
+                               std::optional<int64_t> if_empty = std::nullopt);
 /// HGETALL's flat [field, value, ...] array.
 Result<std::map<std::string, std::string>> ParseHash(ReplyView r, const std::string& what);
 
