@@ -67,12 +67,10 @@ class SpecUploader {
   std::map<std::string, std::string> uploaded_;
 };
 
-Result<std::unique_ptr<RemoteClient>> Connect(const RemoteOptions& o) { return RemoteClient::Connect(o); }
-
 }  // namespace
 
 int RunSubmit(const SubmitOptions& o) {
-  auto client = Connect(o.remote);
+  auto client = RemoteClient::Connect(o.remote);
   if (!client.ok()) return Report(client.status());
   core::JobSpec spec = o.spec;
   SpecUploader uploader(client->get());
@@ -113,19 +111,19 @@ int RunSubmit(const SubmitOptions& o) {
 int RunWatch(const WatchOptions& o) {
   auto id = core::JobIdFromName(o.job);
   if (!id.ok()) return Report(id.status());
-  auto client = Connect(o.remote);
+  auto client = RemoteClient::Connect(o.remote);
   if (!client.ok()) return Report(client.status());
   return (*client)->Watch(*id, o.progress, o.reconnect_for_s);
 }
 
 int RunGet(const GetOptions& o) {
-  auto client = Connect(o.remote);
+  auto client = RemoteClient::Connect(o.remote);
   if (!client.ok()) return Report(client.status());
   return (*client)->Get(o);
 }
 
 int RunList(const ListOptions& o) {
-  auto client = Connect(o.remote);
+  auto client = RemoteClient::Connect(o.remote);
   if (!client.ok()) return Report(client.status());
   v1::ListJobsRequest req;
   if (!o.state.empty()) {
@@ -174,7 +172,7 @@ int RunList(const ListOptions& o) {
 int RunCancel(const CancelOptions& o) {
   auto id = core::JobIdFromName(o.job);
   if (!id.ok()) return Report(id.status());
-  auto client = Connect(o.remote);
+  auto client = RemoteClient::Connect(o.remote);
   if (!client.ok()) return Report(client.status());
   v1::CancelJobRequest req;
   req.set_name(core::JobName(*id));

@@ -23,7 +23,6 @@ class TokenAuth {
   /// The caller's tenant from its "authorization: Bearer TOKEN" metadata;
   /// kUnauthenticated when missing or unknown.
   core::Result<std::string> Authenticate(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) const;
-  bool open() const { return open_; }
   size_t size() const { return tenants_.size(); }
 
  private:

@@ -35,11 +35,6 @@ void EventHub::Unsubscribe(uint64_t id) {
   subs_.erase(id);
 }
 
-size_t EventHub::subscriptions() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return subs_.size();
-}
-
 void EventHub::Shutdown() {
   {
     std::lock_guard<std::mutex> lock(mu_);

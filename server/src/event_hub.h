@@ -39,7 +39,6 @@ class EventHub {
   /// Calls every `closed` callback, stops the thread.
   void Shutdown();
 
-  size_t subscriptions() const;
 
  private:
   struct Sub {
