@@ -239,9 +239,14 @@ Result<ConnectionPool::Lease> ConnectionPool::Acquire() {
   cv_.wait(lock, [&] { return !idle_.empty() || lent_ < max_size_; });
   ++lent_;
   if (!idle_.empty()) {
-    std::unique_ptr<Connection> c = std::move(idle_.back());
+    Idle idle = std::move(idle_.back());
     idle_.pop_back();
-    return Lease(this, std::move(c));
+    lock.unlock();
+    if (std::chrono::steady_clock::now() - idle.since >= std::chrono::seconds(1)) {
+      // A dead socket fails here and is dropped: the caller's command then reconnects.
+      (void)idle.c->Command({"PING"});
+    }
+    return Lease(this, std::move(idle.c));
   }
   lock.unlock();
   auto c = Connection::Connect(opts_);
@@ -257,7 +262,7 @@ Result<ConnectionPool::Lease> ConnectionPool::Acquire() {
 void ConnectionPool::GiveBack(std::unique_ptr<Connection> c) {
   std::lock_guard<std::mutex> lock(mu_);
   --lent_;
-  idle_.push_back(std::move(c));
+  idle_.push_back(Idle{std::move(c), std::chrono::steady_clock::now()});
   cv_.notify_one();
 }
 

@@ -150,7 +150,9 @@ class ConnectionPool {
   static std::shared_ptr<ConnectionPool> Create(const RedisOptions& opts, size_t max_size);
 
   /// A connection; waits while `max_size` are lent. kUnavailable when a new
-  /// connection cannot be made.
+  /// connection cannot be made. A connection idle for a second or more is
+  /// checked (PING) first, so that one Redis restart does not fail the next
+  /// command sent on each pooled connection.
   Result<Lease> Acquire();
   const RedisOptions& options() const { return opts_; }
 
@@ -158,11 +160,15 @@ class ConnectionPool {
   ConnectionPool(RedisOptions opts, size_t max_size) : opts_(std::move(opts)), max_size_(max_size) {}
   void GiveBack(std::unique_ptr<Connection> c);
 
+  struct Idle {
+    std::unique_ptr<Connection> c;
+    std::chrono::steady_clock::time_point since;
+  };
   RedisOptions opts_;
   size_t max_size_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<std::unique_ptr<Connection>> idle_;
+  std::vector<Idle> idle_;
   size_t lent_ = 0;
 };
 
