@@ -17,6 +17,7 @@ uint64_t EventHub::Subscribe(const std::string& key, const std::string& cursor, 
     return id;
   }
   subs_[id] = Sub{key, cursor.empty() ? "0-0" : cursor, true, std::move(deliver), std::move(closed)};
+  spdlog::debug("event hub: subscription {} to {} after {}", id, key, subs_[id].cursor);
   cv_.notify_all();
   return id;
 }
@@ -113,6 +114,7 @@ void EventHub::Loop() {
         if (mine.empty()) continue;
         s.armed = false;
         s.cursor = mine.back().id;
+        spdlog::debug("event hub: {} events of {} to subscription {} (up to {})", mine.size(), key, id, s.cursor);
         s.deliver(std::move(mine));
       }
     }

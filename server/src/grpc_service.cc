@@ -185,8 +185,11 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::JobEvent>, public
       if (terminal_) {
         unsubscribe = subscribed_;
         FinishLocked(grpc::Status::OK);  // the job has ended and its last event is written
+      } else if (subscribed_) {
+        arm = true;
       } else {
-        arm = subscribed_;
+        // The first batch came (and was written) before Start() learned its subscription id: Start() arms.
+        arm_wanted_ = true;
       }
     }
     if (unsubscribe) deps_.hub->Unsubscribe(sub);
@@ -207,6 +210,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::JobEvent>, public
  private:
   // On the executor: checks the job, then subscribes.
   void Start() {
+    spdlog::debug("watch start job_id={} after={}", job_id_, cursor_);
     auto job = deps_.service->Get(tenant_, job_id_);
     Status failure = job.status();
     bool ended_before_cursor = false;
@@ -229,14 +233,22 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::JobEvent>, public
           RequestFinishLocked(
               grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down; resume with your last cursor"));
         });
-    bool gone;
+    bool gone, arm;
+    std::string cursor;
     {
       std::lock_guard<std::mutex> lock(mu_);
       sub_ = sub;
       subscribed_ = true;
       gone = finished_;
+      arm = arm_wanted_;
+      arm_wanted_ = false;
+      cursor = cursor_;
     }
-    if (gone) deps_.hub->Unsubscribe(sub);
+    if (gone) {
+      deps_.hub->Unsubscribe(sub);
+    } else if (arm) {
+      deps_.hub->Arm(sub, cursor);
+    }
   }
 
   // On the hub thread (hub lock held).
@@ -280,6 +292,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::JobEvent>, public
   void FinishLocked(const grpc::Status& s) {
     if (finished_) return;
     finished_ = true;
+    spdlog::debug("watch finished job_id={} cursor={} code={}", job_id_, cursor_, static_cast<int>(s.error_code()));
     deps_.Count("WatchJob", s);
     Finish(s);
   }
@@ -292,6 +305,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::JobEvent>, public
   std::deque<v1::JobEvent> queue_;  // front() is being written while writing_
   uint64_t sub_ = 0;
   bool subscribed_ = false, writing_ = false, terminal_ = false, finished_ = false;
+  bool arm_wanted_ = false;  // all delivered events were written before sub_ was known
   std::optional<grpc::Status> pending_finish_;
 };
 
