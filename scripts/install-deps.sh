@@ -21,7 +21,7 @@ PACKAGES=(
   # pictures
   libplplot-dev plplot-driver-cairo libpng-dev
   # tests and oracles
-  libgtest-dev libgmock-dev python3-torch python3-h5py python3-numpy
+  libgtest-dev libgmock-dev python3-torch python3-h5py python3-numpy openssl
   # data
   dataset-fashion-mnist
 )

@@ -12,9 +12,25 @@
 #include "job_flags.h"
 #include "plots.h"
 #include "landscape/core/system.h"
+#include "remote_commands.h"
 
 using namespace landscape;
 using namespace landscape::client;
+
+namespace {
+
+// --server/--token (also from the environment) and friends, for every remote command.
+void AddRemoteFlags(CLI::App* cmd, RemoteOptions* r) {
+  cmd->add_option("--server", r->server, "HOST:PORT of a landscape-server")
+      ->envname("LANDSCAPE_SERVER")
+      ->capture_default_str();
+  cmd->add_option("--token", r->token, "bearer token (tokens file of the server)")->envname("LANDSCAPE_TOKEN");
+  cmd->add_flag("--tls", r->tls, "connect with TLS (system roots unless --ca)");
+  cmd->add_option("--ca", r->ca_file, "PEM root certificates for TLS (implies --tls)");
+  cmd->add_option("--timeout", r->timeout_s, "seconds each request may take")->capture_default_str();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   static const char* kCompute[] = {"local", "train", "trajectory", "hessian"};
@@ -177,6 +193,55 @@ int main(int argc, char** argv) {
   report_cmd->add_option("--title", report.title, "the report's title");
   report_cmd->add_flag("--no-pictures", report.no_pictures, "tables only");
 
+  // submit
+  JobFlags submit_flags;
+  SubmitOptions submit;
+  CLI::App* submit_cmd = app.add_subcommand("submit", "submit a job to a landscape-server (uploads local files)");
+  AddJobFlags(submit_cmd, &submit_flags);
+  AddRemoteFlags(submit_cmd, &submit.remote);
+  submit_cmd->add_flag("--watch", submit.watch, "follow the job to its end (exit 0 succeeded, 3 failed, 5 cancelled)");
+  submit_cmd->add_option("--out", submit.out, "when the job succeeds, write its surface here (implies --watch)");
+  submit_cmd->add_option("--dir-out", submit.dir_out, "direction file to write (default: <out>.dirs.h5)");
+  submit_cmd->add_option("--csv", submit.csv, "also write the surface as CSV (implies --watch)");
+  submit_cmd->add_option("--json", submit.json, "also write a JSON summary (implies --watch)");
+  submit_cmd->add_option("--request-id", submit.request_id, "idempotency key: resubmitting it returns the same job");
+  submit_cmd->add_option("--progress", submit.progress, "auto | bar | lines | quiet")->capture_default_str();
+  submit_cmd->add_option("--reconnect-for", submit.reconnect_for_s, "seconds to keep reconnecting a dropped watch")
+      ->capture_default_str();
+
+  // watch
+  WatchOptions watch;
+  CLI::App* watch_cmd = app.add_subcommand("watch", "follow a job: progress, rate, ETA; resumes after disconnects");
+  watch_cmd->add_option("job", watch.job, "jobs/{id} or {id}")->required();
+  AddRemoteFlags(watch_cmd, &watch.remote);
+  watch_cmd->add_option("--progress", watch.progress, "auto | bar | lines | quiet")->capture_default_str();
+  watch_cmd->add_option("--reconnect-for", watch.reconnect_for_s, "seconds to keep reconnecting a dropped watch")
+      ->capture_default_str();
+
+  // get
+  GetOptions get;
+  CLI::App* get_cmd = app.add_subcommand("get", "download a job's surface (partial while it runs) and directions");
+  get_cmd->add_option("job", get.job, "jobs/{id} or {id}")->required();
+  AddRemoteFlags(get_cmd, &get.remote);
+  get_cmd->add_option("--out", get.out, "surface file to write (HDF5, the reference's layout)");
+  get_cmd->add_option("--dir-out", get.dir_out, "direction file to write (default: <out>.dirs.h5)");
+  get_cmd->add_option("--csv", get.csv, "write the surface as CSV (long form)");
+  get_cmd->add_option("--json", get.json, "write a JSON summary");
+
+  // list
+  ListOptions list;
+  CLI::App* list_cmd = app.add_subcommand("list", "list your jobs, newest first");
+  AddRemoteFlags(list_cmd, &list.remote);
+  list_cmd->add_option("--state", list.state, "QUEUED | PREPARING | RUNNING | SUCCEEDED | FAILED | CANCELLED");
+  list_cmd->add_option("--label", list.labels, "KEY=VALUE the jobs must carry (repeatable)");
+  list_cmd->add_option("--limit", list.limit, "jobs to show")->capture_default_str();
+
+  // cancel
+  CancelOptions cancel;
+  CLI::App* cancel_cmd = app.add_subcommand("cancel", "cancel a queued or running job");
+  cancel_cmd->add_option("job", cancel.job, "jobs/{id} or {id}")->required();
+  AddRemoteFlags(cancel_cmd, &cancel.remote);
+
   std::vector<std::string> args = JoinNegativeValues(argc, argv);
   std::reverse(args.begin(), args.end());
   try {
@@ -212,6 +277,17 @@ int main(int argc, char** argv) {
     hess.spec = std::move(*spec);
     return RunHessian(hess);
   }
+
+  if (submit_cmd->parsed()) {
+    auto spec = BuildJobSpec(submit_flags);
+    if (!spec.ok()) return Report(spec.status());
+    submit.spec = std::move(*spec);
+    return RunSubmit(submit);
+  }
+  if (watch_cmd->parsed()) return RunWatch(watch);
+  if (get_cmd->parsed()) return RunGet(get);
+  if (list_cmd->parsed()) return RunList(list);
+  if (cancel_cmd->parsed()) return RunCancel(cancel);
   if (train_cmd->parsed()) return RunTrain(train);
   if (archs_cmd->parsed()) return RunArchs();
   if (export_cmd->parsed()) return RunExportArch(export_arch);

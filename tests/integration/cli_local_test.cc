@@ -16,18 +16,19 @@
 namespace landscape {
 namespace {
 
-using testing::BinaryPath;
-using testing::ProcessResult;
+// The result of one run of the CLI: its exit code (128 + signal when killed,
+// -1 on timeout) and what it printed (stdout and stderr together).
+using ProcessResult = testing::CommandResult;
 
 
 class CliLocal : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new std::string(testing::MakeTempDir("cli"));
-    auto r = testing::Run({Cli(), "export-arch", "--arch", "cnn", "--input", "1x28x28", "--out", *dir_ + "/cnn.pt"});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    r = testing::Run({Cli(), "export-arch", "--arch", "cnn", "--input", "3x32x32", "--out", *dir_ + "/cnn_rgb.pt"});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto r = testing::RunCommand({Cli(), "export-arch", "--arch", "cnn", "--input", "1x28x28", "--out", *dir_ + "/cnn.pt"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    r = testing::RunCommand({Cli(), "export-arch", "--arch", "cnn", "--input", "3x32x32", "--out", *dir_ + "/cnn_rgb.pt"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
     std::ofstream(*dir_ + "/garbage.pt") << "this is not a model";
     // A zip header followed by junk: looks like an archive, is not one.
     std::ofstream(*dir_ + "/corrupt.pt", std::ios::binary) << std::string("PK\x03\x04", 4) << std::string(200, 'x');
@@ -36,7 +37,7 @@ class CliLocal : public ::testing::Test {
     std::filesystem::remove_all(*dir_);
     delete dir_;
   }
-  static std::string Cli() { return BinaryPath("client/landscape"); }
+  static std::string Cli() { return testing::Binary("client/landscape"); }
   static std::string Path(const std::string& name) { return *dir_ + "/" + name; }
 
   // `landscape local` on the small model with a few samples, plus extra flags.
@@ -46,15 +47,14 @@ class CliLocal : public ::testing::Test {
     if (!has("--model")) argv.insert(argv.end(), {"--model", Path("cnn.pt")});
     if (!has("--data")) argv.insert(argv.end(), {"--data", "fashion-mnist"});
     argv.insert(argv.end(), extra.begin(), extra.end());
-    return testing::Run(argv);
+    return testing::RunCommand(argv);
   }
 
   static void ExpectCleanFailure(const ProcessResult& r, int code, const std::string& needle) {
-    EXPECT_FALSE(r.signaled) << "killed by signal " << r.signal << "\n" << r.err;
-    EXPECT_FALSE(r.timed_out);
-    EXPECT_EQ(r.exit_code, code) << r.err;
-    EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr: " << r.err;
-    EXPECT_EQ(r.err.find("terminate called"), std::string::npos) << r.err;
+    EXPECT_LT(r.exit_code, 128) << "killed by a signal or timed out\n" << r.output;
+    EXPECT_EQ(r.exit_code, code) << r.output;
+    EXPECT_NE(r.output.find(needle), std::string::npos) << "output: " << r.output;
+    EXPECT_EQ(r.output.find("terminate called"), std::string::npos) << r.output;
   }
 
   static std::string* dir_;
@@ -78,7 +78,7 @@ TEST_F(CliLocal, CorruptArchive) {
 TEST_F(CliLocal, DataThatDoNotFitTheModel) {
   auto r = Local({"--model", Path("cnn_rgb.pt"), "--x", "-1:1:3", "--out", Path("o.h5")});
   ExpectCleanFailure(r, 2, "do not fit the model");
-  EXPECT_NE(r.err.find("[1, 28, 28]"), std::string::npos) << r.err;
+  EXPECT_NE(r.output.find("[1, 28, 28]"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(Path("o.h5")));  // nothing computed
 }
 
@@ -98,14 +98,14 @@ TEST_F(CliLocal, MissingData) {
 }
 
 TEST_F(CliLocal, MissingRequiredFlag) {
-  auto r = testing::Run({Cli(), "local", "--model", Path("cnn.pt")});
+  auto r = testing::RunCommand({Cli(), "local", "--model", Path("cnn.pt")});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("--out"), std::string::npos) << r.err;
+  EXPECT_NE(r.output.find("--out"), std::string::npos) << r.output;
 }
 
 TEST_F(CliLocal, DirectionFileFromAnotherDirType) {
   auto r = Local({"--x", "-1:1:2", "--dir-type", "weights", "--out", Path("w.h5"), "--dir-out", Path("w.dirs.h5")});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(r.exit_code, 0) << r.output;
   ExpectCleanFailure(Local({"--x", "-1:1:2", "--dir-type", "states", "--dir-file", Path("w.dirs.h5"), "--out",
                             Path("s.h5")}),
                      2, "dir_type");
@@ -119,18 +119,19 @@ TEST_F(CliLocal, ComputesAndResumesToTheSameSurface) {
     return f;
   };
   auto full = Local(flags("full.h5"));
-  ASSERT_EQ(full.exit_code, 0) << full.err;
+  ASSERT_EQ(full.exit_code, 0) << full.output;
 
   // Interrupt a second run after a few points; it saves what it has and exits 130.
   std::vector<std::string> argv = {Cli(), "local", "--model", Path("cnn.pt"), "--data", "fashion-mnist",
                                    "--max-samples", "64", "--threads", "1", "--progress", "lines"};
   auto f = flags("part.h5");
   argv.insert(argv.end(), f.begin(), f.end());
-  testing::Child child(argv);
+  auto child = testing::Process::Start(argv, Path("part.log"));
+  ASSERT_TRUE(child);
   // Wait until the partial file holds a few points, then interrupt.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   size_t done = 0;
-  while (std::chrono::steady_clock::now() < deadline && child.running()) {
+  while (std::chrono::steady_clock::now() < deadline && child->Running()) {
     if (std::filesystem::exists(Path("part.h5"))) {
       auto s = io::ReadSurfaceFile(Path("part.h5"));
       if (s.ok()) done = s->DoneCount();
@@ -138,20 +139,19 @@ TEST_F(CliLocal, ComputesAndResumesToTheSameSurface) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  child.Signal(SIGINT);
-  const int status = child.Wait(std::chrono::milliseconds(60000));
-  ASSERT_TRUE(WIFEXITED(status));
-  if (WEXITSTATUS(status) == 130) {
+  child->Signal(SIGINT);
+  const int status = child->Wait(std::chrono::milliseconds(60000));
+  if (status == 130) {
     auto partial = io::ReadSurfaceFile(Path("part.h5"));
     ASSERT_TRUE(partial.ok());
     EXPECT_LT(partial->DoneCount(), partial->PointCount());
-    EXPECT_NE(child.Stderr().find("run the same command to resume"), std::string::npos);
+    EXPECT_NE(child->Log().find("run the same command to resume"), std::string::npos);
   } else {
-    EXPECT_EQ(WEXITSTATUS(status), 0) << child.Stderr();  // finished before the signal: still consistent
+    EXPECT_EQ(status, 0) << child->Log();  // finished before the signal: still consistent
   }
 
   auto resumed = Local(flags("part.h5"));
-  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   auto a = io::ReadSurfaceFile(Path("full.h5"));
   auto b = io::ReadSurfaceFile(Path("part.h5"));
   ASSERT_TRUE(a.ok() && b.ok());
@@ -167,17 +167,17 @@ TEST_F(CliLocal, ComputesAndResumesToTheSameSurface) {
 }
 
 TEST_F(CliLocal, TrainWritesTorchScriptCheckpointsThatLocalReads) {
-  auto r = testing::Run({Cli(), "train", "--arch", "mlp", "--data", "fashion-mnist", "--max-samples", "256", "--epochs", "2",
+  auto r = testing::RunCommand({Cli(), "train", "--arch", "mlp", "--data", "fashion-mnist", "--max-samples", "256", "--epochs", "2",
                 "--eval-samples", "128", "--save-every", "1", "--threads", "1", "--out", Path("train")});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(r.exit_code, 0) << r.output;
   for (const char* f : {"model_0.pt", "model_1.pt", "model_2.pt", "train_log.csv", "train.json"}) {
     EXPECT_TRUE(std::filesystem::exists(Path("train/") + f)) << f;
   }
-  EXPECT_NE(r.out.find("model_2.pt"), std::string::npos);
+  EXPECT_NE(r.output.find("model_2.pt"), std::string::npos);
   // 1-D interpolation between the initialization and the trained model, as in the paper.
   auto l = Local({"--model", Path("train/model_2.pt"), "--model2", Path("train/model_0.pt"), "--dir-type", "states",
                   "--x", "-0.5:1.5:5", "--out", Path("interp.h5")});
-  ASSERT_EQ(l.exit_code, 0) << l.err;
+  ASSERT_EQ(l.exit_code, 0) << l.output;
   auto s = io::ReadSurfaceFile(Path("interp.h5"));
   ASSERT_TRUE(s.ok());
   // x = 0 is the trained model, x = 1 the initialization: training lowered the loss.

@@ -163,6 +163,8 @@ Result<c10::Device> ParseDevice(const std::string& text) {
   }
 }
 
+core::Status CheckDevice(const std::string& device) { return ParseDevice(device).status(); }
+
 namespace {
 
 Result<std::string> Resolve(const EngineOptions& opts, const std::string& ref) {

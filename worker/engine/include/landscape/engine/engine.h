@@ -112,6 +112,11 @@ void StorePoint(const PointValues& v, int64_t k, io::Surface* surface);
 /// kernels for every new graph, and a frozen graph is built per grid point.
 void ConfigureTorchRuntime();
 
+/// OK when `device` ("cpu", "cuda", "cuda:N") names a device this process can
+/// use; else kInvalidArgument saying why (field "device"). For processes that
+/// should refuse a bad --device at start rather than fail every job.
+core::Status CheckDevice(const std::string& device);
+
 /// Versions of the engine's libraries, for summaries and file attributes.
 std::map<std::string, std::string> EngineVersions();
 

@@ -1,0 +1,40 @@
+// What a worker computes with: declared here, implemented on the engine
+// (landscape::worker::EngineEvaluatorFactory, LibTorch); benchmarks and unit
+// tests use trivial ones.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "landscape/core/grid.h"
+#include "landscape/core/spec.h"
+#include "landscape/core/status.h"
+
+namespace landscape::core {
+
+/// One job loaded once (model, data, directions), then any number of tiles.
+class TileEvaluator {
+ public:
+  virtual ~TileEvaluator() = default;
+  /// The values of points [tile.begin, tile.end): metric-major in
+  /// spec.MetricNames() order (metric m, point i at m * tile.size() + i).
+  /// Calls `keep_going` between points; when it answers false, stops and
+  /// returns kCancelled.
+  virtual Result<std::vector<double>> Evaluate(const Tile& tile, const std::function<bool()>& keep_going) = 0;
+};
+
+class EvaluatorFactory {
+ public:
+  virtual ~EvaluatorFactory() = default;
+  /// Loads and checks the job's model and data and makes its directions.
+  /// Returns the path of a direction file written under `scratch_dir` (the
+  /// reference's layout) for the caller to publish, or "" when the spec reads
+  /// its directions from a file already (kind file).
+  virtual Result<std::string> Prepare(const JobSpec& spec, const std::string& scratch_dir) = 0;
+  /// An evaluator for `spec`, whose directions come from the prepared file.
+  virtual Result<std::unique_ptr<TileEvaluator>> Open(const JobSpec& spec) = 0;
+};
+
+}  // namespace landscape::core

@@ -1,0 +1,53 @@
+// The Redis schema: every key landscape uses, under one configurable prefix.
+//
+//   {p}job:{id}             HASH   the job: spec (JSON), state, progress, times, error, dir_artifact, ...
+//   {p}job:{id}:events      STREAM its events (WatchJob cursors are entry ids); capped
+//   {p}job:{id}:results     HASH   tile index -> the tile's values (little-endian doubles, metric-major)
+//   {p}req:{tenant}:{rid}   STRING job id for a client request_id (idempotent submit)
+//   {p}tenant:{tenant}:jobs ZSET   job ids by creation time (ms); expired members are pruned when listed
+//   {p}queue                STREAM the work: prepare and tile tasks, consumer group "workers";
+//                                  entries are deleted once acknowledged, so its length is the backlog
+//   {p}deadletter           STREAM tasks delivered too often, with the reason (capped)
+//   {p}artifact:{sha256}    HASH   size, chunks, c:0 .. c:{chunks-1}: a content-addressed blob
+//   {p}upload:{uuid}        HASH   an upload in progress (expires after an hour if abandoned)
+//   {p}stats                HASH   counters for metrics: jobs:{STATE}, tiles_done, tile latency buckets, ...
+//
+// The four job keys and the request key expire `retention` after the job
+// reaches a final state; artifacts expire `artifact_ttl` after their last use.
+#pragma once
+
+#include <string>
+
+namespace landscape::redis {
+
+class Schema {
+ public:
+  explicit Schema(std::string prefix = "lls:") : p_(std::move(prefix)) {}
+  const std::string& prefix() const { return p_; }
+
+  std::string Job(const std::string& id) const { return p_ + "job:" + id; }
+  std::string Events(const std::string& id) const { return p_ + "job:" + id + ":events"; }
+  std::string Results(const std::string& id) const { return p_ + "job:" + id + ":results"; }
+  std::string Request(const std::string& tenant, const std::string& request_id) const {
+    return p_ + "req:" + tenant + ":" + request_id;
+  }
+  std::string TenantJobs(const std::string& tenant) const { return p_ + "tenant:" + tenant + ":jobs"; }
+  std::string Queue() const { return p_ + "queue"; }
+  std::string DeadLetter() const { return p_ + "deadletter"; }
+  std::string Artifact(const std::string& sha256) const { return p_ + "artifact:" + sha256; }
+  std::string Upload(const std::string& id) const { return p_ + "upload:" + id; }
+  std::string Stats() const { return p_ + "stats"; }
+
+  /// The consumer group of the workers on Queue().
+  static constexpr const char* kGroup = "workers";
+
+ private:
+  std::string p_;
+};
+
+/// Upper bounds (seconds) of the tile latency histogram kept in Stats():
+/// field "tile_bucket:{i}" counts tiles with latency <= kTileLatencyBuckets[i]
+/// (and above the bound before); "tile_bucket:inf" the rest.
+inline constexpr double kTileLatencyBuckets[] = {0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300};
+
+}  // namespace landscape::redis

@@ -1,0 +1,60 @@
+// core::TileQueue on a Redis Stream read through a consumer group.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "landscape/core/tile_queue.h"
+#include "landscape/redis/connection.h"
+#include "landscape/redis/schema.h"
+
+namespace landscape::redis {
+
+struct QueueOptions {
+  /// A task whose worker has not acknowledged or heartbeaten it for this long
+  /// is presumed abandoned and claimed by another worker (XAUTOCLAIM).
+  std::chrono::milliseconds claim_idle{30000};
+  /// How often Next() looks for abandoned tasks; 0: claim_idle / 4.
+  std::chrono::milliseconds claim_interval{0};
+  /// A task delivered more than this many times goes to the dead-letter
+  /// stream and fails its job.
+  int max_deliveries = 3;
+};
+
+/// One worker's handle on the queue; `consumer` names the worker in the
+/// group. Not thread-safe (one per thread; several may share a consumer name
+/// and a pool).
+class RedisTileQueue final : public core::TileQueue {
+ public:
+  RedisTileQueue(std::shared_ptr<ConnectionPool> pool, Schema schema, QueueOptions opts, std::string consumer);
+
+  Result<std::optional<core::Task>> Next(std::chrono::milliseconds wait) override;
+  Result<core::JobRecord> LoadJob(const std::string& job_id) override;
+  Result<core::TaskLease> Heartbeat(const core::Task& task) override;
+  Result<bool> BeginPrepare(const core::Task& task) override;
+  Status FinishPrepare(const core::Task& task, const std::string& dir_ref, int64_t tile_size) override;
+  Status Complete(const core::Task& task, const std::vector<double>& values, double seconds) override;
+  Status Skip(const core::Task& task) override;
+  Status Release(const core::Task& task) override;
+  Status Fail(const core::Task& task, const Status& reason) override;
+
+  /// Creates the consumer group (and the stream) unless they exist. Next()
+  /// does it by itself when it finds the group missing.
+  Status EnsureGroup();
+  const std::string& consumer() const { return consumer_; }
+
+ private:
+  std::vector<std::string> JobKeys(const std::string& job_id) const;
+  /// An abandoned task claimed for this worker, or nullopt.
+  Result<std::optional<core::Task>> ClaimAbandoned(Connection& c);
+
+  std::shared_ptr<ConnectionPool> pool_;
+  Schema schema_;
+  QueueOptions opts_;
+  std::string consumer_;
+  std::chrono::steady_clock::time_point next_claim_{};
+  bool lost_group_ = false;  // the last command found no consumer group: EnsureGroup() first
+};
+
+}  // namespace landscape::redis

@@ -1,0 +1,55 @@
+// The Lua scripts that make every multi-key change of a job atomic, and the
+// Script runner (EVALSHA, loading the script when Redis does not know it: on
+// first use and after a restart). Internal to landscape_redis.
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "landscape/redis/connection.h"
+
+namespace landscape::redis {
+
+class Script {
+ public:
+  Script(const char* name, std::string source) : name_(name), source_(std::move(source)) {}
+  /// Runs the script; an error reply (a Lua error, or Redis refusing) is a Status.
+  Result<Reply> Run(Connection& c, const std::vector<std::string>& keys, const std::vector<std::string>& args) const;
+
+ private:
+  const char* name_;
+  std::string source_;
+  mutable std::mutex mu_;
+  mutable std::string sha_;  // SHA-1 from SCRIPT LOAD
+};
+
+// Every job script takes KEYS = {job, events, results, stats, queue, ...}.
+namespace scripts {
+/// KEYS job events results stats queue tenant_jobs request; ARGV id tenant request_id spec points_total
+/// retention_s. -> {1, id} (created) or {0, existing_id} (the request id is taken).
+const Script& Submit();
+/// ARGV group entry. QUEUED -> PREPARING; -> 1 to go on, 0 (acknowledged) when the job is past it.
+const Script& BeginPrepare();
+/// ARGV group entry dir_ref tile_size. PREPARING -> RUNNING, enqueues the tiles, acknowledges. -> tiles or 0.
+const Script& FinishPrepare();
+/// ARGV group entry tile begin end values compute_ms. -> 0 job not running, 1 duplicate, 2 stored, 3 stored
+/// and the job succeeded. Always acknowledges.
+const Script& CompleteTile();
+/// ARGV group entry(or "") message field. Fails the job unless final; acknowledges the entry. -> 1 if failed now.
+const Script& FailJob();
+/// KEYS + deadletter; ARGV group entry job kind tile deliveries reason. -> 1, or 0 when another worker already
+/// handled the entry.
+const Script& DeadLetter();
+/// ARGV message. Cancels the job unless final. -> the state after.
+const Script& CancelJob();
+/// KEYS queue job; ARGV group consumer entry. -> {owned 0/1, job state or ""}.
+const Script& Heartbeat();
+/// KEYS queue; ARGV group consumer prefix. A new task without blocking, with its job's state:
+/// {id, {field, value, ...}, state} or nil when none is waiting.
+const Script& TakeTask();
+/// KEYS upload artifact; ARGV size chunks ttl_s. -> 1 stored, 0 already present (upload discarded).
+const Script& CommitArtifact();
+}  // namespace scripts
+
+}  // namespace landscape::redis

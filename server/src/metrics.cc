@@ -1,0 +1,136 @@
+#include "metrics.h"
+
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
+#include <exception>
+#include <limits>
+
+#include "landscape/core/job.h"
+#include "landscape/redis/schema.h"
+
+namespace landscape::server {
+
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily Family(const char* name, const char* help, MetricType type) {
+  MetricFamily f;
+  f.name = name;
+  f.help = help;
+  f.type = type;
+  return f;
+}
+
+void AddValue(MetricFamily* f, double v, std::vector<ClientMetric::Label> labels = {}) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  if (f->type == MetricType::Counter) {
+    m.counter.value = v;
+  } else {
+    m.gauge.value = v;
+  }
+  f->metric.push_back(std::move(m));
+}
+
+// Reads the numbers from Redis at every scrape.
+class RedisCollector final : public prometheus::Collectable {
+ public:
+  explicit RedisCollector(redis::JobStore* store) : store_(store) {}
+
+  std::vector<MetricFamily> Collect() const override {
+    std::vector<MetricFamily> out;
+    auto up = Family("landscape_redis_up", "1 when the server could read its numbers from Redis", MetricType::Gauge);
+    auto stats = store_->Stats();
+    AddValue(&up, stats.ok() ? 1 : 0);
+    out.push_back(std::move(up));
+    if (!stats.ok()) return out;
+    auto counter = [&](const std::string& k) {
+      auto it = stats->counters.find(k);
+      return it == stats->counters.end() ? 0.0 : static_cast<double>(it->second);
+    };
+
+    auto jobs = Family("landscape_jobs", "Jobs not yet ended, by state (cluster-wide)", MetricType::Gauge);
+    auto ended = Family("landscape_jobs_ended_total", "Jobs that ended, by final state (cluster-wide)",
+                        MetricType::Counter);
+    for (auto s : {core::JobState::kQueued, core::JobState::kPreparing, core::JobState::kRunning}) {
+      AddValue(&jobs, counter(std::string("jobs:") + core::Name(s)), {{"state", core::Name(s)}});
+    }
+    for (auto s : {core::JobState::kSucceeded, core::JobState::kFailed, core::JobState::kCancelled}) {
+      AddValue(&ended, counter(std::string("jobs:") + core::Name(s)), {{"state", core::Name(s)}});
+    }
+    out.push_back(std::move(jobs));
+    out.push_back(std::move(ended));
+
+    auto queued = Family("landscape_tiles_queued_total", "Tiles ever queued (cluster-wide)", MetricType::Counter);
+    AddValue(&queued, counter("tiles_queued"));
+    out.push_back(std::move(queued));
+    auto done = Family("landscape_tiles_done_total", "Tiles computed and stored (cluster-wide)", MetricType::Counter);
+    AddValue(&done, counter("tiles_done"));
+    out.push_back(std::move(done));
+
+    auto latency = Family("landscape_tile_seconds", "Compute time of a tile on a worker", MetricType::Histogram);
+    ClientMetric h;
+    uint64_t cumulative = 0;
+    int i = 0;
+    for (double bound : redis::kTileLatencyBuckets) {
+      cumulative += static_cast<uint64_t>(counter("tile_bucket:" + std::to_string(i++)));
+      h.histogram.bucket.push_back({cumulative, bound});
+    }
+    cumulative += static_cast<uint64_t>(counter("tile_bucket:inf"));
+    h.histogram.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
+    h.histogram.sample_count = cumulative;
+    h.histogram.sample_sum = counter("tile_ms_sum") / 1000.0;
+    latency.metric.push_back(std::move(h));
+    out.push_back(std::move(latency));
+
+    auto gauge = [&](const char* name, const char* help, double v) {
+      auto f = Family(name, help, MetricType::Gauge);
+      AddValue(&f, v);
+      out.push_back(std::move(f));
+    };
+    gauge("landscape_queue_length", "Tasks not yet acknowledged (waiting or running)",
+          static_cast<double>(stats->queue_length));
+    gauge("landscape_queue_pending", "Tasks delivered to a worker and not yet acknowledged",
+          static_cast<double>(stats->pending));
+    gauge("landscape_queue_lag", "Tasks never delivered to a worker yet", static_cast<double>(stats->lag));
+    gauge("landscape_queue_oldest_seconds", "Age of the oldest unacknowledged task", stats->oldest_age_s);
+    gauge("landscape_queue_consumers", "Workers known to the consumer group", static_cast<double>(stats->consumers));
+    gauge("landscape_dead_letters", "Tasks in the dead-letter stream", static_cast<double>(stats->dead_letters));
+    return out;
+  }
+
+ private:
+  redis::JobStore* store_;
+};
+
+}  // namespace
+
+core::Result<std::unique_ptr<Metrics>> Metrics::Start(const std::string& listen, redis::JobStore* store) {
+  std::unique_ptr<Metrics> m(new Metrics());
+  try {
+    m->exposer_ = std::make_unique<prometheus::Exposer>(listen);
+  } catch (const std::exception& e) {
+    return core::InvalidArgument("--metrics", "cannot serve metrics on " + listen + ": " + e.what());
+  }
+  m->registry_ = std::make_shared<prometheus::Registry>();
+  m->rpcs_ = &prometheus::BuildCounter()
+                  .Name("landscape_rpcs_total")
+                  .Help("RPCs this server finished, by method and status code")
+                  .Register(*m->registry_);
+  m->redis_collector_ = std::make_shared<RedisCollector>(store);
+  m->exposer_->RegisterCollectable(m->registry_);
+  m->exposer_->RegisterCollectable(m->redis_collector_);
+  return m;
+}
+
+Metrics::~Metrics() = default;
+
+void Metrics::CountRpc(const std::string& method, const std::string& code) {
+  rpcs_->Add({{"method", method}, {"code", code}}).Increment();
+}
+
+}  // namespace landscape::server

@@ -1,0 +1,34 @@
+#include "artifact_cache.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "landscape/core/sha256.h"
+
+namespace landscape::worker {
+
+core::Result<std::string> ArtifactCache::Resolve(const std::string& ref) {
+  const core::FileRef r = core::ParseFileRef(ref);
+  if (r.kind == core::FileRef::Kind::kFile) return r.value;
+  if (r.kind == core::FileRef::Kind::kPath) return r.value;
+  if (!core::IsSha256Hex(r.value)) {
+    return core::InvalidArgument("artifact", "'" + ref + "' is not artifact:<sha256>");
+  }
+  const std::string path = (std::filesystem::path(dir_) / r.value).string();
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) return path;  // written by rename after a hash check: complete
+  LS_RETURN_IF_ERROR(store_->FetchToFile(r.value, path));
+  return path;
+}
+
+std::string DefaultCacheDir() {
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x != nullptr && *x != '\0') {
+    return (std::filesystem::path(x) / "landscape").string();
+  }
+  if (const char* h = std::getenv("HOME"); h != nullptr && *h != '\0') {
+    return (std::filesystem::path(h) / ".cache" / "landscape").string();
+  }
+  return (std::filesystem::temp_directory_path() / "landscape-cache").string();
+}
+
+}  // namespace landscape::worker

@@ -1,0 +1,26 @@
+// core::EvaluatorFactory on the LibTorch engine. The only worker file that
+// knows the engine; its header carries no Torch types.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "artifact_cache.h"
+#include "landscape/core/evaluator.h"
+#include "landscape/engine/engine.h"
+
+namespace landscape::worker {
+
+class EngineEvaluatorFactory final : public core::EvaluatorFactory {
+ public:
+  /// `opts.resolve` is replaced by the cache's: spec references are artifacts or shared paths.
+  EngineEvaluatorFactory(engine::EngineOptions opts, ArtifactCache* cache);
+
+  core::Result<std::string> Prepare(const core::JobSpec& spec, const std::string& scratch_dir) override;
+  core::Result<std::unique_ptr<core::TileEvaluator>> Open(const core::JobSpec& spec) override;
+
+ private:
+  engine::EngineOptions opts_;
+};
+
+}  // namespace landscape::worker

@@ -1,0 +1,163 @@
+// landscape-worker: takes prepare and tile tasks from Redis and computes them
+// with the LibTorch engine. SIGTERM/SIGINT: finish the running task (within
+// --drain-timeout) and exit; a second signal gives the task back at once.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "artifact_cache.h"
+#include "engine_evaluator.h"
+#include "landscape/core/job.h"
+#include "landscape/core/system.h"
+#include "landscape/engine/engine.h"
+#include "landscape/redis/artifact_store.h"
+#include "landscape/redis/tile_queue.h"
+#include "worker.h"
+
+using namespace landscape;
+
+namespace {
+
+std::atomic<int> g_stop{0};
+void OnSignal(int) { g_stop.fetch_add(1); }
+
+struct MainOptions {
+  std::string redis;
+  std::string prefix = "lls:";
+  std::string device = "cpu";
+  int threads = 0;
+  std::string cache;
+  std::string data_root;
+  std::string name;
+  int64_t claim_idle_ms = 30000;
+  int64_t heartbeat_ms = 0;  // 0: claim_idle / 3
+  int max_deliveries = 3;
+  int64_t poll_ms = 1000;
+  double drain_timeout_s = 60;
+  size_t cached_jobs = 2;
+  std::string log_level = "info";
+};
+
+std::string DefaultName() {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + "-" + std::to_string(getpid()) + "-" + core::RandomId(4);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  core::PrepareComputeProcess(argv);
+  MainOptions o;
+  if (const char* env = std::getenv("LANDSCAPE_REDIS")) o.redis = env;
+  CLI::App app{"landscape-worker: computes loss-landscape tiles from a Redis queue"};
+  app.add_option("--redis", o.redis, "redis://HOST:PORT[/DB] (default: $LANDSCAPE_REDIS)");
+  app.add_option("--prefix", o.prefix, "prefix of every Redis key (as the server's)")->capture_default_str();
+  app.add_option("--device", o.device, "cpu | cuda | cuda:N")->capture_default_str();
+  app.add_option("--threads", o.threads, "intra-op threads per evaluation (default: the cores this process owns)");
+  app.add_option("--cache", o.cache, "directory of cached artifacts (default: ~/.cache/landscape)");
+  app.add_option("--data-root", o.data_root, "where the built-in data sets are (default: Debian's)");
+  app.add_option("--name", o.name, "consumer name in the queue (default: HOST-PID-RANDOM)");
+  app.add_option("--claim-idle-ms", o.claim_idle_ms, "reclaim tasks idle this long (their worker is presumed dead)")
+      ->capture_default_str();
+  app.add_option("--heartbeat-ms", o.heartbeat_ms, "heartbeat of a running task (default: claim idle / 3)");
+  app.add_option("--max-deliveries", o.max_deliveries, "dead-letter a task delivered more often than this")
+      ->capture_default_str();
+  app.add_option("--poll-ms", o.poll_ms, "longest wait for a task in one call")->capture_default_str();
+  app.add_option("--drain-timeout", o.drain_timeout_s, "seconds the running task gets after SIGTERM")
+      ->capture_default_str();
+  app.add_option("--cached-jobs", o.cached_jobs, "jobs kept loaded (model and data in memory each)")
+      ->capture_default_str();
+  app.add_option("--log-level", o.log_level, "trace | debug | info | warn | error")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  auto log = spdlog::stdout_logger_mt("worker");
+  spdlog::set_default_logger(log);
+  spdlog::set_level(spdlog::level::from_str(o.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l [%n] %v");
+  spdlog::flush_on(spdlog::level::info);
+
+  if (o.redis.empty()) {
+    std::fprintf(stderr, "landscape-worker: --redis (or LANDSCAPE_REDIS) is required\n");
+    return 2;
+  }
+  auto redis_opts = redis::ParseRedisUrl(o.redis);
+  if (!redis_opts.ok()) {
+    std::fprintf(stderr, "landscape-worker: %s\n", redis_opts.status().ToString().c_str());
+    return 2;
+  }
+  if (o.claim_idle_ms < 100 || o.max_deliveries < 1) {
+    std::fprintf(stderr, "landscape-worker: --claim-idle-ms must be >= 100 and --max-deliveries >= 1\n");
+    return 2;
+  }
+  if (core::Status d = engine::CheckDevice(o.device); !d.ok()) {
+    std::fprintf(stderr, "landscape-worker: --device: %s\n", d.message().c_str());
+    return 2;
+  }
+  if (o.name.empty()) o.name = DefaultName();
+  if (o.cache.empty()) o.cache = worker::DefaultCacheDir();
+  std::error_code ec;
+  std::filesystem::create_directories(o.cache, ec);
+  if (ec) {
+    std::fprintf(stderr, "landscape-worker: cannot create the cache directory %s: %s\n", o.cache.c_str(),
+                 ec.message().c_str());
+    return 2;
+  }
+
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+
+  redis::QueueOptions qopts;
+  qopts.claim_idle = std::chrono::milliseconds(o.claim_idle_ms);
+  qopts.max_deliveries = o.max_deliveries;
+  const redis::Schema schema(o.prefix);
+  auto pool = redis::ConnectionPool::Create(*redis_opts, 4);
+  redis::RedisTileQueue queue(pool, schema, qopts, o.name);
+  redis::RedisTileQueue control(pool, schema, qopts, o.name);
+  redis::RedisArtifactStore artifacts(pool, schema);
+
+  log->info("starting name={} redis={} prefix={} device={} threads={} cache={}", o.name,
+            redis::DisplayUrl(*redis_opts), o.prefix, o.device, o.threads, o.cache);
+  // Wait for Redis (it may start after us, or be restarting).
+  for (auto backoff = std::chrono::milliseconds(200); g_stop.load() == 0;) {
+    core::Status s = queue.EnsureGroup();
+    if (s.ok()) break;
+    log->warn("waiting for redis error=\"{}\"", s.ToString());
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
+
+  worker::ArtifactCache cache(o.cache, &artifacts);
+  engine::EngineOptions eopts;
+  eopts.device = o.device;
+  eopts.threads = o.threads;
+  eopts.data_root = o.data_root;
+  worker::EngineEvaluatorFactory evaluators(eopts, &cache);
+
+  worker::WorkerOptions wopts;
+  wopts.scratch_dir = (std::filesystem::path(o.cache) / "scratch").string();
+  wopts.poll = std::chrono::milliseconds(o.poll_ms);
+  wopts.heartbeat = std::chrono::milliseconds(o.heartbeat_ms > 0 ? o.heartbeat_ms : o.claim_idle_ms / 3);
+  wopts.drain_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.drain_timeout_s * 1000));
+  wopts.cached_jobs = o.cached_jobs;
+  if (wopts.heartbeat.count() >= o.claim_idle_ms) {
+    std::fprintf(stderr, "landscape-worker: --heartbeat-ms must be below --claim-idle-ms\n");
+    return 2;
+  }
+  {
+    worker::Worker w(wopts, queue, control, artifacts, evaluators);
+    w.Run(g_stop);
+  }
+  log->info("exiting");
+  return 0;
+}
