@@ -47,7 +47,9 @@ class TrivialEvaluator final : public core::TileEvaluator {
 
 class TrivialFactory final : public core::EvaluatorFactory {
  public:
-  core::Result<std::string> Prepare(const core::JobSpec&, const std::string&) override { return std::string(); }
+  core::Result<core::PreparedFiles> Prepare(const core::JobSpec&, const std::string&) override {
+    return core::PreparedFiles{};
+  }
   core::Result<std::unique_ptr<core::TileEvaluator>> Open(const core::JobSpec& spec) override {
     return std::unique_ptr<core::TileEvaluator>(new TrivialEvaluator(spec.MetricNames().size()));
   }

@@ -213,6 +213,20 @@ int RemoteClient::Watch(const std::string& id, const std::string& progress, doub
   }
 }
 
+Result<std::string> RemoteClient::Download(const std::string& sha256, const std::string& what) {
+  auto ctx = Context(opts_.timeout_s * 10);
+  v1::GetArtifactRequest req;
+  req.set_sha256(sha256);
+  auto reader = stub_->GetArtifact(ctx.get(), req);
+  std::string bytes;
+  v1::ArtifactChunk chunk;
+  while (reader->Read(&chunk)) bytes += chunk.data();
+  core::Status s = Check(reader->Finish());
+  if (!s.ok()) return s.WithContext("downloading " + what);
+  if (core::Sha256Hex(bytes) != sha256) return core::DataLoss(what + " arrived corrupted");
+  return bytes;
+}
+
 int RemoteClient::Get(const GetOptions& o) {
   auto id = core::JobIdFromName(o.job);
   if (!id.ok()) return Report(id.status());
@@ -260,27 +274,25 @@ int RemoteClient::Get(const GetOptions& o) {
   const bool partial = surface->DoneCount() < surface->PointCount();
   surface->attributes["partial"] = partial ? "true" : "false";
 
-  // The direction file, in the reference's layout.
+  // The direction file in the reference's layout, and a PCA job's projection file.
+  std::filesystem::path stem(o.out);
+  if (stem.extension() == ".h5") stem.replace_extension("");
   if (!header.job().direction_artifact().empty() && !o.out.empty()) {
-    std::filesystem::path p(o.out);
-    if (p.extension() == ".h5") p.replace_extension("");
-    const std::string dir_out = o.dir_out.empty() ? p.string() + ".dirs.h5" : o.dir_out;
-    auto actx = Context(opts_.timeout_s * 10);
-    v1::GetArtifactRequest areq;
-    areq.set_sha256(header.job().direction_artifact());
-    auto areader = stub_->GetArtifact(actx.get(), areq);
-    std::string bytes;
-    v1::ArtifactChunk ac;
-    while (areader->Read(&ac)) bytes += ac.data();
-    core::Status as = Check(areader->Finish());
-    if (!as.ok()) return Report(as.WithContext("downloading the direction file"));
-    if (core::Sha256Hex(bytes) != header.job().direction_artifact()) {
-      return Report(core::DataLoss("the direction file arrived corrupted"));
-    }
-    core::Status ws = io::WriteTextFile(dir_out, bytes);
+    const std::string dir_out = o.dir_out.empty() ? stem.string() + ".dirs.h5" : o.dir_out;
+    auto bytes = Download(header.job().direction_artifact(), "the direction file");
+    if (!bytes.ok()) return Report(bytes.status());
+    core::Status ws = io::WriteTextFile(dir_out, *bytes);
     if (!ws.ok()) return Report(ws);
     surface->dir_file = dir_out;
     std::fprintf(stderr, "landscape: wrote %s\n", dir_out.c_str());
+  }
+  if (!header.job().projection_artifact().empty() && !o.out.empty()) {
+    const std::string proj_out = stem.string() + ".proj.h5";
+    auto bytes = Download(header.job().projection_artifact(), "the projection file");
+    if (!bytes.ok()) return Report(bytes.status());
+    core::Status ws = io::WriteTextFile(proj_out, *bytes);
+    if (!ws.ok()) return Report(ws);
+    std::fprintf(stderr, "landscape: wrote %s\n", proj_out.c_str());
   }
   if (!o.out.empty()) {
     core::Status ws = io::WriteSurfaceFile(o.out, *surface);

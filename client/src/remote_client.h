@@ -32,6 +32,8 @@ class RemoteClient {
 
   /// Uploads a local file; returns its sha256.
   core::Result<std::string> Upload(const std::string& path);
+  /// Downloads artifact `sha256` and checks its hash.
+  core::Result<std::string> Download(const std::string& sha256, const std::string& what);
   /// Follows job `id` to its end, printing progress; resumes after dropped streams. Returns the exit code.
   int Watch(const std::string& id, const std::string& progress, double reconnect_for_s);
   /// Downloads the surface (and direction file) as GetOptions describes.

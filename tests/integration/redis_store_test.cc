@@ -89,7 +89,7 @@ class RedisStoreTest : public ::testing::Test {
     ASSERT_EQ((*t)->job_id, id);
     auto go = q.BeginPrepare(**t);
     ASSERT_TRUE(go.ok() && *go);
-    ASSERT_TRUE(q.FinishPrepare(**t, "artifact:" + std::string(64, 'b'), tile_size).ok());
+    ASSERT_TRUE(q.FinishPrepare(**t, "artifact:" + std::string(64, 'b'), "", tile_size).ok());
   }
 
   std::unique_ptr<testing::RedisServer> own_;

@@ -277,6 +277,50 @@ TEST(ServiceTest, TwoWorkersComputeTheSurfaceOfLocal) {
   EXPECT_NE(l.output.find("SUCCEEDED"), std::string::npos) << l.output;
 }
 
+// The paper's analyses as service jobs: PCA directions of a training run (checkpoints uploaded
+// as artifacts, the projection published beside the directions) and Hessian eigenvalue maps.
+TEST(ServiceTest, PcaAndHessianJobsGiveTheResultsOfLocal) {
+  Cluster c;
+  c.StartServer();
+  c.StartWorker("w1");
+  c.StartWorker("w2");
+  const std::string run = c.dir() + "/run";
+  auto t = RunCommand({kCli, "train", "--arch", "mlp", "--data", "fashion-mnist", "--max-samples", "256", "--epochs",
+                       "3", "--eval-samples", "-1", "--threads", "1", "--out", run});
+  ASSERT_EQ(t.exit_code, 0) << t.output;
+  const std::vector<std::string> spec{"--checkpoint-dir", run, "--pca-ignore", "biasbn", "--data", "fashion-mnist",
+                                      "--max-samples", "64", "--x", "-1:1:3", "--y", "-1:1:3", "--hessian",
+                                      "--hessian-samples", "32", "--tile-size", "2"};
+  std::vector<std::string> local{kCli, "local", "--threads", "1", "--progress", "quiet", "--out", c.dir() + "/l.h5"};
+  local.insert(local.end(), spec.begin(), spec.end());
+  auto l = RunCommand(local);
+  ASSERT_EQ(l.exit_code, 0) << l.output;
+  std::vector<std::string> submit{"submit", "--server", c.Addr(), "--out", c.dir() + "/r.h5", "--progress", "quiet"};
+  submit.insert(submit.end(), spec.begin(), spec.end());
+  auto r = c.Cli(submit);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ExpectSameSurface(c.dir() + "/l.h5", c.dir() + "/r.h5");  // train loss/acc and min_eig/max_eig
+  auto sl = io::ReadSurfaceFile(c.dir() + "/l.h5");
+  ASSERT_TRUE(sl.ok());
+  EXPECT_TRUE(sl->Has("min_eig") && sl->Has("max_eig"));
+  // The PCA directions (with their explained variance) and the projection of every checkpoint.
+  auto dl = io::ReadDirectionFile(c.dir() + "/l.dirs.h5");
+  auto dr = io::ReadDirectionFile(c.dir() + "/r.dirs.h5");
+  ASSERT_TRUE(dl.ok() && dr.ok());
+  ASSERT_TRUE(dr->pca.has_value());
+  EXPECT_EQ(dr->pca->explained_variance_ratio, dl->pca->explained_variance_ratio);
+  for (size_t i = 0; i < dl->x.size(); ++i) EXPECT_EQ(dr->x[i].bytes, dl->x[i].bytes) << i;
+  auto pl = io::ReadProjectionFile(c.dir() + "/l.proj.h5");
+  auto pr = io::ReadProjectionFile(c.dir() + "/r.proj.h5");
+  ASSERT_TRUE(pl.ok()) << pl.status();
+  ASSERT_TRUE(pr.ok()) << pr.status();
+  EXPECT_EQ(pr->x, pl->x);
+  EXPECT_EQ(pr->y, pl->y);
+  EXPECT_EQ(pr->x.size(), 4u);  // checkpoints of epochs 0..3
+  EXPECT_EQ(pr->extra.at("distance_from_plane"), pl->extra.at("distance_from_plane"));
+  EXPECT_EQ(pr->extra.at("loss_true"), pl->extra.at("loss_true"));
+}
+
 // --- 2. Failures: a worker killed mid-tile, a server restart, a Redis restart ---------------------
 
 TEST(ServiceTest, AWorkerKilledMidTileDoesNotChangeTheSurface) {

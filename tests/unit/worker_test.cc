@@ -62,7 +62,8 @@ class FakeQueue final : public core::TileQueue {
     j.state = JobState::kPreparing;
     return true;
   }
-  Status FinishPrepare(const Task& t, const std::string& ref, int64_t size) override {
+  Status FinishPrepare(const Task& t, const std::string& ref, const std::string& /*proj_ref*/,
+                       int64_t size) override {
     std::lock_guard<std::mutex> lock(mu);
     calls.push_back("finish_prepare");
     auto& j = jobs.at(t.job_id);
@@ -140,11 +141,12 @@ class FakeEvaluator final : public core::TileEvaluator {
 
 class FakeFactory final : public core::EvaluatorFactory {
  public:
-  core::Result<std::string> Prepare(const core::JobSpec& spec, const std::string& scratch) override {
+  core::Result<core::PreparedFiles> Prepare(const core::JobSpec& spec, const std::string& scratch) override {
     if (!prepare_error.ok()) return prepare_error;
-    const std::string path = scratch + "/dirs.h5";
-    std::ofstream(path) << "directions of " << spec.model.model;
-    return path;
+    core::PreparedFiles files;
+    files.directions = scratch + "/dirs.h5";
+    std::ofstream(files.directions) << "directions of " << spec.model.model;
+    return files;
   }
   core::Result<std::unique_ptr<core::TileEvaluator>> Open(const core::JobSpec& spec) override {
     opened_specs.push_back(spec);

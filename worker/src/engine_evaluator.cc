@@ -52,14 +52,21 @@ EngineEvaluatorFactory::EngineEvaluatorFactory(engine::EngineOptions opts, Artif
   opts_.resolve = [cache](const std::string& ref) { return cache->Resolve(ref); };
 }
 
-Result<std::string> EngineEvaluatorFactory::Prepare(const core::JobSpec& spec, const std::string& scratch_dir) {
+Result<core::PreparedFiles> EngineEvaluatorFactory::Prepare(const core::JobSpec& spec,
+                                                             const std::string& scratch_dir) {
   LS_ASSIGN_OR_RETURN(auto engine, engine::Engine::Create(spec, opts_));
-  if (spec.directions.kind == core::DirectionKind::kFile) return std::string();
+  core::PreparedFiles files;
+  if (spec.directions.kind == core::DirectionKind::kFile) return files;
   std::error_code ec;
   std::filesystem::create_directories(scratch_dir, ec);
-  const std::string path = (std::filesystem::path(scratch_dir) / ("directions-" + core::RandomId(12) + ".h5")).string();
-  LS_RETURN_IF_ERROR(io::WriteDirectionFile(path, engine->directions()));
-  return path;
+  const std::string id = core::RandomId(12);
+  files.directions = (std::filesystem::path(scratch_dir) / ("directions-" + id + ".h5")).string();
+  LS_RETURN_IF_ERROR(io::WriteDirectionFile(files.directions, engine->directions()));
+  if (const io::Projection* proj = engine->trajectory()) {
+    files.projection = (std::filesystem::path(scratch_dir) / ("projection-" + id + ".h5")).string();
+    LS_RETURN_IF_ERROR(io::WriteProjectionFile(files.projection, *proj));
+  }
+  return files;
 }
 
 Result<std::unique_ptr<core::TileEvaluator>> EngineEvaluatorFactory::Open(const core::JobSpec& spec) {

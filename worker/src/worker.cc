@@ -136,35 +136,45 @@ void Worker::Prepare(const Task& task, const std::atomic<int>& stop) {
   Log()->info("preparing job_id={} points={}", task.job_id, job->points_total);
   const auto t0 = std::chrono::steady_clock::now();
   StartLease(task);
-  auto dir_file = evaluators_.Prepare(job->spec, opts_.scratch_dir);
+  auto files = evaluators_.Prepare(job->spec, opts_.scratch_dir);
   EndLease();
-  if (!dir_file.ok()) {
-    if (Transient(dir_file.status())) {  // e.g. an artifact could not be fetched: let it be retried
-      Log()->warn("cannot prepare now, released {} error=\"{}\"", Describe(task), dir_file.status().ToString());
+  if (!files.ok()) {
+    if (Transient(files.status())) {  // e.g. an artifact could not be fetched: let it be retried
+      Log()->warn("cannot prepare now, released {} error=\"{}\"", Describe(task), files.status().ToString());
       (void)queue_.Release(task);
       return;
     }
-    Log()->error("job failed in preparation job_id={} error=\"{}\"", task.job_id, dir_file.status().ToString());
-    Status s = Retry("fail job", stop, [&] { return queue_.Fail(task, dir_file.status()); });
+    Log()->error("job failed in preparation job_id={} error=\"{}\"", task.job_id, files.status().ToString());
+    Status s = Retry("fail job", stop, [&] { return queue_.Fail(task, files.status()); });
     if (!s.ok()) Log()->error("cannot record the failure of job_id={} error=\"{}\"", task.job_id, s.ToString());
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.jobs_failed;
     return;
   }
-  std::string dir_ref = job->spec.directions.file;
-  if (!dir_file->empty()) {
-    auto sha = Retry("store directions", stop, [&] { return artifacts_.PutFile(*dir_file); });
+  // Publishes a prepared file as an artifact; "" when there is none.
+  auto publish = [&](const std::string& path, const char* what) -> core::Result<std::string> {
+    if (path.empty()) return std::string();
+    auto sha = Retry(what, stop, [&] { return artifacts_.PutFile(path); });
     std::error_code ec;
-    std::filesystem::remove(*dir_file, ec);
-    if (!sha.ok()) {
-      Log()->error("cannot store the directions of job_id={} error=\"{}\"", task.job_id, sha.status().ToString());
+    std::filesystem::remove(path, ec);
+    if (!sha.ok()) return sha.status();
+    return core::ArtifactRef(*sha);
+  };
+  auto dir_stored = publish(files->directions, "store directions");
+  auto proj_stored = publish(files->projection, "store projection");
+  for (const auto* stored : {&dir_stored, &proj_stored}) {
+    if (!stored->ok()) {
+      Log()->error("cannot store the prepared files of job_id={} error=\"{}\"", task.job_id,
+                   stored->status().ToString());
       (void)queue_.Release(task);
       return;
     }
-    dir_ref = core::ArtifactRef(*sha);
   }
+  const std::string dir_ref = dir_stored->empty() ? job->spec.directions.file : *dir_stored;
+  const std::string proj_ref = *proj_stored;
   const int64_t tile_size = job->spec.EffectiveTileSize();
-  Status s = Retry("finish prepare", stop, [&] { return queue_.FinishPrepare(task, dir_ref, tile_size); });
+  Status s =
+      Retry("finish prepare", stop, [&] { return queue_.FinishPrepare(task, dir_ref, proj_ref, tile_size); });
   if (!s.ok()) {
     Log()->error("cannot queue the tiles of job_id={} error=\"{}\"", task.job_id, s.ToString());
     return;

@@ -45,6 +45,7 @@ Result<core::JobRecord> ParseJobRecord(const std::map<std::string, std::string>&
   LS_ASSIGN_OR_RETURN(r.tiles_done, IntField(h, "tiles_done"));
   LS_ASSIGN_OR_RETURN(r.tile_size, IntField(h, "tile_size"));
   r.dir_artifact = StrField(h, "dir_artifact");
+  r.proj_artifact = StrField(h, "proj_artifact");
   return r;
 }
 

@@ -157,6 +157,7 @@ while b < total do
   b = e
 end
 redis.call('HSET', JOB, 'tiles_total', n, 'tile_size', size, 'dir_artifact', ARGV[3])
+if ARGV[5] ~= '' then redis.call('HSET', JOB, 'proj_artifact', ARGV[5]) end
 redis.call('HINCRBY', STATS, 'tiles_queued', n)
 transition('RUNNING')
 return n

@@ -186,10 +186,11 @@ Result<bool> RedisTileQueue::BeginPrepare(const core::Task& task) {
   return go == 1;
 }
 
-Status RedisTileQueue::FinishPrepare(const core::Task& task, const std::string& dir_ref, int64_t tile_size) {
+Status RedisTileQueue::FinishPrepare(const core::Task& task, const std::string& dir_ref, const std::string& proj_ref,
+                                     int64_t tile_size) {
   LS_ASSIGN_OR_RETURN(auto c, pool_->Acquire());
   return scripts::FinishPrepare()
-      .Run(*c, JobKeys(task.job_id), {Schema::kGroup, task.id, dir_ref, std::to_string(tile_size)})
+      .Run(*c, JobKeys(task.job_id), {Schema::kGroup, task.id, dir_ref, std::to_string(tile_size), proj_ref})
       .status();
 }
 

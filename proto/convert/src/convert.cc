@@ -254,6 +254,7 @@ void JobToProto(const core::JobRecord& r, int64_t now_ms, v1::Job* p) {
   if (r.ended_ms > 0) TimestampFromMs(r.ended_ms, p->mutable_end_time());
   const std::string prefix = "artifact:";
   if (r.dir_artifact.rfind(prefix, 0) == 0) p->set_direction_artifact(r.dir_artifact.substr(prefix.size()));
+  if (r.proj_artifact.rfind(prefix, 0) == 0) p->set_projection_artifact(r.proj_artifact.substr(prefix.size()));
 }
 
 void TileToProto(int64_t tile, int64_t begin, int64_t end, const std::vector<double>& values,

@@ -25,14 +25,18 @@ class TileEvaluator {
   virtual Result<std::vector<double>> Evaluate(const Tile& tile, const std::function<bool()>& keep_going) = 0;
 };
 
+/// Files a job's preparation writes for the caller to publish (paths, "" for none).
+struct PreparedFiles {
+  std::string directions;  // the direction file (the reference's layout); "" when the spec reads one already
+  std::string projection;  // PCA jobs: the checkpoints' projection file (proj_xcoord, proj_ycoord, ...)
+};
+
 class EvaluatorFactory {
  public:
   virtual ~EvaluatorFactory() = default;
-  /// Loads and checks the job's model and data and makes its directions.
-  /// Returns the path of a direction file written under `scratch_dir` (the
-  /// reference's layout) for the caller to publish, or "" when the spec reads
-  /// its directions from a file already (kind file).
-  virtual Result<std::string> Prepare(const JobSpec& spec, const std::string& scratch_dir) = 0;
+  /// Loads and checks the job's model and data and makes its directions,
+  /// writing the files under `scratch_dir`.
+  virtual Result<PreparedFiles> Prepare(const JobSpec& spec, const std::string& scratch_dir) = 0;
   /// An evaluator for `spec`, whose directions come from the prepared file.
   virtual Result<std::unique_ptr<TileEvaluator>> Open(const JobSpec& spec) = 0;
 };

@@ -38,6 +38,7 @@ struct JobRecord {
   int64_t tiles_done = 0;
   int64_t tile_size = 0;
   std::string dir_artifact;  // the prepared direction file, a ref ("artifact:<sha256>" or "file://...")
+  std::string proj_artifact;  // PCA jobs: the checkpoints' projection file, a ref; "" otherwise
 
   /// Points per second since the job started running (0 before).
   double Rate(int64_t now_ms) const;

@@ -56,9 +56,11 @@ class TileQueue {
   /// ended; the task is then acknowledged and must be dropped.
   virtual Result<bool> BeginPrepare(const Task& task) = 0;
 
-  /// PREPARING -> RUNNING, atomically: records the direction file `dir_ref`,
-  /// enqueues the tiles of `tile_size` points and acknowledges the task.
-  virtual Status FinishPrepare(const Task& task, const std::string& dir_ref, int64_t tile_size) = 0;
+  /// PREPARING -> RUNNING, atomically: records the direction file `dir_ref`
+  /// (and, for PCA jobs, the projection file `proj_ref`; "" for none), enqueues
+  /// the tiles of `tile_size` points and acknowledges the task.
+  virtual Status FinishPrepare(const Task& task, const std::string& dir_ref, const std::string& proj_ref,
+                               int64_t tile_size) = 0;
 
   /// Atomically: stores the tile's values (a second store of the same tile
   /// changes nothing), bumps the progress, emits the tile event and
