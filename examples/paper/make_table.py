@@ -37,14 +37,17 @@ def scalar(summary, key):
 
 
 print("### (a) Skip connections\n")
-print("| model | test error % | centre loss | max loss on the grid | loss increase at r=0.5 | non-convex share |")
-print("|---|---|---|---|---|---|")
+print("| model | test error % | centre loss | max loss on the grid | loss increase at r=0.5 | "
+      "non-convex share | λmax | λmin/λmax |")
+print("|---|---|---|---|---|---|---|---|")
 for arch in ("resnet20", "resnet20_noshort", "resnet56", "resnet56_noshort"):
     s = load(f"{arch}.json")
     m = s["metrics"]["train_loss"]
     inc = scalar(s, "max_loss_increase@0.5")
-    print(f"| {arch} | {test_error(arch):.2f} | {m.get('centre', float('nan')):.4f} | {m['max']:.3f} | "
-          f"{inc if inc is None else round(inc, 4)} | {roughness(arch + '.h5'):.2f} |")
+    h = load(f"{arch}_hessian.json")
+    print(f"| {arch} | {test_error(arch):.2f} | {m.get('centre', float('nan')):.4f} | {m['max']:.4g} | "
+          f"{inc if inc is None else round(inc, 4)} | {roughness(arch + '.h5'):.2f} | {h['lambda_max']:.4g} | "
+          f"{h['lambda_min'] / h['lambda_max']:.3f} |")
 
 print("\n### (b) Small vs large batch (CNN, weight decay 5e-4)\n")
 print("| batch | test error % | train loss at the minimizer | loss increase at x=±0.5 (filter-normalized) |")

@@ -31,10 +31,11 @@ if [ "$QUICK" = 1 ]; then
   BS_TRAIN=2000; BS_EPOCHS=2; CURVE=9; CURVE_SAMPLES=200
   PCA_TRAIN=1000; PCA_EPOCHS=3; PCA_GRID=7; PCA_SAMPLES=200
 else
-  RES_TRAIN=6000; RES_EPOCHS=3; RES_GRID=15; RES_SAMPLES=256
-  BS_TRAIN=20000; BS_EPOCHS=8; CURVE=41; CURVE_SAMPLES=2000
+  RES_TRAIN=12000; RES_EPOCHS=8; RES_GRID=21; RES_SAMPLES=512
+  BS_TRAIN=30000; BS_EPOCHS=12; CURVE=41; CURVE_SAMPLES=2000
   PCA_TRAIN=10000; PCA_EPOCHS=10; PCA_GRID=25; PCA_SAMPLES=1000
 fi
+HESS_SAMPLES=128
 
 # (a) ResNets with and without skip connections, at depths 20 and 56.
 for arch in resnet20 resnet20_noshort resnet56 resnet56_noshort; do
@@ -52,6 +53,10 @@ for arch in resnet20 resnet20_noshort resnet56 resnet56_noshort; do
     --progress lines --out "$OUT/$arch.h5" --json "$OUT/$arch.json"
   "$BIN" plot "$OUT/$arch.h5" --kind contour --out "$OUT/${arch}_contour.png"
   "$BIN" plot "$OUT/$arch.h5" --kind 3d --out "$OUT/${arch}_3d.png"
+  # The paper's convexity check at the minimizer: |λmin/λmax| of the Hessian.
+  log "(a) Hessian at the minimizer of $arch"
+  "$BIN" hessian --model "$final" --data fashion-mnist --max-samples "$HESS_SAMPLES" --top-k 1 --trace-samples 0 \
+    --json "$OUT/${arch}_hessian.json"
 done
 
 # (b) Small vs large batch (CNN, SGD, weight decay 5e-4, the same learning rate).

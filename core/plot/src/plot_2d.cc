@@ -129,16 +129,21 @@ void Axes2d(const PlotData& d) {
   pllab(EscapeText(AxisLabel('x', d)).c_str(), EscapeText(AxisLabel('y', d)).c_str(), "");
 }
 
+// Contour labels are written in exponential notation from this decimal exponent on.
+constexpr int kLabelExponent = 5;
+
 // Significant digits of the shortest decimal that writes `v` to 6 digits:
-// 0.5 -> 1, 2.5 -> 2, 10 -> 2, 0.125 -> 3 (a contour label's digits).
+// 0.5 -> 1, 2.5 -> 2, 10 -> 2, 0.125 -> 3, 1e6 -> 1 (written 1·10⁶) (a contour label's digits).
 int LabelDigits(double v) {
   if (v == 0 || !std::isfinite(v)) return 1;
+  const int exponent = static_cast<int>(std::floor(std::log10(std::fabs(v))));
   for (int d = 1; d <= 6; ++d) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.*g", d, v);
     if (std::fabs(std::strtod(buf, nullptr) - v) <= 1e-9 * std::fabs(v)) {
-      // PLplot prints numbers >= 10 without an exponent only with enough digits.
-      return std::max(d, static_cast<int>(std::floor(std::log10(std::fabs(v)))) + 1);
+      // In exponential notation the digits are the mantissa's; otherwise PLplot
+      // prints numbers >= 10 without an exponent only with enough digits.
+      return std::abs(exponent) >= kLabelExponent ? d : std::max(d, exponent + 1);
     }
   }
   return 6;
@@ -159,7 +164,7 @@ void ContourLines(const Matrix& m, size_t nx, size_t ny, Grid1* grid, const std:
       plcol1(levels.size() > 1 ? static_cast<double>(i) / (levels.size() - 1) : 0.0);
     }
     const PLFLT level = levels[i];
-    if (labelled) pl_setcontlabelformat(4, LabelDigits(level));
+    if (labelled) pl_setcontlabelformat(kLabelExponent, LabelDigits(level));
     plcont(m.get(), static_cast<PLINT>(nx), static_cast<PLINT>(ny), 1, static_cast<PLINT>(nx), 1,
            static_cast<PLINT>(ny), &level, 1, pltr1, grid->data());
   }
