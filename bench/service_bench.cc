@@ -102,7 +102,7 @@ core::Result<double> QueueThroughput(const std::shared_ptr<redis::ConnectionPool
       worker.Run(stop);
     });
   }
-  auto job = WaitForEnd(store, sub.job.id, seconds(600), milliseconds(5));
+  auto job = WaitForEnd(store, sub.job.id, seconds(600), milliseconds(20));
   stop.store(worker::kAbandon);
   for (auto& t : threads) t.join();
   if (!job.ok()) return job.status();
@@ -154,7 +154,7 @@ int main(int argc, char** argv) {
   app.add_option("--grid", grid, "part 2 grid: GRID x GRID points")->capture_default_str();
   app.add_option("--tile-size", tile_size, "part 2 points per tile")->capture_default_str();
   app.add_flag("--skip-workers", skip_workers, "only part 1");
-  app.add_option("--repeat", repeat, "part 2: interleaved runs of each configuration; the best counts")
+  app.add_option("--repeat", repeat, "runs of each configuration (part 2 interleaved); the best counts")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);  // the worker loop logs every tile at info
@@ -171,13 +171,18 @@ int main(int argc, char** argv) {
   std::printf("== queue overhead: %lld tiles of 1 point, trivial evaluation, real worker loop, Redis on loopback\n",
               static_cast<long long>(queue_tiles));
   for (int consumers : {1, 2}) {
-    auto r = QueueThroughput(pool, redis::Schema("bench:q" + std::to_string(consumers) + ":"), queue_tiles, consumers);
-    if (!r.ok()) {
-      std::fprintf(stderr, "queue bench failed: %s\n", r.status().ToString().c_str());
-      return 1;
+    double best = 0;
+    for (int r = 0; r < repeat; ++r) {
+      const std::string prefix = "bench:q" + std::to_string(consumers) + "-" + std::to_string(r) + ":";
+      auto tps = QueueThroughput(pool, redis::Schema(prefix), queue_tiles, consumers);
+      if (!tps.ok()) {
+        std::fprintf(stderr, "queue bench failed: %s\n", tps.status().ToString().c_str());
+        return 1;
+      }
+      best = std::max(best, *tps);
     }
-    std::printf("queue_tiles_per_second consumers=%d value=%.0f target=5000 ratio_to_target=%.2f\n", consumers, *r,
-                *r / 5000.0);
+    std::printf("queue_tiles_per_second consumers=%d value=%.0f target=5000 ratio_to_target=%.2f\n", consumers, best,
+                best / 5000.0);
   }
   std::fflush(stdout);
   if (skip_workers) return 0;
