@@ -13,6 +13,7 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -110,6 +111,21 @@ core::Result<double> QueueThroughput(const std::shared_ptr<redis::ConnectionPool
   return static_cast<double>(tiles) / TilePhaseSeconds(*job);
 }
 
+// Tiles a worker computed and their mean compute time, from its log ("tile done ... seconds=S").
+std::string WorkerSummary(const std::string& log) {
+  int tiles = 0;
+  double sum = 0;
+  for (size_t p = log.find("tile done"); p != std::string::npos; p = log.find("tile done", p + 1)) {
+    const size_t s = log.find("seconds=", p);
+    if (s == std::string::npos) break;
+    sum += std::atof(log.c_str() + s + 8);
+    ++tiles;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%d tiles, %.3f s/tile", tiles, tiles > 0 ? sum / tiles : 0.0);
+  return buf;
+}
+
 // 2. The tile phase of one real job with `workers` landscape-worker processes.
 core::Result<double> JobSeconds(testing::RedisServer& redis_server, const std::shared_ptr<redis::ConnectionPool>& pool,
                                 const redis::Schema& schema, const core::JobSpec& spec, int workers,
@@ -133,6 +149,9 @@ core::Result<double> JobSeconds(testing::RedisServer& redis_server, const std::s
   LS_ASSIGN_OR_RETURN(core::JobRecord job, WaitForEnd(store, sub.job.id, seconds(3600), milliseconds(200)));
   for (auto& p : procs) p->Signal(SIGTERM);
   for (auto& p : procs) p->Wait(seconds(30));
+  std::string summary;
+  for (auto& p : procs) summary += (summary.empty() ? "" : "; ") + WorkerSummary(p->Log());
+  std::printf("  workers=%d: %s\n", workers, summary.c_str());
   if (job.state != core::JobState::kSucceeded) {
     return core::Internal("bench job " + std::string(core::Name(job.state)) + ": " + job.error);
   }
