@@ -129,11 +129,11 @@ std::string WorkerSummary(const std::string& log) {
 // 2. The tile phase of one real job with `workers` landscape-worker processes.
 core::Result<double> JobSeconds(testing::RedisServer& redis_server, const std::shared_ptr<redis::ConnectionPool>& pool,
                                 const redis::Schema& schema, const core::JobSpec& spec, int workers,
-                                const std::string& dir) {
+                                const std::string& dir, int run) {
   redis::JobStore store(pool, schema);
   std::vector<std::unique_ptr<testing::Process>> procs;
   for (int i = 0; i < workers; ++i) {
-    const std::string name = "w" + std::to_string(workers) + "-" + std::to_string(i);
+    const std::string name = "run" + std::to_string(run) + "-w" + std::to_string(workers) + "-" + std::to_string(i);
     procs.push_back(testing::Process::Start({testing::Binary("worker/landscape-worker"), "--redis", redis_server.url(),
                                              "--prefix", schema.prefix(), "--threads", "1", "--name", name, "--cache",
                                              dir + "/cache-" + name, "--poll-ms", "100"},
@@ -231,7 +231,7 @@ int main(int argc, char** argv) {
   double t1 = 1e300, t2 = 1e300;
   for (int r = 0; r < repeat; ++r) {
     for (int workers : {1, 2}) {
-      auto t = JobSeconds(*redis_server, pool, redis::Schema("bench:w:"), spec, workers, dir);
+      auto t = JobSeconds(*redis_server, pool, redis::Schema("bench:w:"), spec, workers, dir, r);
       if (!t.ok()) {
         std::fprintf(stderr, "%d-worker run failed: %s\n", workers, t.status().ToString().c_str());
         return 1;
