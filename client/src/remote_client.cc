@@ -12,6 +12,7 @@
 #include "exit_codes.h"
 #include "landscape/core/progress.h"
 #include "landscape/core/sha256.h"
+#include "landscape/io/hdf5_files.h"
 #include "landscape/io/summary.h"
 #include "landscape/proto/convert.h"
 

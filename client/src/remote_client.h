@@ -9,7 +9,6 @@
 #include <grpcpp/grpcpp.h>
 
 #include "landscape/core/status.h"
-#include "landscape/io/hdf5_files.h"
 #include "landscape/v1/landscape.grpc.pb.h"
 #include "remote_commands.h"
 
