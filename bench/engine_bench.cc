@@ -222,7 +222,7 @@ int main(int argc, char** argv) {
                 o.precision.c_str(), o.channels_last ? " NHWC" : "", red_rate, fwd_red.size(), Median(fwd_red));
   }
   std::printf("  engine surface (%s, %s, batch %lld): %10.1f point-samples/s (median of %zu points, %.3f s each)\n",
-              o.no_optimize ? "plain" : "optimized", o.precision.c_str(),
+              (*eng)->info().optimized ? "optimized" : "plain", o.precision.c_str(),
               static_cast<long long>((*eng)->info().batch_size), eng_rate, eng_t.size(), Median(eng_t));
   std::printf("  a %lldx%lld surface over these samples would take %.1f s on this device\n",
               static_cast<long long>(o.grid_side), static_cast<long long>(o.grid_side),

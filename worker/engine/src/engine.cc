@@ -306,7 +306,9 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
   info.parameters = impl->evaluator->parameter_count();
   info.optimized = impl->evaluator->optimized();
   if (opts.optimize && !info.optimized) {
-    info.notes["optimization"] = "off: the model cannot be frozen (" + impl->evaluator->optimize_failure() + ")";
+    const std::string& why = impl->evaluator->optimize_failure();
+    info.notes["optimization"] =
+        why.rfind("off:", 0) == 0 ? why : "off: the model cannot be frozen (" + why + ")";
   }
   const auto& first = impl->evaluator->splits().front();
 

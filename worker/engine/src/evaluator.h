@@ -84,6 +84,8 @@ class PointEvaluator {
   PointEvaluator() = default;
   core::Status Init(core::DirType type, const io::DirectionSet& dirs);
   void MakeBatches();
+  // Turns per-point freezing off when it costs more than it saves (measured).
+  void DecideOptimization();
   int64_t ChooseBatchSize();
 
   struct FlatGroup {
