@@ -9,6 +9,7 @@
 //
 //   engine_bench [--arch resnet20] [--model M.pt] [--data fashion-mnist] [--samples 10000]
 //                [--batch 128] [--threads N] [--points 3] [--rounds 3] [--json F]
+//                [--no-optimize] [--first-layer auto|on|off]
 #include <ATen/Parallel.h>
 #include <torch/script.h>
 
@@ -47,6 +48,7 @@ struct Options {
   std::string json;
   std::string dirs_out;  // write the engine's directions (for reference_loop.py)
   bool no_optimize = false;
+  std::string first_layer = "auto";  // auto | on | off
   std::string device = "cpu";
   std::string precision = "fp32";
   bool channels_last = false;
@@ -74,6 +76,7 @@ bool ParseArgs(int argc, char** argv, Options* o) {
     else if (a == "--json") o->json = next();
     else if (a == "--dirs-out") o->dirs_out = next();
     else if (a == "--no-optimize") o->no_optimize = true;
+    else if (a == "--first-layer") o->first_layer = next();
     else if (a == "--device") o->device = next();
     else if (a == "--precision") o->precision = next();
     else if (a == "--channels-last") o->channels_last = true;
@@ -165,6 +168,7 @@ int main(int argc, char** argv) {
   engine::EngineOptions eopts;
   eopts.threads = threads;
   eopts.optimize = !o.no_optimize;
+  eopts.first_layer = o.first_layer;
   eopts.device = o.device;
   eopts.precision = o.precision;
   eopts.channels_last = o.channels_last;
@@ -222,7 +226,10 @@ int main(int argc, char** argv) {
                 o.precision.c_str(), o.channels_last ? " NHWC" : "", red_rate, fwd_red.size(), Median(fwd_red));
   }
   std::printf("  engine surface (%s, %s, batch %lld): %10.1f point-samples/s (median of %zu points, %.3f s each)\n",
-              (*eng)->info().optimized ? "optimized" : "plain", o.precision.c_str(),
+              (*eng)->info().first_layer_cached ? "cached first layer"
+              : (*eng)->info().optimized        ? "optimized"
+                                                : "plain",
+              o.precision.c_str(),
               static_cast<long long>((*eng)->info().batch_size), eng_rate, eng_t.size(), Median(eng_t));
   std::printf("  a %lldx%lld surface over these samples would take %.1f s on this device\n",
               static_cast<long long>(o.grid_side), static_cast<long long>(o.grid_side),
@@ -259,10 +266,12 @@ int main(int argc, char** argv) {
     std::snprintf(buf, sizeof buf,
                   "{\"bench\": \"engine\", \"model\": \"%s\", \"samples\": %lld, \"batch\": %lld, \"threads\": %d, "
                   "\"forward_plain_samples_per_s\": %.3f, \"forward_optimized_samples_per_s\": %.3f, "
-                  "\"engine_point_samples_per_s\": %.3f, \"ratio\": %.4f, \"peak_rss_bytes\": %ld}\n",
+                  "\"engine_point_samples_per_s\": %.3f, \"ratio\": %.4f, \"peak_rss_bytes\": %ld, "
+                  "\"engine_path\": \"%s\"}\n",
                   o.model.empty() ? o.arch.c_str() : o.model.c_str(), static_cast<long long>(ds->size()),
                   static_cast<long long>(o.batch), threads, plain_rate, opt_rate, eng_rate, ratio,
-                  core::PeakRssBytes());
+                  core::PeakRssBytes(),
+                  (*eng)->info().first_layer_cached ? "first_layer" : (*eng)->info().optimized ? "optimized" : "plain");
     (void)io::WriteTextFile(o.json, buf);
   }
   return 0;

@@ -116,6 +116,7 @@ int RunLocal(const LocalOptions& opts) {
   eopts.threads = opts.threads;
   eopts.optimize = !opts.no_optimize;
   eopts.precision = opts.precision;
+  eopts.first_layer = opts.first_layer;
   eopts.channels_last = opts.channels_last;
   eopts.auto_batch = opts.auto_batch;
   core::JobSpec run_spec = spec;
@@ -134,10 +135,15 @@ int RunLocal(const LocalOptions& opts) {
                static_cast<long long>(info.direction_tensors), static_cast<long long>(info.parameters),
                info.device.c_str(), info.threads);
   std::fprintf(stderr, "landscape: points evaluated on %s, %s, batch %lld\n",
-               info.optimized ? "a frozen, optimized graph (BatchNorm folded, oneDNN layouts)" : "the model as loaded",
+               info.first_layer_cached ? "the model after its cached first layer"
+               : info.optimized        ? "a frozen, optimized graph (BatchNorm folded, oneDNN layouts)"
+                                       : "the model as loaded",
                info.precision.c_str(), static_cast<long long>(info.batch_size));
   if (info.notes.count("optimization")) {
     std::fprintf(stderr, "landscape: optimization %s\n", info.notes.at("optimization").c_str());
+  }
+  if (info.notes.count("first_layer")) {
+    std::fprintf(stderr, "landscape: first-layer cache %s\n", info.notes.at("first_layer").c_str());
   }
   if (std::isfinite(info.xy_cosine)) {
     std::fprintf(stderr, "landscape: cosine(x, y) = %.3g\n", info.xy_cosine);

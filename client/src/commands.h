@@ -24,6 +24,7 @@ struct LocalOptions {
   int threads = 0;          // 0 = the cores this process owns
   bool no_optimize = false; // evaluate on the model as loaded (no frozen, optimized graphs)
   std::string precision = "fp32";  // fp32 | bf16 | fp16 forward passes
+  std::string first_layer = "auto";  // auto | on | off: the cached first layer
   bool channels_last = false;
   bool auto_batch = false;
   std::string progress = "auto";  // auto | bar | lines | quiet

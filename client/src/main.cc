@@ -59,6 +59,11 @@ int main(int argc, char** argv) {
                       "evaluate on the model as loaded instead of a frozen, optimized copy per point");
   local_cmd->add_option("--precision", local.precision, "forward passes in fp32 | bf16 | fp16 (GPUs)")
       ->capture_default_str();
+  local_cmd->add_option("--first-layer", local.first_layer,
+                        "auto | on | off: compute the first layer once for the centre and each direction and "
+                        "combine it per point (auto: when measured faster)")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
   local_cmd->add_flag("--channels-last", local.channels_last, "NHWC activations (faster convolutions on GPUs)");
   local_cmd->add_flag("--auto-batch", local.auto_batch, "CUDA: choose the batch size with the best throughput");
   local_cmd->add_option("--progress", local.progress, "auto | bar | lines | quiet")->capture_default_str();

@@ -29,6 +29,11 @@ CASES = {
     "dfilter_dlayer_2d": (["--xnorm", "dfilter", "--ynorm", "dlayer", "--x", "-2:2:3", "--y", "-2:2:3"], "weights",
                           "crossentropy"),
     "same_dir_2d": (["--same-dir", "--x", "-1:1:3", "--y", "-1:1:3"], "weights", "crossentropy"),
+    # The first layer (conv1, then BatchNorm) computed once for the centre and each direction.
+    "first_layer_cached_2d": (["--first-layer", "on", "--x", "-1:1:3", "--y", "-0.5:0.5:4"], "weights",
+                              "crossentropy"),
+    "first_layer_cached_states_1d": (["--first-layer", "on", "--dir-type", "states", "--xignore", "none",
+                                      "--x", "-1:1:5"], "states", "crossentropy"),
     # --split both: the oracle checks the test split against a file holding only it.
     "split_both": (["--data", "{fx}/splits.pt", "--split", "both", "--x", "-1:1:4"], "weights", "crossentropy"),
 }
@@ -85,9 +90,13 @@ def main():
         i = cmd.index("--model")
         del cmd[i:i + 2]
     print(" ".join(cmd), flush=True)
-    r = subprocess.run(cmd)
+    r = subprocess.run(cmd, stderr=subprocess.PIPE, text=True)
+    sys.stderr.write(r.stderr)
     if r.returncode != 0:
         print(f"landscape exited with {r.returncode}")
+        return 1
+    if "--first-layer" in flags and "after its cached first layer" not in r.stderr:
+        print("the first layer was not cached")
         return 1
     used_dirs = dirs if "--dir-file" not in flags else flags[flags.index("--dir-file") + 1]
     import torch

@@ -299,13 +299,24 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
   } else if (opts.precision != "fp32") {
     return core::InvalidArgument("precision", "expected fp32, bf16 or fp16, got '" + opts.precision + "'");
   }
+  if (opts.first_layer == "auto") {
+    eval.first_layer = EvalOptions::FirstLayer::kAuto;
+  } else if (opts.first_layer == "on") {
+    eval.first_layer = EvalOptions::FirstLayer::kOn;
+  } else if (opts.first_layer == "off") {
+    eval.first_layer = EvalOptions::FirstLayer::kOff;
+  } else {
+    return core::InvalidArgument("first_layer", "expected auto, on or off, got '" + opts.first_layer + "'");
+  }
   info.precision = opts.precision;
   LS_ASSIGN_OR_RETURN(impl->evaluator, PointEvaluator::Create(module, spec.directions.type, impl->dirs,
                                                               std::move(splits), spec.loss, device, eval));
   info.batch_size = impl->evaluator->batch_size();
   info.parameters = impl->evaluator->parameter_count();
   info.optimized = impl->evaluator->optimized();
-  if (opts.optimize && !info.optimized) {
+  info.first_layer_cached = impl->evaluator->first_layer_cached();
+  if (!impl->evaluator->first_layer_note().empty()) info.notes["first_layer"] = impl->evaluator->first_layer_note();
+  if (opts.optimize && !info.optimized && !info.first_layer_cached) {
     const std::string& why = impl->evaluator->optimize_failure();
     info.notes["optimization"] =
         why.rfind("off:", 0) == 0 ? why : "off: the model cannot be frozen (" + why + ")";

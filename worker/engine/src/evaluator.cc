@@ -111,6 +111,7 @@ Result<std::unique_ptr<PointEvaluator>> PointEvaluator::Create(torch::jit::Modul
     if (options.auto_batch && device.is_cuda()) e->batch_size_ = e->ChooseBatchSize();
     e->MakeBatches();
     if (e->optimize_ && e->dtype_ == at::kFloat) e->DecideOptimization();
+    if (options.first_layer != EvalOptions::FirstLayer::kOff) e->DecideFirstLayer(options);
   } catch (const std::exception& ex) {
     return Status(StatusCode::kInternal, "cannot prepare the evaluation: " + FirstLine(ex));
   }
@@ -148,6 +149,7 @@ void PointEvaluator::DecideOptimization() {
   for (const auto& b : batches_) n_batches += static_cast<int64_t>(b.size());
   const double with = t_freeze + static_cast<double>(n_batches) * t_frozen;
   const double without = static_cast<double>(n_batches) * t_plain;
+  batch_seconds_ = std::min(with, without) / static_cast<double>(n_batches);
   if (with >= without) {
     optimize_ = false;
     char buf[200];
@@ -156,6 +158,117 @@ void PointEvaluator::DecideOptimization() {
                   1e3 * with, 1e3 * without);
     optimize_failure_ = buf;
   }
+}
+
+std::vector<at::Tensor> PointEvaluator::HeadOutputs(const FirstLayerSplit& split, at::Tensor FlatGroup::*terms) {
+  c10::InferenceMode guard;
+  for (FlatGroup& g : groups_) g.flat.copy_(g.*terms);
+  std::vector<at::Tensor> out;
+  try {
+    for (const auto& batches : batches_) {
+      at::Tensor all;
+      int64_t offset = 0;
+      for (const auto& [x, y] : batches) {
+        at::Tensor h = RunPart(*split.head, module_, x);
+        if (!all.defined()) {
+          std::vector<int64_t> shape(h.sizes().begin(), h.sizes().end());
+          int64_t n = 0;
+          for (const auto& b : batches) n += b.first.size(0);
+          shape[0] = n;
+          all = at::empty(shape, h.options());
+        }
+        all.narrow(0, offset, h.size(0)).copy_(h);
+        offset += h.size(0);
+      }
+      out.push_back(all);
+    }
+  } catch (...) {
+    for (FlatGroup& g : groups_) g.flat.copy_(g.theta0);
+    throw;
+  }
+  for (FlatGroup& g : groups_) g.flat.copy_(g.theta0);
+  return out;
+}
+
+void PointEvaluator::DecideFirstLayer(const EvalOptions& options) {
+  auto off = [&](const std::string& why) { first_layer_note_ = "off: " + why; };
+  if (dtype_ != at::kFloat) return off("reduced precision");
+  if (batches_.empty() || batches_.front().empty()) return off("no data");
+  auto split = SplitAtFirstLayer(module_);
+  if (!split.ok()) return off(split.status().message());
+  // The layer's tensors must move with the directions, i.e. live in a flat buffer.
+  auto in_flat = [&](const at::Tensor& t) {
+    if (!t.defined()) return true;
+    const auto* p = static_cast<const char*>(t.data_ptr());
+    for (const FlatGroup& g : groups_) {
+      const auto* begin = static_cast<const char*>(g.flat.data_ptr());
+      if (g.flat.scalar_type() == at::kFloat && p >= begin && p < begin + g.flat.nbytes()) return true;
+    }
+    return false;
+  };
+  if (!in_flat(split->weight) || !in_flat(split->bias)) {
+    return off("the first layer's tensors are not among the tensors the directions move");
+  }
+  c10::InferenceMode guard;
+  const at::Tensor& x0 = batches_.front().front().first;
+  const at::Tensor h0 = RunPart(*split->head, module_, x0);
+  int64_t samples = 0;
+  for (const auto& s : splits_) samples += s.data.size();
+  const int64_t terms = two_d_ ? 3 : 2;
+  const int64_t bytes = terms * samples * (h0.numel() / std::max<int64_t>(1, h0.size(0))) *
+                        static_cast<int64_t>(h0.element_size());
+  char buf[240];
+  if (bytes > options.first_layer_max_bytes) {
+    std::snprintf(buf, sizeof buf, "the cache would take %lld MiB (limit %lld MiB)",
+                  static_cast<long long>(bytes >> 20), static_cast<long long>(options.first_layer_max_bytes >> 20));
+    return off(buf);
+  }
+  std::vector<int64_t> scratch_shape(h0.sizes().begin(), h0.sizes().end());
+  scratch_shape[0] = batch_size_;
+  at::Tensor scratch = at::empty(scratch_shape, h0.options());
+  if (options.first_layer == EvalOptions::FirstLayer::kAuto) {
+    // A batch on the tail (one axpy per term, then the rest of the model) against
+    // a batch on the path chosen so far (including per-point freezing, if any).
+    std::vector<double> t;
+    for (int r = 0; r < 5; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      at::Tensor s = scratch.narrow(0, 0, h0.size(0));
+      at::add_out(s, h0, h0, 0.5);
+      if (two_d_) s.add_(h0, 0.25);
+      (void)RunPart(*split->tail, module_, s).sum().item<float>();
+      if (r >= 2) t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(t.begin(), t.end());
+    const double t_tail = t[1];
+    const double t_best = batch_seconds_ > 0 ? batch_seconds_ : TimeForward(ForwardModule(), x0);
+    if (t_tail > 0.9 * t_best) {
+      std::snprintf(buf, sizeof buf, "a batch would take %.2f ms on the cached first layer against %.2f ms without",
+                    1e3 * t_tail, 1e3 * t_best);
+      return off(buf);
+    }
+  }
+  auto cache = std::make_unique<FirstLayerCache>();
+  const std::vector<at::Tensor> y0 = HeadOutputs(*split, &FlatGroup::theta0);
+  const std::vector<at::Tensor> yx = HeadOutputs(*split, &FlatGroup::dx);
+  const std::vector<at::Tensor> yy = two_d_ ? HeadOutputs(*split, &FlatGroup::dy) : std::vector<at::Tensor>();
+  for (size_t s = 0; s < batches_.size(); ++s) {
+    std::vector<std::array<at::Tensor, 3>> per_batch;
+    int64_t offset = 0;
+    for (const auto& b : batches_[s]) {
+      const int64_t len = b.first.size(0);
+      per_batch.push_back({y0[s].narrow(0, offset, len), yx[s].narrow(0, offset, len),
+                           two_d_ ? yy[s].narrow(0, offset, len) : at::Tensor()});
+      offset += len;
+    }
+    cache->terms.push_back(std::move(per_batch));
+  }
+  cache->scratch = scratch;
+  std::snprintf(buf, sizeof buf, "%s, %lld MiB", split->layer.c_str(), static_cast<long long>(bytes >> 20));
+  first_layer_note_ = buf;
+  cache->split = std::move(*split);
+  cache_ = std::move(cache);
+  optimize_ = false;  // the tail runs on the module itself
+  optimize_failure_ = "off: the first layer is cached (" + first_layer_note_ + ")";
 }
 
 void PointEvaluator::MakeBatches() {
@@ -322,8 +435,19 @@ Result<PointValues> PointEvaluator::Evaluate(double alpha, double beta) {
     for (size_t s = 0; s < splits_.size(); ++s) {
       at::Tensor loss_sum = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device_));
       at::Tensor correct = at::zeros({}, at::TensorOptions().dtype(at::kLong).device(device_));
-      for (const auto& [x, y] : batches_[s]) {
-        AccumulateBatch(forward({x}).toTensor(), y, loss_, loss_sum, correct);
+      if (cache_) {
+        // The first layer's output at this point from its cached terms, then the rest of the model.
+        for (size_t b = 0; b < batches_[s].size(); ++b) {
+          const auto& terms = cache_->terms[s][b];
+          at::Tensor h = cache_->scratch.narrow(0, 0, terms[0].size(0));
+          at::add_out(h, terms[0], terms[1], alpha);
+          if (two_d_) h.add_(terms[2], beta);
+          AccumulateBatch(RunPart(*cache_->split.tail, module_, h), batches_[s][b].second, loss_, loss_sum, correct);
+        }
+      } else {
+        for (const auto& [x, y] : batches_[s]) {
+          AccumulateBatch(forward({x}).toTensor(), y, loss_, loss_sum, correct);
+        }
       }
       const double n = static_cast<double>(splits_[s].data.size());
       const double loss = loss_sum.item<double>() / n;

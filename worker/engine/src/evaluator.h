@@ -11,10 +11,12 @@
 
 #include <torch/script.h>
 
+#include <array>
 #include <memory>
 #include <vector>
 
 #include "datasets.h"
+#include "first_layer.h"
 #include "landscape/core/spec.h"
 #include "landscape/engine/engine.h"
 #include "landscape/io/hdf5_files.h"
@@ -45,6 +47,13 @@ struct EvalOptions {
   /// On CUDA: choose the batch size with the best measured throughput
   /// (powers of two from 256 up to the data size, stopping at out-of-memory).
   bool auto_batch = false;
+  /// The first layer's output for θ0, dx and dy computed once (first_layer.h), so
+  /// that a point costs one axpy instead of the first layer: kAuto when measured
+  /// faster than the best full forward pass, kOn whenever the model allows, kOff never.
+  /// float32 only.
+  enum class FirstLayer { kAuto, kOn, kOff };
+  FirstLayer first_layer = FirstLayer::kAuto;
+  int64_t first_layer_max_bytes = int64_t{1} << 30;  // the cache's largest size
 };
 
 class PointEvaluator {
@@ -79,6 +88,10 @@ class PointEvaluator {
   bool optimized() const { return optimize_; }
   const std::string& optimize_failure() const { return optimize_failure_; }
   int64_t batch_size() const { return batch_size_; }
+  /// Whether the first layer's output is cached (then points run the model's tail).
+  bool first_layer_cached() const { return cache_ != nullptr; }
+  /// What the cache holds ("fc1 (aten::linear), 61 MiB") or why it is not used ("off: ...").
+  const std::string& first_layer_note() const { return first_layer_note_; }
 
  private:
   PointEvaluator() = default;
@@ -87,6 +100,8 @@ class PointEvaluator {
   // Turns per-point freezing off when it costs more than it saves (measured).
   void DecideOptimization();
   int64_t ChooseBatchSize();
+  // Builds the first-layer cache when options allow and (kAuto) it is measured faster.
+  void DecideFirstLayer(const EvalOptions& options);
 
   struct FlatGroup {
     at::Tensor flat;     // the model's tensors live here
@@ -99,6 +114,9 @@ class PointEvaluator {
     at::Tensor theta0;
     at::Tensor dx, dy;  // float32
   };
+  // The first layer's output over every batch of every split, with the flat
+  // buffers set to `terms` (θ0, dx or dy per group); θ0 is restored after.
+  std::vector<at::Tensor> HeadOutputs(const FirstLayerSplit& split, at::Tensor FlatGroup::*terms);
 
   // The module that forward passes run on for the current point: module_ itself,
   // or a frozen, optimized copy of it.
@@ -122,6 +140,16 @@ class PointEvaluator {
   int64_t batch_size_ = 128;
   int64_t parameter_count_ = 0;
   bool two_d_ = false;
+  double batch_seconds_ = 0;  // measured time of one batch on the chosen path (0: not measured)
+
+  struct FirstLayerCache {
+    FirstLayerSplit split;
+    // Per split, per batch: the layer's output for θ0, dx, dy (dy undefined for 1-D).
+    std::vector<std::vector<std::array<at::Tensor, 3>>> terms;
+    at::Tensor scratch;  // one batch of θ0 + α·dx + β·dy terms
+  };
+  std::unique_ptr<FirstLayerCache> cache_;
+  std::string first_layer_note_;
 };
 
 }  // namespace landscape::engine
