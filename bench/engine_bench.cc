@@ -9,7 +9,7 @@
 //
 //   engine_bench [--arch resnet20] [--model M.pt] [--data fashion-mnist] [--samples 10000]
 //                [--batch 128] [--threads N] [--points 3] [--rounds 3] [--json F]
-//                [--no-optimize] [--first-layer auto|on|off]
+//                [--no-optimize] [--first-layer auto|on|off] [--data-parallel auto|on|off] [--auto-batch]
 #include <ATen/Parallel.h>
 #include <torch/script.h>
 
@@ -49,6 +49,7 @@ struct Options {
   std::string dirs_out;  // write the engine's directions (for reference_loop.py)
   bool no_optimize = false;
   std::string first_layer = "auto";  // auto | on | off
+  std::string data_parallel = "auto";  // auto | on | off
   std::string device = "cpu";
   std::string precision = "fp32";
   bool channels_last = false;
@@ -77,6 +78,7 @@ bool ParseArgs(int argc, char** argv, Options* o) {
     else if (a == "--dirs-out") o->dirs_out = next();
     else if (a == "--no-optimize") o->no_optimize = true;
     else if (a == "--first-layer") o->first_layer = next();
+    else if (a == "--data-parallel") o->data_parallel = next();
     else if (a == "--device") o->device = next();
     else if (a == "--precision") o->precision = next();
     else if (a == "--channels-last") o->channels_last = true;
@@ -124,10 +126,6 @@ int main(int argc, char** argv) {
   torch::jit::Module module = torch::jit::load(model_path, device);
   module.eval();
   at::Tensor images = ds->images.to(device);
-  std::vector<at::Tensor> batches;
-  for (int64_t s = 0; s < ds->size(); s += o.batch) {
-    batches.push_back(images.narrow(0, s, std::min(o.batch, ds->size() - s)));
-  }
   // The best forward pass we can get: the same model frozen and optimized for inference.
   torch::jit::Module frozen = torch::jit::freeze(module);
   torch::jit::Module optimized = torch::jit::optimize_for_inference(frozen);
@@ -150,15 +148,6 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "(the %s model cannot be frozen: its baseline runs as loaded)\n", o.precision.c_str());
   }
-  std::vector<at::Tensor> reduced_batches;
-  {
-    at::Tensor r = images.to(dtype);
-    if (o.channels_last) r = r.contiguous(at::MemoryFormat::ChannelsLast);
-    for (int64_t s = 0; s < ds->size(); s += o.batch) {
-      reduced_batches.push_back(r.narrow(0, s, std::min(o.batch, ds->size() - s)));
-    }
-  }
-
   core::JobSpec spec;
   spec.model.model = model_path;
   spec.data = data;
@@ -169,6 +158,7 @@ int main(int argc, char** argv) {
   eopts.threads = threads;
   eopts.optimize = !o.no_optimize;
   eopts.first_layer = o.first_layer;
+  eopts.data_parallel = o.data_parallel;
   eopts.device = o.device;
   eopts.precision = o.precision;
   eopts.channels_last = o.channels_last;
@@ -178,6 +168,21 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", eng.status().ToString().c_str());
     return 1;
   }
+  // The baselines run on the batches the engine evaluates (its choice under --auto-batch).
+  const int64_t batch = (*eng)->info().batch_size;
+  std::vector<at::Tensor> batches;
+  for (int64_t s = 0; s < ds->size(); s += batch) {
+    batches.push_back(images.narrow(0, s, std::min(batch, ds->size() - s)));
+  }
+  std::vector<at::Tensor> reduced_batches;
+  {
+    at::Tensor r = images.to(dtype);
+    if (o.channels_last) r = r.contiguous(at::MemoryFormat::ChannelsLast);
+    for (int64_t s = 0; s < ds->size(); s += batch) {
+      reduced_batches.push_back(r.narrow(0, s, std::min(batch, ds->size() - s)));
+    }
+  }
+
   const auto xs = spec.grid.x.Coordinates();
 
   if (!o.dirs_out.empty()) {
@@ -216,7 +221,7 @@ int main(int argc, char** argv) {
   const double ratio = eng_rate / fwd_rate;
   std::printf("engine_bench: %s, %lld samples of %s, batch %lld, %d threads\n",
               o.model.empty() ? o.arch.c_str() : o.model.c_str(), static_cast<long long>(ds->size()), o.data.c_str(),
-              static_cast<long long>(o.batch), threads);
+              static_cast<long long>(batch), threads);
   std::printf("  pure forward, as loaded     : %10.1f samples/s (median of %zu passes, %.3f s each)\n", plain_rate,
               fwd.size(), Median(fwd));
   std::printf("  pure forward, frozen+optimized: %8.1f samples/s (median of %zu passes, %.3f s each)\n", opt_rate,
@@ -225,11 +230,11 @@ int main(int argc, char** argv) {
     std::printf("  pure forward, %s%s frozen+opt.: %10.1f samples/s (median of %zu passes, %.3f s each)\n",
                 o.precision.c_str(), o.channels_last ? " NHWC" : "", red_rate, fwd_red.size(), Median(fwd_red));
   }
-  std::printf("  engine surface (%s, %s, batch %lld): %10.1f point-samples/s (median of %zu points, %.3f s each)\n",
+  std::printf("  engine surface (%s, %d lane(s), %s, batch %lld): %10.1f point-samples/s (median of %zu points, %.3f s each)\n",
               (*eng)->info().first_layer_cached ? "cached first layer"
               : (*eng)->info().optimized        ? "optimized"
                                                 : "plain",
-              o.precision.c_str(),
+              (*eng)->info().lanes, o.precision.c_str(),
               static_cast<long long>((*eng)->info().batch_size), eng_rate, eng_t.size(), Median(eng_t));
   std::printf("  a %lldx%lld surface over these samples would take %.1f s on this device\n",
               static_cast<long long>(o.grid_side), static_cast<long long>(o.grid_side),
@@ -267,11 +272,12 @@ int main(int argc, char** argv) {
                   "{\"bench\": \"engine\", \"model\": \"%s\", \"samples\": %lld, \"batch\": %lld, \"threads\": %d, "
                   "\"forward_plain_samples_per_s\": %.3f, \"forward_optimized_samples_per_s\": %.3f, "
                   "\"engine_point_samples_per_s\": %.3f, \"ratio\": %.4f, \"peak_rss_bytes\": %ld, "
-                  "\"engine_path\": \"%s\"}\n",
+                  "\"engine_path\": \"%s\", \"lanes\": %d}\n",
                   o.model.empty() ? o.arch.c_str() : o.model.c_str(), static_cast<long long>(ds->size()),
-                  static_cast<long long>(o.batch), threads, plain_rate, opt_rate, eng_rate, ratio,
+                  static_cast<long long>(batch), threads, plain_rate, opt_rate, eng_rate, ratio,
                   core::PeakRssBytes(),
-                  (*eng)->info().first_layer_cached ? "first_layer" : (*eng)->info().optimized ? "optimized" : "plain");
+                  (*eng)->info().first_layer_cached ? "first_layer" : (*eng)->info().optimized ? "optimized" : "plain",
+                  (*eng)->info().lanes);
     (void)io::WriteTextFile(o.json, buf);
   }
   return 0;

@@ -117,6 +117,7 @@ int RunLocal(const LocalOptions& opts) {
   eopts.optimize = !opts.no_optimize;
   eopts.precision = opts.precision;
   eopts.first_layer = opts.first_layer;
+  eopts.data_parallel = opts.data_parallel;
   eopts.channels_last = opts.channels_last;
   eopts.auto_batch = opts.auto_batch;
   core::JobSpec run_spec = spec;
@@ -134,11 +135,13 @@ int RunLocal(const LocalOptions& opts) {
   std::fprintf(stderr, "landscape: %lld direction tensors, %lld entries; device %s, %d threads\n",
                static_cast<long long>(info.direction_tensors), static_cast<long long>(info.parameters),
                info.device.c_str(), info.threads);
-  std::fprintf(stderr, "landscape: points evaluated on %s, %s, batch %lld\n",
+  std::fprintf(stderr, "landscape: points evaluated on %s, %s, batch %lld%s\n",
                info.first_layer_cached ? "the model after its cached first layer"
                : info.optimized        ? "a frozen, optimized graph (BatchNorm folded, oneDNN layouts)"
                                        : "the model as loaded",
-               info.precision.c_str(), static_cast<long long>(info.batch_size));
+               info.precision.c_str(), static_cast<long long>(info.batch_size),
+               info.lanes > 1 ? (", batches split over " + std::to_string(info.lanes) + " single-threaded lanes").c_str()
+                              : "");
   if (info.notes.count("optimization")) {
     std::fprintf(stderr, "landscape: optimization %s\n", info.notes.at("optimization").c_str());
   }

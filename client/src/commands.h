@@ -25,6 +25,7 @@ struct LocalOptions {
   bool no_optimize = false; // evaluate on the model as loaded (no frozen, optimized graphs)
   std::string precision = "fp32";  // fp32 | bf16 | fp16 forward passes
   std::string first_layer = "auto";  // auto | on | off: the cached first layer
+  std::string data_parallel = "auto";  // auto | on | off: batches over single-threaded lanes (CPU)
   bool channels_last = false;
   bool auto_batch = false;
   std::string progress = "auto";  // auto | bar | lines | quiet

@@ -64,8 +64,13 @@ int main(int argc, char** argv) {
                         "combine it per point (auto: when measured faster)")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
+  local_cmd->add_option("--data-parallel", local.data_parallel,
+                        "auto | on | off: CPU: split a point's batches over one single-threaded lane per thread "
+                        "instead of each operator over the threads (auto: when measured faster)")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
   local_cmd->add_flag("--channels-last", local.channels_last, "NHWC activations (faster convolutions on GPUs)");
-  local_cmd->add_flag("--auto-batch", local.auto_batch, "CUDA: choose the batch size with the best throughput");
+  local_cmd->add_flag("--auto-batch", local.auto_batch, "choose the evaluation batch size by measured throughput (instead of --batch-size)");
   local_cmd->add_option("--progress", local.progress, "auto | bar | lines | quiet")->capture_default_str();
   local_cmd->add_option("--save-interval", local.save_interval_s, "seconds between saves of the partial surface")
       ->capture_default_str();

@@ -34,6 +34,11 @@ struct MainOptions {
   std::string prefix = "lls:";
   std::string device = "cpu";
   int threads = 0;
+  std::string precision = "fp32";
+  bool channels_last = false;
+  bool auto_batch = false;
+  std::string first_layer = "auto";
+  std::string data_parallel = "auto";
   std::string cache;
   std::string data_root;
   std::string name;
@@ -63,6 +68,18 @@ int main(int argc, char** argv) {
   app.add_option("--prefix", o.prefix, "prefix of every Redis key (as the server's)")->capture_default_str();
   app.add_option("--device", o.device, "cpu | cuda | cuda:N")->capture_default_str();
   app.add_option("--threads", o.threads, "intra-op threads per evaluation (default: the cores this process owns)");
+  app.add_option("--precision", o.precision, "forward passes in fp32 | bf16 | fp16 (fp16: CUDA only)")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
+      ->capture_default_str();
+  app.add_flag("--channels-last", o.channels_last, "NHWC activations (faster convolutions on GPUs)");
+  app.add_flag("--auto-batch", o.auto_batch, "choose each job's evaluation batch size by measured throughput");
+  app.add_option("--first-layer", o.first_layer, "auto | on | off: cache the first layer's output per job")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
+  app.add_option("--data-parallel", o.data_parallel,
+                 "auto | on | off: CPU: a point's batches over one single-threaded lane per thread")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
   app.add_option("--cache", o.cache, "directory of cached artifacts (default: ~/.cache/landscape)");
   app.add_option("--data-root", o.data_root, "where the built-in data sets are (default: Debian's)");
   app.add_option("--name", o.name, "consumer name in the queue (default: HOST-PID-RANDOM)");
@@ -78,6 +95,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--log-level", o.log_level, "trace | debug | info | warn | error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (o.precision == "fp16" && o.device.rfind("cuda", 0) != 0) {
+    std::fprintf(stderr, "landscape-worker: --precision fp16 needs a CUDA --device (use bf16 on CPUs)\n");
+    return 2;
+  }
 
   auto log = spdlog::stdout_logger_mt("worker");
   spdlog::set_default_logger(log);
@@ -142,6 +163,11 @@ int main(int argc, char** argv) {
   eopts.device = o.device;
   eopts.threads = o.threads;
   eopts.data_root = o.data_root;
+  eopts.precision = o.precision;
+  eopts.channels_last = o.channels_last;
+  eopts.auto_batch = o.auto_batch;
+  eopts.first_layer = o.first_layer;
+  eopts.data_parallel = o.data_parallel;
   worker::EngineEvaluatorFactory evaluators(eopts, &cache);
 
   worker::WorkerOptions wopts;

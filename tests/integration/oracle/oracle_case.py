@@ -34,6 +34,12 @@ CASES = {
                               "crossentropy"),
     "first_layer_cached_states_1d": (["--first-layer", "on", "--dir-type", "states", "--xignore", "none",
                                       "--x", "-1:1:5"], "states", "crossentropy"),
+    # A point's batches split over two single-threaded lanes (and both splits).
+    "lanes_2d": (["--threads", "2", "--data-parallel", "on", "--x", "-1:1:3", "--y", "-1:1:3"], "weights",
+                 "crossentropy"),
+    "lanes_first_layer_split_both": (["--threads", "2", "--data-parallel", "on", "--first-layer", "on",
+                                      "--data", "{fx}/splits.pt", "--split", "both", "--x", "-1:1:4"], "weights",
+                                     "crossentropy"),
     # --split both: the oracle checks the test split against a file holding only it.
     "split_both": (["--data", "{fx}/splits.pt", "--split", "both", "--x", "-1:1:4"], "weights", "crossentropy"),
 }
@@ -85,6 +91,9 @@ def main():
     cmd = [binary, "local", "--model", os.path.join(fx, "model.pt"), "--data", data,
            "--batch-size", "32", "--threads", "1", "--progress", "quiet", "--overwrite",
            "--out", surface, "--dir-out", dirs] + flags
+    if "--threads" in flags:
+        i = cmd.index("--threads")
+        del cmd[i:i + 2]
     # A later --model overrides the first (state_dict_on_arch).
     if "--model" in flags:
         i = cmd.index("--model")
@@ -98,6 +107,9 @@ def main():
     if "--first-layer" in flags and "after its cached first layer" not in r.stderr:
         print("the first layer was not cached")
         return 1
+    if "--data-parallel" in flags and "single-threaded lanes" not in r.stderr:
+        print("the batches were not split over lanes")
+        return 1
     used_dirs = dirs if "--dir-file" not in flags else flags[flags.index("--dir-file") + 1]
     import torch
     net = torch.jit.load(os.path.join(fx, "model.pt"))
@@ -109,7 +121,7 @@ def main():
             with h5py.File(used_dirs, "r") as d:
                 for k in d["xdirection"]:
                     assert np.array_equal(np.array(d["xdirection"][k]), np.array(d["ydirection"][k])), k
-    if case == "split_both":
+    if "--split" in flags:
         # The test metrics, checked on a copy of the surface that holds them under the train names.
         test_surface = os.path.join(work, case + ".test.h5")
         with h5py.File(surface, "r") as s, h5py.File(test_surface, "w") as t:

@@ -299,15 +299,15 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
   } else if (opts.precision != "fp32") {
     return core::InvalidArgument("precision", "expected fp32, bf16 or fp16, got '" + opts.precision + "'");
   }
-  if (opts.first_layer == "auto") {
-    eval.first_layer = EvalOptions::FirstLayer::kAuto;
-  } else if (opts.first_layer == "on") {
-    eval.first_layer = EvalOptions::FirstLayer::kOn;
-  } else if (opts.first_layer == "off") {
-    eval.first_layer = EvalOptions::FirstLayer::kOff;
-  } else {
-    return core::InvalidArgument("first_layer", "expected auto, on or off, got '" + opts.first_layer + "'");
-  }
+  auto choice = [](const std::string& field, const std::string& v, EvalOptions::Choice* out) {
+    if (v == "auto") *out = EvalOptions::Choice::kAuto;
+    else if (v == "on") *out = EvalOptions::Choice::kOn;
+    else if (v == "off") *out = EvalOptions::Choice::kOff;
+    else return core::InvalidArgument(field, "expected auto, on or off, got '" + v + "'");
+    return Status::Ok();
+  };
+  LS_RETURN_IF_ERROR(choice("first_layer", opts.first_layer, &eval.first_layer));
+  LS_RETURN_IF_ERROR(choice("data_parallel", opts.data_parallel, &eval.data_parallel));
   info.precision = opts.precision;
   LS_ASSIGN_OR_RETURN(impl->evaluator, PointEvaluator::Create(module, spec.directions.type, impl->dirs,
                                                               std::move(splits), spec.loss, device, eval));
@@ -315,6 +315,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
   info.parameters = impl->evaluator->parameter_count();
   info.optimized = impl->evaluator->optimized();
   info.first_layer_cached = impl->evaluator->first_layer_cached();
+  info.lanes = impl->evaluator->data_parallel_lanes();
   if (!impl->evaluator->first_layer_note().empty()) info.notes["first_layer"] = impl->evaluator->first_layer_note();
   if (opts.optimize && !info.optimized && !info.first_layer_cached) {
     const std::string& why = impl->evaluator->optimize_failure();

@@ -1,6 +1,7 @@
 #include "evaluator.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <map>
 #include <sstream>
+#include <thread>
 
 namespace landscape::engine {
 
@@ -86,6 +88,7 @@ Result<std::unique_ptr<PointEvaluator>> PointEvaluator::Create(torch::jit::Modul
   e->device_ = device;
   e->batch_size_ = options.batch_size;
   e->two_d_ = dirs.has_y();
+  e->threads_ = at::get_num_threads();
   try {
     e->module_.eval();
     if (e->dtype_ != at::kFloat) {
@@ -108,10 +111,11 @@ Result<std::unique_ptr<PointEvaluator>> PointEvaluator::Create(torch::jit::Modul
       if (e->channels_last_ && x.dim() == 4) x = x.contiguous(at::MemoryFormat::ChannelsLast);
       e->inputs_.push_back(x);
     }
-    if (options.auto_batch && device.is_cuda()) e->batch_size_ = e->ChooseBatchSize();
+    if (options.auto_batch) e->batch_size_ = e->ChooseBatchSize();
     e->MakeBatches();
     if (e->optimize_ && e->dtype_ == at::kFloat) e->DecideOptimization();
-    if (options.first_layer != EvalOptions::FirstLayer::kOff) e->DecideFirstLayer(options);
+    if (options.first_layer != EvalOptions::Choice::kOff) e->DecideFirstLayer(options);
+    e->DecideDataParallel(options.data_parallel);
   } catch (const std::exception& ex) {
     return Status(StatusCode::kInternal, "cannot prepare the evaluation: " + FirstLine(ex));
   }
@@ -226,7 +230,7 @@ void PointEvaluator::DecideFirstLayer(const EvalOptions& options) {
   std::vector<int64_t> scratch_shape(h0.sizes().begin(), h0.sizes().end());
   scratch_shape[0] = batch_size_;
   at::Tensor scratch = at::empty(scratch_shape, h0.options());
-  if (options.first_layer == EvalOptions::FirstLayer::kAuto) {
+  if (options.first_layer == EvalOptions::Choice::kAuto) {
     // A batch on the tail (one axpy per term, then the rest of the model) against
     // a batch on the path chosen so far (including per-point freezing, if any).
     std::vector<double> t;
@@ -285,20 +289,28 @@ void PointEvaluator::MakeBatches() {
 }
 
 int64_t PointEvaluator::ChooseBatchSize() {
+  // Candidates: powers of two. CPUs: 16..1024 (small batches keep activations in
+  // the core's caches, large ones amortize per-operator overhead; which wins depends
+  // on the model). GPUs: 256..16384, stopping at out-of-memory.
   const int64_t n = inputs_.front().size(0);
+  const bool gpu = device_.is_cuda();
+  const int64_t first = gpu ? 256 : 16, last = gpu ? 16384 : 1024;
   torch::jit::Module& m = ForwardModule();
   int64_t best = batch_size_;
   double best_rate = 0;
-  for (int64_t b = 256; b <= std::max<int64_t>(256, std::min<int64_t>(n, 16384)); b *= 2) {
+  for (int64_t b = first; b <= std::max(first, std::min(n, last)); b *= 2) {
     try {
       c10::InferenceMode guard;
       at::Tensor x = inputs_.front().narrow(0, 0, std::min(b, n));
-      m.forward({x});  // warm-up (algorithm selection)
+      // Warm-ups: the graph executor profiles two runs per shape; algorithm selection on GPUs.
+      for (int w = 0; w < 2; ++w) m.forward({x});
       at::Tensor sink = m.forward({x}).toTensor();
+      // Time at least ~512 samples per candidate so that small batches are measured as fairly as large ones.
+      const int reps = static_cast<int>(std::max<int64_t>(3, 512 / x.size(0)));
       const auto t0 = std::chrono::steady_clock::now();
-      for (int r = 0; r < 3; ++r) sink = m.forward({x}).toTensor();
+      for (int r = 0; r < reps; ++r) sink = m.forward({x}).toTensor();
       sink.sum().item<float>();  // waits for the device
-      const double rate = 3.0 * static_cast<double>(x.size(0)) /
+      const double rate = static_cast<double>(reps) * static_cast<double>(x.size(0)) /
                           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (rate > best_rate * 1.02) {
         best_rate = rate;
@@ -422,6 +434,97 @@ torch::jit::Module& PointEvaluator::ForwardModule() {
   return frozen_;
 }
 
+void PointEvaluator::AccumulateBatches(torch::jit::Method& forward, size_t s, size_t first, size_t end,
+                                       size_t stride, double alpha, double beta, at::Tensor& loss_sum,
+                                       at::Tensor& correct) {
+  const auto& batches = batches_[s];
+  at::Tensor h;  // the cached first layer's output for one batch (per thread)
+  for (size_t b = first; b < end; b += stride) {
+    const auto& [x, y] = batches[b];
+    if (cache_) {
+      // The first layer's output at this point from its cached terms, then the rest of the model.
+      const auto& terms = cache_->terms[s][b];
+      if (!h.defined()) h = at::empty_like(cache_->scratch);
+      at::Tensor hb = h.narrow(0, 0, terms[0].size(0));
+      at::add_out(hb, terms[0], terms[1], alpha);
+      if (two_d_) hb.add_(terms[2], beta);
+      AccumulateBatch(RunPart(*cache_->split.tail, module_, hb), y, loss_, loss_sum, correct);
+    } else {
+      AccumulateBatch(forward({x}).toTensor(), y, loss_, loss_sum, correct);
+    }
+  }
+}
+
+void PointEvaluator::AccumulateInLanes(torch::jit::Method& forward, size_t s, size_t end, size_t lanes, double alpha,
+                                       double beta, at::Tensor& loss_sum, at::Tensor& correct) {
+  // One single-threaded lane per core, each on every lanes-th batch: no
+  // synchronization between operators, no OpenMP waiting.
+  const bool graph_optimize = torch::jit::getGraphExecutorOptimize();
+  const auto acc_opts = at::TensorOptions().device(device_);
+  std::vector<at::Tensor> lane_loss(lanes), lane_correct(lanes);
+  std::vector<std::exception_ptr> errors(lanes);
+  std::vector<std::thread> threads;
+  for (size_t l = 0; l < lanes; ++l) {
+    lane_loss[l] = at::zeros({}, acc_opts.dtype(at::kDouble));
+    lane_correct[l] = at::zeros({}, acc_opts.dtype(at::kLong));
+    threads.emplace_back([&, l] {
+      try {
+        at::set_num_threads(1);  // this thread's OpenMP teams: one thread
+        torch::jit::GraphOptimizerEnabledGuard lane_optimizer(graph_optimize);
+        c10::InferenceMode lane_guard;
+        AccumulateBatches(forward, s, l, end, lanes, alpha, beta, lane_loss[l], lane_correct[l]);
+      } catch (...) {
+        errors[l] = std::current_exception();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  at::set_num_threads(threads_);  // the lanes lowered the process-wide default for new threads
+  for (auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+  for (size_t l = 0; l < lanes; ++l) {
+    loss_sum.add_(lane_loss[l]);
+    correct.add_(lane_correct[l]);
+  }
+}
+
+void PointEvaluator::DecideDataParallel(EvalOptions::Choice choice) {
+  data_parallel_ = 1;
+  if (choice == EvalOptions::Choice::kOff || device_.is_cuda() || threads_ <= 1 || batches_.empty()) return;
+  const size_t lanes = static_cast<size_t>(threads_);
+  if (choice == EvalOptions::Choice::kOn) {
+    data_parallel_ = threads_;
+    return;
+  }
+  // Both ways on the same few batches of the first split, alternated after a
+  // warm-up round; the faster of two rounds each (noise only ever slows a run).
+  const size_t end = std::min(batches_.front().size(), 2 * lanes);
+  if (end < lanes) return;
+  torch::jit::Module& m = ForwardModule();
+  torch::jit::Method forward = m.get_method("forward");
+  torch::jit::GraphOptimizerEnabledGuard optimizer(dtype_ == at::kFloat && torch::jit::getGraphExecutorOptimize());
+  c10::InferenceMode guard;
+  const auto acc_opts = at::TensorOptions().device(device_);
+  double t_ops = 1e300, t_lanes = 1e300;
+  for (int r = 0; r < 3; ++r) {
+    at::Tensor l = at::zeros({}, acc_opts.dtype(at::kDouble)), c = at::zeros({}, acc_opts.dtype(at::kLong));
+    auto t0 = std::chrono::steady_clock::now();
+    AccumulateBatches(forward, 0, 0, end, 1, 0.0, 0.0, l, c);
+    (void)l.item<double>();
+    const double ops = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    t0 = std::chrono::steady_clock::now();
+    AccumulateInLanes(forward, 0, end, lanes, 0.0, 0.0, l, c);
+    (void)l.item<double>();
+    const double ln = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (r > 0) {
+      t_ops = std::min(t_ops, ops);
+      t_lanes = std::min(t_lanes, ln);
+    }
+  }
+  if (t_lanes < 0.95 * t_ops) data_parallel_ = threads_;
+}
+
 Result<PointValues> PointEvaluator::Evaluate(double alpha, double beta) {
   PointValues v;
   try {
@@ -430,24 +533,18 @@ Result<PointValues> PointEvaluator::Evaluate(double alpha, double beta) {
     torch::jit::Method forward = forward_module.get_method("forward");
     // Reduced precision runs without the graph executor's shape/dtype-specializing
     // optimizations (LibTorch 1.13 mis-plans bfloat16 Linear layers with them).
-    torch::jit::GraphOptimizerEnabledGuard optimizer(dtype_ == at::kFloat && torch::jit::getGraphExecutorOptimize());
+    const bool graph_optimize = dtype_ == at::kFloat && torch::jit::getGraphExecutorOptimize();
+    torch::jit::GraphOptimizerEnabledGuard optimizer(graph_optimize);
     c10::InferenceMode guard;
     for (size_t s = 0; s < splits_.size(); ++s) {
-      at::Tensor loss_sum = at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(device_));
-      at::Tensor correct = at::zeros({}, at::TensorOptions().dtype(at::kLong).device(device_));
-      if (cache_) {
-        // The first layer's output at this point from its cached terms, then the rest of the model.
-        for (size_t b = 0; b < batches_[s].size(); ++b) {
-          const auto& terms = cache_->terms[s][b];
-          at::Tensor h = cache_->scratch.narrow(0, 0, terms[0].size(0));
-          at::add_out(h, terms[0], terms[1], alpha);
-          if (two_d_) h.add_(terms[2], beta);
-          AccumulateBatch(RunPart(*cache_->split.tail, module_, h), batches_[s][b].second, loss_, loss_sum, correct);
-        }
+      const auto acc_opts = at::TensorOptions().device(device_);
+      at::Tensor loss_sum = at::zeros({}, acc_opts.dtype(at::kDouble));
+      at::Tensor correct = at::zeros({}, acc_opts.dtype(at::kLong));
+      const size_t lanes = std::min(static_cast<size_t>(data_parallel_), batches_[s].size());
+      if (lanes <= 1) {
+        AccumulateBatches(forward, s, 0, batches_[s].size(), 1, alpha, beta, loss_sum, correct);
       } else {
-        for (const auto& [x, y] : batches_[s]) {
-          AccumulateBatch(forward({x}).toTensor(), y, loss_, loss_sum, correct);
-        }
+        AccumulateInLanes(forward, s, batches_[s].size(), lanes, alpha, beta, loss_sum, correct);
       }
       const double n = static_cast<double>(splits_[s].data.size());
       const double loss = loss_sum.item<double>() / n;

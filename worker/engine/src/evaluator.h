@@ -44,15 +44,18 @@ struct EvalOptions {
   /// computed in float32 from the logits; weights are set in float32 first).
   at::ScalarType dtype = at::kFloat;
   bool channels_last = false;  // NHWC activations (faster convolutions on GPUs)
-  /// On CUDA: choose the batch size with the best measured throughput
-  /// (powers of two from 256 up to the data size, stopping at out-of-memory).
+  /// Choose the batch size with the best measured throughput: powers of two from
+  /// 16 to 1024 on CPUs, from 256 up to the data size (stopping at out-of-memory)
+  /// on GPUs. The values agree to float32 rounding whatever the batch.
   bool auto_batch = false;
+  /// kAuto: when measured faster; kOn: whenever possible; kOff: never.
+  enum class Choice { kAuto, kOn, kOff };
   /// The first layer's output for θ0, dx and dy computed once (first_layer.h), so
-  /// that a point costs one axpy instead of the first layer: kAuto when measured
-  /// faster than the best full forward pass, kOn whenever the model allows, kOff never.
-  /// float32 only.
-  enum class FirstLayer { kAuto, kOn, kOff };
-  FirstLayer first_layer = FirstLayer::kAuto;
+  /// that a point costs one axpy instead of the first layer (float32 only).
+  Choice first_layer = Choice::kAuto;
+  /// CPU: split a point's batches over one single-threaded lane per intra-op
+  /// thread instead of splitting each operator over the threads.
+  Choice data_parallel = Choice::kAuto;
   int64_t first_layer_max_bytes = int64_t{1} << 30;  // the cache's largest size
 };
 
@@ -90,6 +93,8 @@ class PointEvaluator {
   int64_t batch_size() const { return batch_size_; }
   /// Whether the first layer's output is cached (then points run the model's tail).
   bool first_layer_cached() const { return cache_ != nullptr; }
+  /// Lanes a point's batches are split over (1: each operator uses the threads).
+  int data_parallel_lanes() const { return data_parallel_; }
   /// What the cache holds ("fc1 (aten::linear), 61 MiB") or why it is not used ("off: ...").
   const std::string& first_layer_note() const { return first_layer_note_; }
 
@@ -102,6 +107,11 @@ class PointEvaluator {
   int64_t ChooseBatchSize();
   // Builds the first-layer cache when options allow and (kAuto) it is measured faster.
   void DecideFirstLayer(const EvalOptions& options);
+  // Chooses between lanes and intra-op threads (kAuto: the faster on a few batches).
+  void DecideDataParallel(EvalOptions::Choice choice);
+  // Split s's loss and correct count over `lanes` single-threaded lanes, batches [0, end).
+  void AccumulateInLanes(torch::jit::Method& forward, size_t s, size_t end, size_t lanes, double alpha, double beta,
+                         at::Tensor& loss_sum, at::Tensor& correct);
 
   struct FlatGroup {
     at::Tensor flat;     // the model's tensors live here
@@ -121,6 +131,9 @@ class PointEvaluator {
   // The module that forward passes run on for the current point: module_ itself,
   // or a frozen, optimized copy of it.
   torch::jit::Module& ForwardModule();
+  // Adds the loss and correct count of split s's batches first, first + stride, ... below end.
+  void AccumulateBatches(torch::jit::Method& forward, size_t s, size_t first, size_t end, size_t stride,
+                         double alpha, double beta, at::Tensor& loss_sum, at::Tensor& correct);
 
   torch::jit::Module module_;
   torch::jit::Module frozen_;
@@ -140,6 +153,8 @@ class PointEvaluator {
   int64_t batch_size_ = 128;
   int64_t parameter_count_ = 0;
   bool two_d_ = false;
+  int threads_ = 1;         // intra-op threads of the process
+  int data_parallel_ = 1;   // lanes a point's batches are split over (1: operators use the threads)
   double batch_seconds_ = 0;  // measured time of one batch on the chosen path (0: not measured)
 
   struct FirstLayerCache {

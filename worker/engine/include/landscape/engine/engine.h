@@ -27,11 +27,14 @@ struct EngineOptions {
   /// accumulate in float32; use on GPUs, where it is faster).
   std::string precision = "fp32";
   bool channels_last = false;  // NHWC activations
-  bool auto_batch = false;     // CUDA: pick the batch size with the best throughput
+  bool auto_batch = false;     // pick the batch size with the best measured throughput
   /// Compute the first layer's output for θ0 and each direction once and combine
   /// them per point (exact up to float32 rounding; pays for MLP-like models):
   /// "auto" (when measured faster), "on" (whenever the model allows) or "off".
   std::string first_layer = "auto";
+  /// CPU: evaluate a point's batches in one single-threaded lane per thread
+  /// instead of each operator on all threads: "auto" (when measured faster), "on", "off".
+  std::string data_parallel = "auto";
   /// Maps a reference in the spec (model, data, direction file) to a local path.
   /// Unset: references are paths (what `landscape local` uses).
   std::function<core::Result<std::string>(const std::string& ref)> resolve;
@@ -56,6 +59,7 @@ struct EngineInfo {
   double load_seconds = 0, directions_seconds = 0;
   double xy_cosine = NAN;         // cosine similarity of x and y (2-D)
   bool optimized = false;         // points evaluated on frozen, optimized graphs
+  int lanes = 1;                  // CPU lanes a point's batches are split over (1: operators use the threads)
   bool first_layer_cached = false;  // points evaluated from the cached first layer (notes["first_layer"] says which)
   int64_t batch_size = 0;         // the evaluation batch size in use
   std::string precision = "fp32";
