@@ -14,7 +14,7 @@ OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 PY=/usr/bin/python3
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F)"
-printf "%-10s %6s %12s %14s %14s %14s %14s %9s %9s %9s\n" model batch engine_path fwd_plain fwd_optimized engine ref_loop eng/best eng/ref eng/refP
+printf "%-10s %6s %12s %5s %14s %14s %14s %14s %9s %9s %9s\n" model batch engine_path lanes fwd_plain fwd_optimized engine ref_loop eng/best eng/ref eng/refP
 for arch in resnet20 mlp; do
   "$BUILD/client/landscape" export-arch --arch "$arch" --input 1x28x28 --out "$OUT/$arch.pt" >/dev/null
   "$BUILD/bench/engine_bench" --model "$OUT/$arch.pt" --samples "$SAMPLES" --threads "$THREADS" \
@@ -32,7 +32,7 @@ r = json.load(open(f"{out}/{arch}.ref.json"))
 rp = json.load(open(f"{out}/{arch}.refp.json"))
 best = max(e["forward_plain_samples_per_s"], e["forward_optimized_samples_per_s"])
 eng = e["engine_point_samples_per_s"]
-print(f"{arch:<10} {e['batch']:6d} {e['engine_path']:>12} {e['forward_plain_samples_per_s']:14.1f} {e['forward_optimized_samples_per_s']:14.1f} "
+print(f"{arch:<10} {e['batch']:6d} {e['engine_path']:>12} {e['lanes']:5d} {e['forward_plain_samples_per_s']:14.1f} {e['forward_optimized_samples_per_s']:14.1f} "
       f"{eng:14.1f} {r['point_samples_per_s']:14.1f} {eng / best:9.3f} {eng / r['point_samples_per_s']:9.3f} "
       f"{eng / rp['point_samples_per_s']:9.3f}")
 PYEOF
