@@ -123,17 +123,24 @@ Result<std::unique_ptr<PointEvaluator>> PointEvaluator::Create(torch::jit::Modul
 }
 
 namespace {
-// Seconds of one forward pass of `m` on `x` (median of 3, after 2 warm-ups), waiting for the device.
+// Seconds of the fastest of `runs` calls of `f` after `warmups` untimed ones
+// (machine noise only ever slows a run down). `f` must wait for the device.
+template <typename F>
+double BestSeconds(int warmups, int runs, F&& f) {
+  for (int w = 0; w < warmups; ++w) f();
+  double best = 1e300;
+  for (int r = 0; r < runs; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return best;
+}
+
+// Seconds of one forward pass of `m` on `x`.
 double TimeForward(torch::jit::Module& m, const at::Tensor& x) {
   c10::InferenceMode guard;
-  std::vector<double> t;
-  for (int r = 0; r < 5; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    (void)m.forward({x}).toTensor().sum().item<float>();
-    if (r >= 2) t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[1];
+  return BestSeconds(2, 3, [&] { (void)m.forward({x}).toTensor().sum().item<float>(); });
 }
 }  // namespace
 
@@ -215,14 +222,11 @@ void PointEvaluator::DecideFirstLayer(const EvalOptions& options) {
   }
   c10::InferenceMode guard;
   const at::Tensor& x0 = batches_.front().front().first;
-  at::Tensor h0 = RunPart(*split->head, module_, x0);  // also the head's warm-up
-  double t_head = 1e300;
-  for (int r = 0; r < 2; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
+  at::Tensor h0;
+  const double t_head = BestSeconds(1, 2, [&] {
     h0 = RunPart(*split->head, module_, x0);
     (void)h0.sum().item<float>();
-    t_head = std::min(t_head, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
+  });
   int64_t samples = 0;
   for (const auto& s : splits_) samples += s.data.size();
   const int64_t terms = two_d_ ? 3 : 2;
@@ -234,9 +238,6 @@ void PointEvaluator::DecideFirstLayer(const EvalOptions& options) {
                   static_cast<long long>(bytes >> 20), static_cast<long long>(options.first_layer_max_bytes >> 20));
     return off(buf);
   }
-  std::vector<int64_t> scratch_shape(h0.sizes().begin(), h0.sizes().end());
-  scratch_shape[0] = batch_size_;
-  at::Tensor scratch = at::empty(scratch_shape, h0.options());
   if (options.first_layer == EvalOptions::Choice::kAuto && batch_seconds_ > 0 && t_head < 0.15 * batch_seconds_) {
     // The cache saves at most the head's time; not worth measuring the tail.
     std::snprintf(buf, sizeof buf, "the first layer is %.0f %% of a batch", 100.0 * t_head / batch_seconds_);
@@ -245,17 +246,12 @@ void PointEvaluator::DecideFirstLayer(const EvalOptions& options) {
   if (options.first_layer == EvalOptions::Choice::kAuto) {
     // A batch on the tail (one axpy per term, then the rest of the model) against
     // a batch on the path chosen so far (including per-point freezing, if any).
-    std::vector<double> t;
-    for (int r = 0; r < 5; ++r) {
-      const auto t0 = std::chrono::steady_clock::now();
-      at::Tensor s = scratch.narrow(0, 0, h0.size(0));
-      at::add_out(s, h0, h0, 0.5);
-      if (two_d_) s.add_(h0, 0.25);
-      (void)RunPart(*split->tail, module_, s).sum().item<float>();
-      if (r >= 2) t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
-    std::sort(t.begin(), t.end());
-    const double t_tail = t[1];
+    at::Tensor h = at::empty_like(h0);
+    const double t_tail = BestSeconds(2, 3, [&] {
+      at::add_out(h, h0, h0, 0.5);
+      if (two_d_) h.add_(h0, 0.25);
+      (void)RunPart(*split->tail, module_, h).sum().item<float>();
+    });
     const double t_best = batch_seconds_ > 0 ? batch_seconds_ : TimeForward(ForwardModule(), x0);
     if (t_tail > 0.9 * t_best) {
       std::snprintf(buf, sizeof buf, "a batch would take %.2f ms on the cached first layer against %.2f ms without",
@@ -278,7 +274,8 @@ void PointEvaluator::DecideFirstLayer(const EvalOptions& options) {
     }
     cache->terms.push_back(std::move(per_batch));
   }
-  cache->scratch = scratch;
+  cache->batch_shape.assign(h0.sizes().begin(), h0.sizes().end());
+  cache->batch_shape[0] = batch_size_;
   std::snprintf(buf, sizeof buf, "%s, %lld MiB", split->layer.c_str(), static_cast<long long>(bytes >> 20));
   first_layer_note_ = buf;
   cache->split = std::move(*split);
@@ -456,7 +453,7 @@ void PointEvaluator::AccumulateBatches(torch::jit::Method& forward, size_t s, si
     if (cache_) {
       // The first layer's output at this point from its cached terms, then the rest of the model.
       const auto& terms = cache_->terms[s][b];
-      if (!h.defined()) h = at::empty_like(cache_->scratch);
+      if (!h.defined()) h = at::empty(cache_->batch_shape, terms[0].options());
       at::Tensor hb = h.narrow(0, 0, terms[0].size(0));
       at::add_out(hb, terms[0], terms[1], alpha);
       if (two_d_) hb.add_(terms[2], beta);
@@ -509,8 +506,8 @@ void PointEvaluator::DecideDataParallel(EvalOptions::Choice choice) {
     data_parallel_ = threads_;
     return;
   }
-  // Both ways on the same few batches of the first split, alternated after a
-  // warm-up round; the faster of two rounds each (noise only ever slows a run).
+  // Both ways on the same few batches of the first split: the faster of two
+  // runs each, after a warm-up.
   const size_t end = std::min(batches_.front().size(), 2 * lanes);
   if (end < lanes) return;
   torch::jit::Module& m = ForwardModule();
@@ -518,22 +515,15 @@ void PointEvaluator::DecideDataParallel(EvalOptions::Choice choice) {
   torch::jit::GraphOptimizerEnabledGuard optimizer(dtype_ == at::kFloat && torch::jit::getGraphExecutorOptimize());
   c10::InferenceMode guard;
   const auto acc_opts = at::TensorOptions().device(device_);
-  double t_ops = 1e300, t_lanes = 1e300;
-  for (int r = 0; r < 3; ++r) {
-    at::Tensor l = at::zeros({}, acc_opts.dtype(at::kDouble)), c = at::zeros({}, acc_opts.dtype(at::kLong));
-    auto t0 = std::chrono::steady_clock::now();
+  at::Tensor l = at::zeros({}, acc_opts.dtype(at::kDouble)), c = at::zeros({}, acc_opts.dtype(at::kLong));
+  const double t_ops = BestSeconds(1, 2, [&] {
     AccumulateBatches(forward, 0, 0, end, 1, 0.0, 0.0, l, c);
     (void)l.item<double>();
-    const double ops = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    t0 = std::chrono::steady_clock::now();
+  });
+  const double t_lanes = BestSeconds(1, 2, [&] {
     AccumulateInLanes(forward, 0, end, lanes, 0.0, 0.0, l, c);
     (void)l.item<double>();
-    const double ln = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (r > 0) {
-      t_ops = std::min(t_ops, ops);
-      t_lanes = std::min(t_lanes, ln);
-    }
-  }
+  });
   if (t_lanes < 0.95 * t_ops) data_parallel_ = threads_;
 }
 
@@ -545,8 +535,7 @@ Result<PointValues> PointEvaluator::Evaluate(double alpha, double beta) {
     torch::jit::Method forward = forward_module.get_method("forward");
     // Reduced precision runs without the graph executor's shape/dtype-specializing
     // optimizations (LibTorch 1.13 mis-plans bfloat16 Linear layers with them).
-    const bool graph_optimize = dtype_ == at::kFloat && torch::jit::getGraphExecutorOptimize();
-    torch::jit::GraphOptimizerEnabledGuard optimizer(graph_optimize);
+    torch::jit::GraphOptimizerEnabledGuard optimizer(dtype_ == at::kFloat && torch::jit::getGraphExecutorOptimize());
     c10::InferenceMode guard;
     for (size_t s = 0; s < splits_.size(); ++s) {
       const auto acc_opts = at::TensorOptions().device(device_);

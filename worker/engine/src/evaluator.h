@@ -161,7 +161,7 @@ class PointEvaluator {
     FirstLayerSplit split;
     // Per split, per batch: the layer's output for θ0, dx, dy (dy undefined for 1-D).
     std::vector<std::vector<std::array<at::Tensor, 3>>> terms;
-    at::Tensor scratch;  // one batch of θ0 + α·dx + β·dy terms
+    std::vector<int64_t> batch_shape;  // the layer's output for a full batch (each lane allocates one)
   };
   std::unique_ptr<FirstLayerCache> cache_;
   std::string first_layer_note_;
