@@ -135,6 +135,8 @@ int RunLocal(const LocalOptions& opts) {
   std::fprintf(stderr, "landscape: %lld direction tensors, %lld entries; device %s, %d threads\n",
                static_cast<long long>(info.direction_tensors), static_cast<long long>(info.parameters),
                info.device.c_str(), info.threads);
+  std::fprintf(stderr, "landscape: loaded in %.2f s (model and data), directions %.2f s, evaluation set up in %.2f s\n",
+               info.load_seconds, info.directions_seconds, info.setup_seconds);
   std::fprintf(stderr, "landscape: points evaluated on %s, %s, batch %lld%s\n",
                info.first_layer_cached ? "the model after its cached first layer"
                : info.optimized        ? "a frozen, optimized graph (BatchNorm folded, oneDNN layouts)"
@@ -251,6 +253,7 @@ int RunLocal(const LocalOptions& opts) {
     ctx.versions = engine::EngineVersions();
     ctx.timings["load"] = info.load_seconds;
     ctx.timings["directions"] = info.directions_seconds;
+    ctx.timings["setup"] = info.setup_seconds;
     ctx.timings["evaluate"] = eval_seconds;
     ctx.timings["total"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     const int64_t computed = done - already;

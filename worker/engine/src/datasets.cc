@@ -3,9 +3,12 @@
 #include <ATen/ATen.h>
 #include <zlib.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include "landscape/core/rng.h"
 #include "model_io.h"
@@ -66,40 +69,62 @@ void ApplySelection(Dataset* d, const Selection& sel) {
   }
 }
 
-// Reads a whole file, gunzipping it if it is gzip-compressed (zlib reads plain files as is).
+// A file read through zlib: gunzipped if it is gzip-compressed, as is otherwise.
+class GzFile {
+ public:
+  static Result<std::unique_ptr<GzFile>> Open(const std::string& path) {
+    gzFile f = gzopen(path.c_str(), "rb");
+    if (!f) return core::NotFound(path + ": cannot open");
+    return std::unique_ptr<GzFile>(new GzFile(path, f));
+  }
+  ~GzFile() { gzclose(f_); }
+  GzFile(const GzFile&) = delete;
+  GzFile& operator=(const GzFile&) = delete;
+
+  /// Appends up to `limit` more bytes to `out` (fewer at the end of the file).
+  Status ReadUpTo(size_t limit, std::vector<uint8_t>* out) {
+    std::vector<uint8_t> buf(1 << 20);
+    while (limit > 0) {
+      const int n = gzread(f_, buf.data(), static_cast<unsigned>(std::min(limit, buf.size())));
+      if (n < 0) {
+        int err = 0;
+        return Status(StatusCode::kDataLoss, path_ + ": corrupt gzip data: " + gzerror(f_, &err));
+      }
+      if (n == 0) break;
+      out->insert(out->end(), buf.begin(), buf.begin() + n);
+      limit -= static_cast<size_t>(n);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  GzFile(std::string path, gzFile f) : path_(std::move(path)), f_(f) {}
+  std::string path_;
+  gzFile f_;
+};
+
+// The size of `path`'s contents: a gzip file ends with it (mod 2^32); 0 if unknown.
+size_t ContentSize(const std::string& path) {
+  std::ifstream raw(path, std::ios::binary | std::ios::ate);
+  const auto size = static_cast<long long>(raw.tellg());
+  uint8_t magic[2] = {0, 0};
+  raw.seekg(0);
+  raw.read(reinterpret_cast<char*>(magic), 2);
+  if (magic[0] == 0x1f && magic[1] == 0x8b && size >= 4) {
+    uint8_t tail[4];
+    raw.seekg(size - 4);
+    raw.read(reinterpret_cast<char*>(tail), 4);
+    return uint32_t{tail[0]} | (uint32_t{tail[1]} << 8) | (uint32_t{tail[2]} << 16) | (uint32_t{tail[3]} << 24);
+  }
+  return size > 0 ? static_cast<size_t>(size) : 0;
+}
+
+// Reads a whole file, gunzipping it if it is gzip-compressed.
 Result<std::vector<uint8_t>> ReadMaybeGzip(const std::string& path) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) return core::NotFound(path + ": cannot open");
+  LS_ASSIGN_OR_RETURN(auto file, GzFile::Open(path));
   std::vector<uint8_t> out;
-  {
-    // A gzip file ends with the uncompressed size (mod 2^32): reserve it once.
-    std::ifstream raw(path, std::ios::binary | std::ios::ate);
-    const auto size = static_cast<long long>(raw.tellg());
-    uint8_t magic[2] = {0, 0};
-    raw.seekg(0);
-    raw.read(reinterpret_cast<char*>(magic), 2);
-    if (magic[0] == 0x1f && magic[1] == 0x8b && size >= 4) {
-      uint8_t tail[4];
-      raw.seekg(size - 4);
-      raw.read(reinterpret_cast<char*>(tail), 4);
-      out.reserve(uint32_t{tail[0]} | (uint32_t{tail[1]} << 8) | (uint32_t{tail[2]} << 16) | (uint32_t{tail[3]} << 24));
-    } else if (size > 0) {
-      out.reserve(static_cast<size_t>(size));
-    }
-  }
-  std::vector<uint8_t> buf(1 << 20);
-  while (true) {
-    const int n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()));
-    if (n < 0) {
-      int err = 0;
-      std::string msg = gzerror(f, &err);
-      gzclose(f);
-      return Status(StatusCode::kDataLoss, path + ": corrupt gzip data: " + msg);
-    }
-    if (n == 0) break;
-    out.insert(out.end(), buf.begin(), buf.begin() + n);
-  }
-  gzclose(f);
+  out.reserve(ContentSize(path));
+  LS_RETURN_IF_ERROR(file->ReadUpTo(SIZE_MAX, &out));
   return out;
 }
 
@@ -128,8 +153,13 @@ Result<Dataset> LoadIdx(const std::string& dir, bool train, const core::DataSpec
                                              "-labels-idx1-ubyte[.gz])",
                   "data");
   }
-  LS_ASSIGN_OR_RETURN(auto img, ReadMaybeGzip(images_path));
-  LS_ASSIGN_OR_RETURN(auto lab, ReadMaybeGzip(labels_path));
+  // The headers first, then only the bytes up to the last sample used: the first
+  // 2,000 of 60,000 images need 3 % of the file decompressed.
+  LS_ASSIGN_OR_RETURN(auto img_file, GzFile::Open(images_path));
+  LS_ASSIGN_OR_RETURN(auto lab_file, GzFile::Open(labels_path));
+  std::vector<uint8_t> img, lab;
+  LS_RETURN_IF_ERROR(img_file->ReadUpTo(16, &img));
+  LS_RETURN_IF_ERROR(lab_file->ReadUpTo(8, &lab));
   if (img.size() < 16 || BigEndian32(img.data()) != 0x00000803) {
     return DataError(images_path + ": not an IDX image file (bad magic number)");
   }
@@ -140,10 +170,14 @@ Result<Dataset> LoadIdx(const std::string& dir, bool train, const core::DataSpec
   const int64_t nl = BigEndian32(lab.data() + 4);
   if (n != nl) return DataError(images_path + " has " + std::to_string(n) + " images but the labels file " +
                                 std::to_string(nl));
-  if (static_cast<int64_t>(img.size()) < 16 + n * rows * cols || static_cast<int64_t>(lab.size()) < 8 + n) {
-    return DataError(images_path + ": truncated IDX data");
-  }
   const Selection sel = Select(n, spec);
+  const int64_t used = sel.indices.empty() ? sel.count : (sel.count > 0 ? sel.indices.back() + 1 : 0);
+  img.reserve(static_cast<size_t>(16 + used * rows * cols));
+  LS_RETURN_IF_ERROR(img_file->ReadUpTo(static_cast<size_t>(used * rows * cols), &img));
+  LS_RETURN_IF_ERROR(lab_file->ReadUpTo(static_cast<size_t>(used), &lab));
+  if (static_cast<int64_t>(img.size()) < 16 + used * rows * cols || static_cast<int64_t>(lab.size()) < 8 + used) {
+    return DataError(images_path + ": truncated IDX data (the header says " + std::to_string(n) + " images)");
+  }
   const int64_t per = rows * cols;
   Dataset d;
   d.images = at::empty({sel.count, 1, rows, cols}, at::kFloat);

@@ -274,7 +274,8 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
   if (!spec.grid.is_2d()) impl->dirs.y.clear();
   info.direction_tensors = static_cast<int64_t>(impl->dirs.x.size());
   if (impl->dirs.has_y()) info.xy_cosine = DirectionsCosine(impl->dirs);
-  info.directions_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  const auto t2 = std::chrono::steady_clock::now();
+  info.directions_seconds = std::chrono::duration<double>(t2 - t1).count();
 
   // Move everything to the device once.
   try {
@@ -311,6 +312,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
   info.precision = opts.precision;
   LS_ASSIGN_OR_RETURN(impl->evaluator, PointEvaluator::Create(module, spec.directions.type, impl->dirs,
                                                               std::move(splits), spec.loss, device, eval));
+  info.setup_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t2).count();
   info.batch_size = impl->evaluator->batch_size();
   info.parameters = impl->evaluator->parameter_count();
   info.optimized = impl->evaluator->optimized();

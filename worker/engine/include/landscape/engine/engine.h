@@ -56,7 +56,10 @@ struct EngineInfo {
   int64_t num_classes = 0;
   std::vector<std::string> data;  // one description per split
   std::vector<int64_t> input_shape;  // [C, H, W]
-  double load_seconds = 0, directions_seconds = 0;
+  /// Seconds spent in Create: loading the model(s) and data; making or reading the
+  /// directions; preparing the evaluation (moving to the device, the measurements
+  /// that choose the evaluation path, the first-layer cache).
+  double load_seconds = 0, directions_seconds = 0, setup_seconds = 0;
   double xy_cosine = NAN;         // cosine similarity of x and y (2-D)
   bool optimized = false;         // points evaluated on frozen, optimized graphs
   int lanes = 1;                  // CPU lanes a point's batches are split over (1: operators use the threads)
