@@ -298,32 +298,34 @@ void PointEvaluator::MakeBatches() {
 }
 
 int64_t PointEvaluator::ChooseBatchSize() {
-  // Candidates: powers of two. CPUs: 16..1024 (small batches keep activations in
-  // the core's caches, large ones amortize per-operator overhead; which wins depends
-  // on the model). GPUs: 256..16384, stopping at out-of-memory.
+  // Candidates: powers of two. CPUs: 16..1024 (small batches keep a lane's
+  // activations in its core's caches, large ones amortize per-operator overhead;
+  // which wins depends on the model). GPUs: 256..16384, stopping at out-of-memory.
+  // Throughput rises with the batch until the caches (CPU) or the device (GPU)
+  // are full, then falls or levels off: the search stops after two candidates in
+  // a row that do not beat the best by 2 % (which also prefers the smaller batch).
   const int64_t n = inputs_.front().size(0);
   const bool gpu = device_.is_cuda();
   const int64_t first = gpu ? 256 : 16, last = gpu ? 16384 : 1024;
   torch::jit::Module& m = ForwardModule();
   int64_t best = batch_size_;
   double best_rate = 0;
-  for (int64_t b = first; b <= std::max(first, std::min(n, last)); b *= 2) {
+  int worse = 0;
+  for (int64_t b = first; b <= std::max(first, std::min(n, last)) && worse < 2; b *= 2) {
     try {
       c10::InferenceMode guard;
       at::Tensor x = inputs_.front().narrow(0, 0, std::min(b, n));
-      // Warm-ups: the graph executor profiles two runs per shape; algorithm selection on GPUs.
-      for (int w = 0; w < 2; ++w) m.forward({x});
-      at::Tensor sink = m.forward({x}).toTensor();
-      // Time at least ~512 samples per candidate so that small batches are measured as fairly as large ones.
-      const int reps = static_cast<int>(std::max<int64_t>(3, 512 / x.size(0)));
-      const auto t0 = std::chrono::steady_clock::now();
-      for (int r = 0; r < reps; ++r) sink = m.forward({x}).toTensor();
-      sink.sum().item<float>();  // waits for the device
-      const double rate = static_cast<double>(reps) * static_cast<double>(x.size(0)) /
-                          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      // Two warm-ups (the graph executor profiles two runs per shape; algorithm
+      // selection on GPUs), then the best of enough runs for ~256 samples.
+      const int runs = static_cast<int>(std::max<int64_t>(2, 256 / x.size(0)));
+      const double rate = static_cast<double>(x.size(0)) /
+                          BestSeconds(2, runs, [&] { (void)m.forward({x}).toTensor().sum().item<float>(); });
       if (rate > best_rate * 1.02) {
         best_rate = rate;
         best = x.size(0);
+        worse = 0;
+      } else {
+        ++worse;
       }
       if (x.size(0) >= n) break;
     } catch (const std::exception&) {
