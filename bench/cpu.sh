@@ -14,29 +14,40 @@ OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 PY=/usr/bin/python3
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F)"
-printf "%-10s %6s %12s %5s %14s %14s %14s %14s %9s %9s %9s\n" model batch engine_path lanes fwd_plain fwd_optimized engine ref_loop eng/best eng/ref eng/refP
-for arch in resnet20 mlp; do
-  "$BUILD/client/landscape" export-arch --arch "$arch" --input 1x28x28 --out "$OUT/$arch.pt" >/dev/null
+printf "%-15s %6s %12s %5s %14s %14s %14s %14s %9s %9s %9s %9s\n" model batch engine_path lanes fwd_plain fwd_best engine ref_loop eng/best eng/ref eng/refP loss_diff
+# The third row: ResNet-20 evaluated in bfloat16 (NHWC), against the same float32 loops (run once, in
+# the first row); loss_diff is its largest relative loss difference from float32 at the points measured.
+for config in resnet20 mlp resnet20:bf16; do
+  arch=${config%%:*}
+  name=${config/:/.}
+  extra=()
+  [[ $config == *:bf16 ]] && extra=(--precision bf16 --channels-last)
+  [[ -f "$OUT/$arch.pt" ]] || "$BUILD/client/landscape" export-arch --arch "$arch" --input 1x28x28 --out "$OUT/$arch.pt" >/dev/null
   "$BUILD/bench/engine_bench" --model "$OUT/$arch.pt" --samples "$SAMPLES" --threads "$THREADS" \
-    --points "$POINTS" --rounds 3 --auto-batch --dirs-out "$OUT/$arch.dirs.h5" --json "$OUT/$arch.engine.json" >"$OUT/$arch.engine.txt"
-  # The reference-style loop as users run it (default OpenMP settings) and with passive waiting.
-  env -u OMP_WAIT_POLICY $PY bench/reference_loop.py --model "$OUT/$arch.pt" --dirs "$OUT/$arch.dirs.h5" \
-    --samples "$SAMPLES" --threads "$THREADS" --points "$POINTS" --json "$OUT/$arch.ref.json" >/dev/null
-  OMP_WAIT_POLICY=PASSIVE $PY bench/reference_loop.py --model "$OUT/$arch.pt" --dirs "$OUT/$arch.dirs.h5" \
-    --samples "$SAMPLES" --threads "$THREADS" --points "$POINTS" --json "$OUT/$arch.refp.json" >/dev/null
-  $PY - "$arch" "$OUT" <<'PYEOF'
+    --points "$POINTS" --rounds 3 --auto-batch "${extra[@]}" --dirs-out "$OUT/$name.dirs.h5" \
+    --json "$OUT/$name.engine.json" >"$OUT/$name.engine.txt"
+  if [[ $config != *:bf16 ]]; then
+    # The reference-style loop as users run it (default OpenMP settings) and with passive waiting.
+    env -u OMP_WAIT_POLICY $PY bench/reference_loop.py --model "$OUT/$arch.pt" --dirs "$OUT/$arch.dirs.h5" \
+      --samples "$SAMPLES" --threads "$THREADS" --points "$POINTS" --json "$OUT/$arch.ref.json" >/dev/null
+    OMP_WAIT_POLICY=PASSIVE $PY bench/reference_loop.py --model "$OUT/$arch.pt" --dirs "$OUT/$arch.dirs.h5" \
+      --samples "$SAMPLES" --threads "$THREADS" --points "$POINTS" --json "$OUT/$arch.refp.json" >/dev/null
+  fi
+  $PY - "$arch" "$name" "$OUT" <<'PYEOF'
 import json, sys
-arch, out = sys.argv[1], sys.argv[2]
-e = json.load(open(f"{out}/{arch}.engine.json"))
+arch, name, out = sys.argv[1], sys.argv[2], sys.argv[3]
+e = json.load(open(f"{out}/{name}.engine.json"))
 r = json.load(open(f"{out}/{arch}.ref.json"))
 rp = json.load(open(f"{out}/{arch}.refp.json"))
-best = max(e["forward_plain_samples_per_s"], e["forward_optimized_samples_per_s"])
+best = max(e["forward_plain_samples_per_s"], e["forward_optimized_samples_per_s"], e["forward_reduced_samples_per_s"])
 eng = e["engine_point_samples_per_s"]
-print(f"{arch:<10} {e['batch']:6d} {e['engine_path']:>12} {e['lanes']:5d} {e['forward_plain_samples_per_s']:14.1f} {e['forward_optimized_samples_per_s']:14.1f} "
+diff = "-" if e["loss_rel_diff_vs_fp32"] is None else f"{e['loss_rel_diff_vs_fp32']:.2g}"
+print(f"{name:<15} {e['batch']:6d} {e['engine_path']:>12} {e['lanes']:5d} {e['forward_plain_samples_per_s']:14.1f} {best:14.1f} "
       f"{eng:14.1f} {r['point_samples_per_s']:14.1f} {eng / best:9.3f} {eng / r['point_samples_per_s']:9.3f} "
-      f"{eng / rp['point_samples_per_s']:9.3f}")
+      f"{eng / rp['point_samples_per_s']:9.3f} {diff:>9}")
 PYEOF
 done
-echo "(samples/s; engine and ref_loop in grid-point x samples per second; refP = reference loop with OMP_WAIT_POLICY=PASSIVE;"
+echo "(samples/s; engine and ref_loop in grid-point x samples per second; fwd_best = the best forward pass (frozen+optimized,"
+echo " or in bf16 for the bf16 row); refP = reference loop with OMP_WAIT_POLICY=PASSIVE;"
 echo " $SAMPLES Fashion-MNIST training images, $THREADS threads, $POINTS points after a warm-up; the reference loop uses"
 echo " batch 128 (the reference's default), the engine and its forward-pass baselines the batch the engine chose)"

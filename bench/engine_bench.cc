@@ -239,6 +239,7 @@ int main(int argc, char** argv) {
   std::printf("  a %lldx%lld surface over these samples would take %.1f s on this device\n",
               static_cast<long long>(o.grid_side), static_cast<long long>(o.grid_side),
               Median(eng_t) * static_cast<double>(o.grid_side * o.grid_side));
+  double loss_rel_diff = NAN;  // reduced precision: the largest relative loss difference against fp32
   if (dtype != at::kFloat) {
     // The loss difference of reduced precision against float32 at the same points.
     engine::EngineOptions fp32 = eopts;
@@ -261,23 +262,28 @@ int main(int argc, char** argv) {
       }
       std::printf("  %s vs fp32: largest relative loss difference %.3g over %d points\n", o.precision.c_str(), worst,
                   o.points);
+      loss_rel_diff = worst;
     }
   }
   std::printf("  ratio engine / best forward = %.3f (target >= 0.95); optimized / plain forward = %.3f\n", ratio,
               opt_rate / plain_rate);
   std::printf("  peak RSS %.1f MiB\n", static_cast<double>(core::PeakRssBytes()) / (1 << 20));
   if (!o.json.empty()) {
+    char diff[32] = "null";
+    if (!std::isnan(loss_rel_diff)) std::snprintf(diff, sizeof diff, "%.4g", loss_rel_diff);
     char buf[1024];
     std::snprintf(buf, sizeof buf,
                   "{\"bench\": \"engine\", \"model\": \"%s\", \"samples\": %lld, \"batch\": %lld, \"threads\": %d, "
                   "\"forward_plain_samples_per_s\": %.3f, \"forward_optimized_samples_per_s\": %.3f, "
                   "\"engine_point_samples_per_s\": %.3f, \"ratio\": %.4f, \"peak_rss_bytes\": %ld, "
-                  "\"engine_path\": \"%s\", \"lanes\": %d}\n",
+                  "\"engine_path\": \"%s\", \"lanes\": %d, \"precision\": \"%s\", \"channels_last\": %s, "
+                  "\"forward_reduced_samples_per_s\": %.3f, \"loss_rel_diff_vs_fp32\": %s}\n",
                   o.model.empty() ? o.arch.c_str() : o.model.c_str(), static_cast<long long>(ds->size()),
                   static_cast<long long>(batch), threads, plain_rate, opt_rate, eng_rate, ratio,
                   core::PeakRssBytes(),
                   (*eng)->info().first_layer_cached ? "first_layer" : (*eng)->info().optimized ? "optimized" : "plain",
-                  (*eng)->info().lanes);
+                  (*eng)->info().lanes, o.precision.c_str(), o.channels_last ? "true" : "false", red_rate,
+                  diff);
     (void)io::WriteTextFile(o.json, buf);
   }
   return 0;

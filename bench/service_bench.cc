@@ -131,15 +131,16 @@ std::string WorkerSummary(const std::string& log) {
 // 2. The tile phase of one real job with `workers` landscape-worker processes.
 core::Result<double> JobSeconds(testing::RedisServer& redis_server, const std::shared_ptr<redis::ConnectionPool>& pool,
                                 const redis::Schema& schema, const core::JobSpec& spec, int workers,
-                                const std::string& dir, int run) {
+                                const std::string& dir, int run, bool auto_batch) {
   redis::JobStore store(pool, schema);
   std::vector<std::unique_ptr<testing::Process>> procs;
   for (int i = 0; i < workers; ++i) {
     const std::string name = "run" + std::to_string(run) + "-w" + std::to_string(workers) + "-" + std::to_string(i);
-    procs.push_back(testing::Process::Start({testing::Binary("worker/landscape-worker"), "--redis", redis_server.url(),
-                                             "--prefix", schema.prefix(), "--threads", "1", "--name", name, "--cache",
-                                             dir + "/cache-" + name, "--poll-ms", "100"},
-                                            dir + "/" + name + ".log"));
+    std::vector<std::string> argv = {testing::Binary("worker/landscape-worker"), "--redis", redis_server.url(),
+                                     "--prefix", schema.prefix(), "--threads", "1", "--name", name, "--cache",
+                                     dir + "/cache-" + name, "--poll-ms", "100"};
+    if (auto_batch) argv.push_back("--auto-batch");
+    procs.push_back(testing::Process::Start(argv, dir + "/" + name + ".log"));
     if (!procs.back()) return core::Internal("cannot start landscape-worker");
   }
   for (auto& p : procs) {
@@ -168,6 +169,7 @@ int main(int argc, char** argv) {
   int grid = 10;
   int tile_size = 1;
   bool skip_workers = false;
+  bool auto_batch = false;
   int repeat = 2;
   CLI::App app{"landscape-bench-service: queue overhead and worker scaling"};
   app.add_option("--queue-tiles", queue_tiles, "tiles through the queue in part 1")->capture_default_str();
@@ -175,6 +177,7 @@ int main(int argc, char** argv) {
   app.add_option("--grid", grid, "part 2 grid: GRID x GRID points")->capture_default_str();
   app.add_option("--tile-size", tile_size, "part 2 points per tile")->capture_default_str();
   app.add_flag("--skip-workers", skip_workers, "only part 1");
+  app.add_flag("--auto-batch", auto_batch, "part 2: run the workers with --auto-batch");
   app.add_option("--repeat", repeat, "runs of each configuration (part 2 interleaved); the best counts")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -208,8 +211,8 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   if (skip_workers) return 0;
 
-  std::printf("== scaling: %dx%d points, %d samples each, tiles of %d points, landscape-worker --threads 1\n", grid, grid,
-              samples, tile_size);
+  std::printf("== scaling: %dx%d points, %d samples each, tiles of %d points, landscape-worker --threads 1%s\n", grid,
+              grid, samples, tile_size, auto_batch ? " --auto-batch" : "");
   auto train = testing::RunCommand({testing::Binary("client/landscape"), "train", "--arch", "cnn", "--data",
                                     "fashion-mnist", "--max-samples", "512", "--epochs", "1", "--eval-samples", "-1",
                                     "--threads", "1", "--out", dir + "/model"});
@@ -233,7 +236,7 @@ int main(int argc, char** argv) {
   double t1 = 1e300, t2 = 1e300;
   for (int r = 0; r < repeat; ++r) {
     for (int workers : {1, 2}) {
-      auto t = JobSeconds(*redis_server, pool, redis::Schema("bench:w:"), spec, workers, dir, r);
+      auto t = JobSeconds(*redis_server, pool, redis::Schema("bench:w:"), spec, workers, dir, r, auto_batch);
       if (!t.ok()) {
         std::fprintf(stderr, "%d-worker run failed: %s\n", workers, t.status().ToString().c_str());
         return 1;
