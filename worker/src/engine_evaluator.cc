@@ -54,7 +54,9 @@ EngineEvaluatorFactory::EngineEvaluatorFactory(engine::EngineOptions opts, Artif
 
 Result<core::PreparedFiles> EngineEvaluatorFactory::Prepare(const core::JobSpec& spec,
                                                              const std::string& scratch_dir) {
-  LS_ASSIGN_OR_RETURN(auto engine, engine::Engine::Create(spec, opts_));
+  engine::EngineOptions check = opts_;
+  check.check_only = true;  // no tile follows in this engine
+  LS_ASSIGN_OR_RETURN(auto engine, engine::Engine::Create(spec, check));
   core::PreparedFiles files;
   if (spec.directions.kind == core::DirectionKind::kFile) return files;
   std::error_code ec;

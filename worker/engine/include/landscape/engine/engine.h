@@ -35,6 +35,12 @@ struct EngineOptions {
   /// CPU: evaluate a point's batches in one single-threaded lane per thread
   /// instead of each operator on all threads: "auto" (when measured faster), "on", "off".
   std::string data_parallel = "auto";
+  /// For a job's prepare step: Create checks every input and makes the directions,
+  /// but no grid point will follow, so the evaluator skips the measurements that
+  /// choose its fastest path (seconds on large models). Points still evaluate
+  /// correctly, on the model as loaded. PCA jobs, whose projection evaluates the
+  /// checkpoints, keep the measurements.
+  bool check_only = false;
   /// Maps a reference in the spec (model, data, direction file) to a local path.
   /// Unset: references are paths (what `landscape local` uses).
   std::function<core::Result<std::string>(const std::string& ref)> resolve;

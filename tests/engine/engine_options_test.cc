@@ -1,0 +1,72 @@
+// Engine options that change how points are evaluated, never what they are:
+// a check-only engine (a job's prepare step) agrees with a fully measured one.
+#include <gtest/gtest.h>
+#include <torch/script.h>
+
+#include <cmath>
+#include <string>
+
+#include "landscape/engine/engine.h"
+#include "process.h"
+
+namespace landscape::engine {
+namespace {
+
+// A small convolutional model saved as TorchScript, for 1x6x6 inputs and 10 classes.
+std::string SaveModel(const std::string& dir) {
+  torch::jit::Module m("__torch__.test.Net");
+  m.register_attribute("training", c10::BoolType::get(), false);
+  at::manual_seed(3);
+  m.register_parameter("c1", at::randn({4, 1, 3, 3}) * 0.5, false);
+  m.register_parameter("b1", at::randn({4}) * 0.1, false);
+  m.register_parameter("w2", at::randn({10, 144}) * 0.1, false);
+  m.register_parameter("b2", at::randn({10}) * 0.1, false);
+  m.define(R"(
+def forward(self, x):
+    h = torch.relu(torch.conv2d(x, self.c1, self.b1, [1, 1], [1, 1]))
+    return torch.linear(torch.flatten(h, 1), self.w2, self.b2)
+)");
+  const std::string path = dir + "/net.pt";
+  m.save(path);
+  return path;
+}
+
+core::JobSpec Spec(const std::string& model) {
+  core::JobSpec spec;
+  spec.model.model = model;
+  spec.data.source = "synthetic:96:1x6x6:10";
+  spec.data.batch_size = 32;
+  spec.grid.x = core::AxisSpec{-1, 1, 3};
+  spec.grid.y = core::AxisSpec{-1, 1, 3};
+  return spec;
+}
+
+TEST(EngineOptions, ACheckOnlyEngineSkipsTheMeasurementsAndAgrees) {
+  const std::string dir = testing::MakeTempDir("landscape-engine-options");
+  const core::JobSpec spec = Spec(SaveModel(dir));
+  EngineOptions full;
+  full.threads = 2;
+  full.first_layer = "on";  // a path the check-only engine must not take
+  EngineOptions check = full;
+  check.check_only = true;
+  auto a = Engine::Create(spec, full);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  auto b = Engine::Create(spec, check);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_TRUE((*a)->info().first_layer_cached);
+  EXPECT_FALSE((*b)->info().first_layer_cached);
+  EXPECT_FALSE((*b)->info().optimized);
+  EXPECT_EQ((*b)->info().lanes, 1);
+  EXPECT_EQ((*b)->info().batch_size, 32);
+  EXPECT_EQ((*b)->info().notes.count("optimization"), 0u) << "a skipped measurement is not a failure";
+  for (auto [alpha, beta] : {std::pair{0.0, 0.0}, std::pair{0.7, -0.4}, std::pair{-1.0, 1.0}}) {
+    auto va = (*a)->Evaluate(alpha, beta);
+    auto vb = (*b)->Evaluate(alpha, beta);
+    ASSERT_TRUE(va.ok() && vb.ok());
+    EXPECT_NEAR(vb->train_loss, va->train_loss, 1e-5 * std::fabs(va->train_loss)) << alpha << "," << beta;
+    EXPECT_DOUBLE_EQ(vb->train_acc, va->train_acc) << alpha << "," << beta;
+  }
+}
+
+}  // namespace
+}  // namespace landscape::engine
