@@ -113,7 +113,8 @@ core::Result<double> QueueThroughput(const std::shared_ptr<redis::ConnectionPool
   return static_cast<double>(tiles) / TilePhaseSeconds(*job);
 }
 
-// Tiles a worker computed and their mean compute time, from its log ("tile done ... seconds=S").
+// Tiles a worker computed, their mean compute time and its batch size, from its log ("tile done ...
+// seconds=S", "loaded ... batch=B").
 std::string WorkerSummary(const std::string& log) {
   int tiles = 0;
   double sum = 0;
@@ -123,8 +124,13 @@ std::string WorkerSummary(const std::string& log) {
     sum += std::atof(log.c_str() + s + 8);
     ++tiles;
   }
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%d tiles, %.3f s/tile", tiles, tiles > 0 ? sum / tiles : 0.0);
+  // The evaluation path the worker chose when it loaded the job ("batch=32").
+  std::string batch = "?";
+  if (const size_t b = log.find(" batch="); b != std::string::npos) {
+    batch = log.substr(b + 7, log.find(' ', b + 7) - (b + 7));
+  }
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%d tiles, %.3f s/tile, batch %s", tiles, tiles > 0 ? sum / tiles : 0.0, batch.c_str());
   return buf;
 }
 

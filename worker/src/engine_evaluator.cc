@@ -1,5 +1,6 @@
 #include "engine_evaluator.h"
 
+#include <cstdio>
 #include <filesystem>
 
 #include "landscape/core/job.h"
@@ -36,6 +37,15 @@ class EngineTileEvaluator final : public core::TileEvaluator {
       for (size_t m = 0; m < metrics_.size(); ++m) out[m * n + i] = v.Get(metrics_[m]);
     }
     return out;
+  }
+
+  std::string Description() const override {
+    const engine::EngineInfo& i = engine_->info();
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "device=%s threads=%d precision=%s batch=%lld path=%s lanes=%d setup_seconds=%.3f",
+                  i.device.c_str(), i.threads, i.precision.c_str(), static_cast<long long>(i.batch_size),
+                  i.first_layer_cached ? "first_layer" : i.optimized ? "frozen" : "plain", i.lanes, i.setup_seconds);
+    return buf;
   }
 
  private:

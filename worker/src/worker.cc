@@ -187,7 +187,10 @@ void Worker::Prepare(const Task& task, const std::atomic<int>& stop) {
 
 Result<core::TileEvaluator*> Worker::EvaluatorFor(const core::JobRecord& job) {
   Log()->info("loading job_id={} directions={}", job.id, job.dir_artifact);
+  const auto t0 = std::chrono::steady_clock::now();
   LS_ASSIGN_OR_RETURN(auto evaluator, evaluators_.Open(TileSpec(job.spec, job.dir_artifact)));
+  Log()->info("loaded job_id={} seconds={:.3f} {}", job.id,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), evaluator->Description());
   if (cache_.size() >= std::max<size_t>(1, opts_.cached_jobs)) {
     auto lru = std::min_element(cache_.begin(), cache_.end(),
                                 [](const CachedJob& a, const CachedJob& b) { return a.last_use < b.last_use; });

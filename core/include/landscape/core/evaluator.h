@@ -23,6 +23,8 @@ class TileEvaluator {
   /// Calls `keep_going` between points; when it answers false, stops and
   /// returns kCancelled.
   virtual Result<std::vector<double>> Evaluate(const Tile& tile, const std::function<bool()>& keep_going) = 0;
+  /// How points are evaluated, for logs ("batch=32 path=frozen lanes=1 ..."); may be empty.
+  virtual std::string Description() const { return {}; }
 };
 
 /// Files a job's preparation writes for the caller to publish (paths, "" for none).
