@@ -473,27 +473,19 @@ void PointEvaluator::AccumulateInLanes(torch::jit::Method& forward, size_t s, si
   const bool graph_optimize = torch::jit::getGraphExecutorOptimize();
   const auto acc_opts = at::TensorOptions().device(device_);
   std::vector<at::Tensor> lane_loss(lanes), lane_correct(lanes);
-  std::vector<std::exception_ptr> errors(lanes);
-  std::vector<std::thread> threads;
   for (size_t l = 0; l < lanes; ++l) {
     lane_loss[l] = at::zeros({}, acc_opts.dtype(at::kDouble));
     lane_correct[l] = at::zeros({}, acc_opts.dtype(at::kLong));
-    threads.emplace_back([&, l] {
-      try {
-        at::set_num_threads(1);  // this thread's OpenMP teams: one thread
-        torch::jit::GraphOptimizerEnabledGuard lane_optimizer(graph_optimize);
-        c10::InferenceMode lane_guard;
-        AccumulateBatches(forward, s, l, end, lanes, alpha, beta, lane_loss[l], lane_correct[l]);
-      } catch (...) {
-        errors[l] = std::current_exception();
-      }
-    });
   }
-  for (auto& t : threads) t.join();
-  at::set_num_threads(threads_);  // the lanes lowered the process-wide default for new threads
-  for (auto& e : errors) {
-    if (e) std::rethrow_exception(e);
+  if (!lane_pool_ || lane_pool_->size() != lanes) {
+    lane_pool_.reset();
+    lane_pool_ = std::make_unique<LanePool>(lanes, threads_);
   }
+  lane_pool_->Run([&](size_t l) {
+    torch::jit::GraphOptimizerEnabledGuard lane_optimizer(graph_optimize);
+    c10::InferenceMode lane_guard;
+    AccumulateBatches(forward, s, l, end, lanes, alpha, beta, lane_loss[l], lane_correct[l]);
+  });
   for (size_t l = 0; l < lanes; ++l) {
     loss_sum.add_(lane_loss[l]);
     correct.add_(lane_correct[l]);
@@ -534,6 +526,7 @@ void PointEvaluator::DecideDataParallel(EvalOptions::Choice choice) {
     t_lanes = std::min(t_lanes, BestSeconds(0, 1, in_lanes));
   }
   if (t_lanes < 0.95 * t_ops) data_parallel_ = threads_;
+  else lane_pool_.reset();  // the lanes' threads are not needed
 }
 
 Result<PointValues> PointEvaluator::Evaluate(double alpha, double beta) {

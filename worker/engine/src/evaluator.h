@@ -17,6 +17,7 @@
 
 #include "datasets.h"
 #include "first_layer.h"
+#include "lane_pool.h"
 #include "landscape/core/spec.h"
 #include "landscape/engine/engine.h"
 #include "landscape/io/hdf5_files.h"
@@ -155,6 +156,7 @@ class PointEvaluator {
   bool two_d_ = false;
   int threads_ = 1;         // intra-op threads of the process
   int data_parallel_ = 1;   // lanes a point's batches are split over (1: operators use the threads)
+  std::unique_ptr<LanePool> lane_pool_;  // the lanes' threads, started at their first use
   double batch_seconds_ = 0;  // measured time of one batch on the chosen path (0: not measured)
 
   struct FirstLayerCache {
