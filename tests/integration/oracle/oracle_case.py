@@ -40,6 +40,9 @@ CASES = {
     "lanes_first_layer_split_both": (["--threads", "2", "--data-parallel", "on", "--first-layer", "on",
                                       "--data", "{fx}/splits.pt", "--split", "both", "--x", "-1:1:4"], "weights",
                                      "crossentropy"),
+    # The batch size and the way points run (lanes or not) chosen by measurement.
+    "auto_batch_2d": (["--threads", "2", "--auto-batch", "--x", "-1:1:3", "--y", "-1:1:3"], "weights",
+                      "crossentropy"),
     # --split both: the oracle checks the test split against a file holding only it.
     "split_both": (["--data", "{fx}/splits.pt", "--split", "both", "--x", "-1:1:4"], "weights", "crossentropy"),
 }

@@ -13,6 +13,7 @@
 
 #include <array>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "datasets.h"
@@ -105,7 +106,11 @@ class PointEvaluator {
   void MakeBatches();
   // Turns per-point freezing off when it costs more than it saves (measured).
   void DecideOptimization();
-  int64_t ChooseBatchSize();
+  // The batch size with the shortest measured point; on CPUs with several threads
+  // (data_parallel not kOff) also whether lanes were faster at it (lanes_measured_).
+  int64_t ChooseBatchSize(EvalOptions::Choice data_parallel);
+  // The lanes' threads, started at their first use.
+  LanePool& Lanes(size_t lanes);
   // Builds the first-layer cache when options allow and (kAuto) it is measured faster.
   void DecideFirstLayer(const EvalOptions& options);
   // Chooses between lanes and intra-op threads (kAuto: the faster on a few batches).
@@ -157,6 +162,7 @@ class PointEvaluator {
   int threads_ = 1;         // intra-op threads of the process
   int data_parallel_ = 1;   // lanes a point's batches are split over (1: operators use the threads)
   std::unique_ptr<LanePool> lane_pool_;  // the lanes' threads, started at their first use
+  std::optional<bool> lanes_measured_;   // auto batch: lanes (true) or operators on all threads were faster
   double batch_seconds_ = 0;  // measured time of one batch on the chosen path (0: not measured)
 
   struct FirstLayerCache {
