@@ -14,7 +14,7 @@ OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 PY=/usr/bin/python3
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F)"
-printf "%-15s %6s %12s %5s %14s %14s %14s %14s %9s %9s %9s %9s\n" model batch engine_path lanes fwd_plain fwd_best engine ref_loop eng/best eng/ref eng/refP loss_diff
+printf "%-15s %8s %12s %5s %14s %14s %14s %14s %9s %9s %9s %9s\n" model batch engine_path lanes fwd_plain fwd_best engine ref_loop eng/best eng/ref eng/refP loss_diff
 # The third row: ResNet-20 evaluated in bfloat16 (NHWC), against the same float32 loops (run once, in
 # the first row); loss_diff is its largest relative loss difference from float32 at the points measured.
 for config in resnet20 mlp resnet20:bf16; do
@@ -39,10 +39,12 @@ arch, name, out = sys.argv[1], sys.argv[2], sys.argv[3]
 e = json.load(open(f"{out}/{name}.engine.json"))
 r = json.load(open(f"{out}/{arch}.ref.json"))
 rp = json.load(open(f"{out}/{arch}.refp.json"))
-best = max(e["forward_plain_samples_per_s"], e["forward_optimized_samples_per_s"], e["forward_reduced_samples_per_s"])
+rates = [e["forward_plain_samples_per_s"], e["forward_optimized_samples_per_s"], e["forward_reduced_samples_per_s"]]
+best = max(rates)
+batches = f"{e['batch']}/{e['forward_batches'][rates.index(best)]}"
 eng = e["engine_point_samples_per_s"]
 diff = "-" if e["loss_rel_diff_vs_fp32"] is None else f"{e['loss_rel_diff_vs_fp32']:.2g}"
-print(f"{name:<15} {e['batch']:6d} {e['engine_path']:>12} {e['lanes']:5d} {e['forward_plain_samples_per_s']:14.1f} {best:14.1f} "
+print(f"{name:<15} {batches:>8} {e['engine_path']:>12} {e['lanes']:5d} {e['forward_plain_samples_per_s']:14.1f} {best:14.1f} "
       f"{eng:14.1f} {r['point_samples_per_s']:14.1f} {eng / best:9.3f} {eng / r['point_samples_per_s']:9.3f} "
       f"{eng / rp['point_samples_per_s']:9.3f} {diff:>9}")
 PYEOF
@@ -50,4 +52,4 @@ done
 echo "(samples/s; engine and ref_loop in grid-point x samples per second; fwd_best = the best forward pass (frozen+optimized,"
 echo " or in bf16 for the bf16 row); refP = reference loop with OMP_WAIT_POLICY=PASSIVE;"
 echo " $SAMPLES Fashion-MNIST training images, $THREADS threads, $POINTS points after a warm-up; the reference loop uses"
-echo " batch 128 (the reference's default), the engine and its forward-pass baselines the batch the engine chose)"
+echo " batch 128 (the reference's default); batch = the engine's / the best forward pass's, each chosen by measurement)"
