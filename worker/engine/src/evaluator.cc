@@ -163,6 +163,7 @@ void PointEvaluator::DecideOptimization() {
   batch_seconds_ = std::min(with, without) / static_cast<double>(n_batches);
   if (with >= without) {
     optimize_ = false;
+    lanes_measured_.reset();  // measured on the frozen graph: measure again on the path taken
     char buf[200];
     std::snprintf(buf, sizeof buf,
                   "off: a frozen graph per point would cost %.1f ms against %.1f ms for the model as loaded",
@@ -280,6 +281,7 @@ void PointEvaluator::DecideFirstLayer(const EvalOptions& options) {
   first_layer_note_ = buf;
   cache->split = std::move(*split);
   cache_ = std::move(cache);
+  lanes_measured_.reset();  // measured on the whole model: measure again on its tail
   optimize_ = false;  // the tail runs on the module itself
   optimize_failure_ = "off: the first layer is cached (" + first_layer_note_ + ")";
 }

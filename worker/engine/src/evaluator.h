@@ -162,7 +162,9 @@ class PointEvaluator {
   int threads_ = 1;         // intra-op threads of the process
   int data_parallel_ = 1;   // lanes a point's batches are split over (1: operators use the threads)
   std::unique_ptr<LanePool> lane_pool_;  // the lanes' threads, started at their first use
-  std::optional<bool> lanes_measured_;   // auto batch: lanes (true) or operators on all threads were faster
+  // Auto batch: whether lanes (true) or operators on all threads were faster at the
+  // chosen batch; reset when a later choice changes the path points take.
+  std::optional<bool> lanes_measured_;
   double batch_seconds_ = 0;  // measured time of one batch on the chosen path (0: not measured)
 
   struct FirstLayerCache {
