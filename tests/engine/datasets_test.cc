@@ -122,5 +122,18 @@ TEST(IdxReader, RefusesAFileThatIsNotIdx) {
   EXPECT_NE(d.status().message().find("bad magic number"), std::string::npos) << d.status().message();
 }
 
+TEST(IdxReader, RefusesAnImplausibleImageSizeInsteadOfAllocatingIt) {
+  const std::string dir = WriteIdx(4, 4, true);
+  std::vector<uint8_t> img;
+  Put32(&img, 0x00000803);
+  Put32(&img, 4);
+  Put32(&img, 0x40000000);  // rows
+  Put32(&img, 0x40000000);  // cols
+  WriteFile(dir + "/train-images-idx3-ubyte.gz", img, true);
+  auto d = LoadDatasetSplit(Spec(dir, 2), true, "");
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("implausible image size"), std::string::npos) << d.status().message();
+}
+
 }  // namespace
 }  // namespace landscape::engine

@@ -170,9 +170,13 @@ Result<Dataset> LoadIdx(const std::string& dir, bool train, const core::DataSpec
   const int64_t nl = BigEndian32(lab.data() + 4);
   if (n != nl) return DataError(images_path + " has " + std::to_string(n) + " images but the labels file " +
                                 std::to_string(nl));
+  if (rows < 1 || cols < 1 || rows * cols > (int64_t{1} << 24)) {
+    return DataError(images_path + ": implausible image size " + std::to_string(rows) + "x" + std::to_string(cols));
+  }
   const Selection sel = Select(n, spec);
   const int64_t used = sel.indices.empty() ? sel.count : (sel.count > 0 ? sel.indices.back() + 1 : 0);
-  img.reserve(static_cast<size_t>(16 + used * rows * cols));
+  // The header sizes the read; the file's own size caps what is reserved for it.
+  img.reserve(std::min(static_cast<size_t>(16 + used * rows * cols), ContentSize(images_path)));
   LS_RETURN_IF_ERROR(img_file->ReadUpTo(static_cast<size_t>(used * rows * cols), &img));
   LS_RETURN_IF_ERROR(lab_file->ReadUpTo(static_cast<size_t>(used), &lab));
   if (static_cast<int64_t>(img.size()) < 16 + used * rows * cols || static_cast<int64_t>(lab.size()) < 8 + used) {

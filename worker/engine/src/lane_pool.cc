@@ -6,7 +6,12 @@ namespace landscape::engine {
 
 LanePool::LanePool(size_t lanes, int threads) : lanes_(lanes), errors_(lanes) {
   threads_.reserve(lanes);
-  for (size_t l = 0; l < lanes; ++l) threads_.emplace_back([this, l] { Loop(l); });
+  try {
+    for (size_t l = 0; l < lanes; ++l) threads_.emplace_back([this, l] { Loop(l); });
+  } catch (...) {
+    Stop();  // the threads that did start
+    throw;
+  }
   {
     std::unique_lock<std::mutex> lock(mu_);
     done_.wait(lock, [&] { return started_ == lanes_; });
@@ -14,7 +19,9 @@ LanePool::LanePool(size_t lanes, int threads) : lanes_(lanes), errors_(lanes) {
   at::set_num_threads(threads);
 }
 
-LanePool::~LanePool() {
+LanePool::~LanePool() { Stop(); }
+
+void LanePool::Stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;

@@ -21,7 +21,8 @@ class LanePool {
  public:
   /// Starts `lanes` threads, each limited to one intra-op thread. Restores the
   /// process-wide intra-op thread count to `threads` afterwards (lowering it in
-  /// a new thread lowers the default for every thread started later).
+  /// a new thread lowers the default for every thread started later). Throws
+  /// std::system_error when a thread cannot be started (none is left running).
   LanePool(size_t lanes, int threads);
   ~LanePool();
   LanePool(const LanePool&) = delete;
@@ -33,6 +34,7 @@ class LanePool {
 
  private:
   void Loop(size_t lane);
+  void Stop();  // ends and joins the threads
 
   const size_t lanes_;
   std::vector<std::thread> threads_;
