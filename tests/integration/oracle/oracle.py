@@ -6,7 +6,7 @@ reference's layout) and compares its surface with landscape's surface file.
 
 Usage: oracle.py --model M.pt --data D.pt --dirs DIRS.h5 --surface SURF.h5
                  --dir-type weights|states --loss crossentropy|mse [--batch-size B]
-                 [--rtol 1e-5]
+                 [--rtol 1e-5] [--acc-atol 0]
 Exits 0 when every value matches, 1 otherwise (with a report).
 """
 import argparse
@@ -64,6 +64,8 @@ def main():
     ap.add_argument("--loss", required=True)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--rtol", type=float, default=1e-5)
+    ap.add_argument("--acc-atol", type=float, default=0.0,
+                    help="accuracy tolerance in percentage points (reduced precision flips a few samples)")
     args = ap.parse_args()
 
     torch.set_num_threads(1)
@@ -111,11 +113,13 @@ def main():
             idx = (iy, ix) if ys is not None else (ix,)
             for name, ref in (("train_loss", loss), ("train_acc", acc)):
                 got = ours[name][idx]
-                if not np.isclose(got, ref, rtol=args.rtol, atol=1e-9):
+                atol = 1e-9 + (args.acc_atol if name == "train_acc" else 0.0)
+                if not np.isclose(got, ref, rtol=args.rtol, atol=atol):
                     failures += 1
                     print(f"oracle: {name} at x={a} y={b}: landscape {got!r} oracle {ref!r}")
     n = len(xs) * len(rows)
-    print(f"oracle: {n - failures}/{n} points agree (rtol {args.rtol}, {args.dir_type}, {args.loss})")
+    print(f"oracle: {n - failures}/{n} points agree (rtol {args.rtol}, accuracy within {args.acc_atol} points, "
+          f"{args.dir_type}, {args.loss})")
     return 1 if failures else 0
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# name -> (landscape flags, oracle dir-type, oracle loss)
+# name -> (landscape flags, oracle dir-type, oracle loss[, extra oracle flags])
 CASES = {
     "weights_ce_2d_nonsquare": (["--dir-type", "weights", "--x", "-1:1:5", "--y", "-0.5:1:3"], "weights", "crossentropy"),
     "states_ce_1d": (["--dir-type", "states", "--x", "-1:1:7", "--xignore", "none", "--xnorm", "layer"], "states", "crossentropy"),
@@ -43,6 +43,13 @@ CASES = {
     # The batch size and the way points run (lanes or not) chosen by measurement.
     "auto_batch_2d": (["--threads", "2", "--auto-batch", "--x", "-1:1:3", "--y", "-1:1:3"], "weights",
                       "crossentropy"),
+    # NHWC activations (and channels-last weights in the reduced-precision copy): float32 as exact as NCHW;
+    # bfloat16 against the float32 oracle within its rounding (8 mantissa bits: ~0.4 % per operation).
+    "channels_last_2d": (["--channels-last", "--first-layer", "off", "--x", "-1:1:3", "--y", "-1:1:3"], "weights", "crossentropy"),
+    "bf16_channels_last_2d": (["--precision", "bf16", "--channels-last", "--threads", "2", "--x", "-1:1:3",
+                               "--y", "-1:1:3"], "weights", "crossentropy", ["--rtol", "2e-2", "--acc-atol", "2"]),
+    "bf16_1d": (["--precision", "bf16", "--x", "-1:1:4"], "weights", "crossentropy",
+                ["--rtol", "2e-2", "--acc-atol", "2"]),
     # --split both: the oracle checks the test split against a file holding only it.
     "split_both": (["--data", "{fx}/splits.pt", "--split", "both", "--x", "-1:1:4"], "weights", "crossentropy"),
 }
@@ -79,7 +86,8 @@ def check_direction_file(path, expect_count):
 
 def main():
     binary, fx, work, case = sys.argv[1:5]
-    flags, dir_type, loss = CASES[case]
+    flags, dir_type, loss = CASES[case][:3]
+    oracle_flags = CASES[case][3] if len(CASES[case]) > 3 else []
     os.makedirs(work, exist_ok=True)
     if case == "reference_dir_file":
         write_reference_direction_file(os.path.join(work, "reference_dirs.h5"), fx)
@@ -107,11 +115,15 @@ def main():
     if r.returncode != 0:
         print(f"landscape exited with {r.returncode}")
         return 1
-    if "--first-layer" in flags and "after its cached first layer" not in r.stderr:
+    if "--first-layer" in flags and flags[flags.index("--first-layer") + 1] == "on" and \
+            "after its cached first layer" not in r.stderr:
         print("the first layer was not cached")
         return 1
     if "--data-parallel" in flags and "single-threaded lanes" not in r.stderr:
         print("the batches were not split over lanes")
+        return 1
+    if "--precision" in flags and ", bf16," not in r.stderr:
+        print("the points were not evaluated in bf16")
         return 1
     used_dirs = dirs if "--dir-file" not in flags else flags[flags.index("--dir-file") + 1]
     import torch
@@ -134,13 +146,13 @@ def main():
             t["train_acc"] = np.array(s["test_acc"])
         r = subprocess.run([sys.executable, os.path.join(HERE, "oracle.py"), "--model", os.path.join(fx, "model.pt"),
                             "--data", os.path.join(fx, "test_only.pt"), "--dirs", used_dirs, "--surface",
-                            test_surface, "--dir-type", dir_type, "--loss", loss, "--batch-size", "32"])
+                            test_surface, "--dir-type", dir_type, "--loss", loss, "--batch-size", "32"] + oracle_flags)
         if r.returncode != 0:
             return r.returncode
         data = os.path.join(fx, "data.pt")  # the train split of splits.pt is data.pt's
     r = subprocess.run([sys.executable, os.path.join(HERE, "oracle.py"), "--model", os.path.join(fx, "model.pt"),
                         "--data", data, "--dirs", used_dirs, "--surface", surface,
-                        "--dir-type", dir_type, "--loss", loss, "--batch-size", "32"])
+                        "--dir-type", dir_type, "--loss", loss, "--batch-size", "32"] + oracle_flags)
     return r.returncode
 
 

@@ -74,6 +74,22 @@ Result<std::pair<double, double>> EvaluateModule(torch::jit::Module& module, con
   }
 }
 
+namespace {
+// Stores every 4-D parameter and buffer of `module` (its convolutions' weights) channels-last, in place:
+// the tensors the module holds keep their identity, only their strides change. With channels-last
+// weights the convolutions keep activations channels-last even where the input's layout is ambiguous
+// (one input channel: NCHW and NHWC strides coincide, and LibTorch then picks NCHW, reordering every
+// activation between its own and oneDNN's layout at every layer: 40 % of a bf16 ResNet-20's time).
+void WeightsToChannelsLast(torch::jit::Module& module) {
+  at::NoGradGuard no_grad;
+  auto convert = [](at::Tensor t) {
+    if (t.defined() && t.dim() == 4) t.set_data(t.detach().contiguous(at::MemoryFormat::ChannelsLast));
+  };
+  for (const at::Tensor& p : module.parameters(/*recurse=*/true)) convert(p);
+  for (const at::Tensor& b : module.buffers(/*recurse=*/true)) convert(b);
+}
+}  // namespace
+
 Result<std::unique_ptr<PointEvaluator>> PointEvaluator::Create(torch::jit::Module module, core::DirType type,
                                                                const io::DirectionSet& dirs, std::vector<Split> splits,
                                                                core::Loss loss, const c10::Device& device,
@@ -96,6 +112,7 @@ Result<std::unique_ptr<PointEvaluator>> PointEvaluator::Create(torch::jit::Modul
       // buffer (Module::to on copies of aliased tensors mis-shapes them in LibTorch 1.13).
       e->reduced_ = e->module_.deepcopy();
       e->reduced_.to(e->dtype_);
+      if (e->channels_last_) WeightsToChannelsLast(e->reduced_);
       e->reduced_.eval();
     }
     LS_RETURN_IF_ERROR(e->Init(type, dirs));
