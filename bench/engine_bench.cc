@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "datasets.h"
+#include "evaluator.h"
 #include "landscape/core/system.h"
 #include "landscape/engine/engine.h"
 #include "landscape/engine/train.h"
@@ -142,6 +143,7 @@ int main(int argc, char** argv) {
   torch::jit::Module reduced = torch::jit::load(model_path, device);
   reduced.eval();
   reduced.to(dtype);
+  if (o.channels_last) engine::WeightsToChannelsLast(reduced);  // as the engine does: NHWC throughout
   try {
     torch::jit::Module frozen_reduced = torch::jit::freeze(reduced);
     reduced = torch::jit::optimize_for_inference(frozen_reduced);

@@ -74,12 +74,10 @@ Result<std::pair<double, double>> EvaluateModule(torch::jit::Module& module, con
   }
 }
 
-namespace {
-// Stores every 4-D parameter and buffer of `module` (its convolutions' weights) channels-last, in place:
-// the tensors the module holds keep their identity, only their strides change. With channels-last
-// weights the convolutions keep activations channels-last even where the input's layout is ambiguous
-// (one input channel: NCHW and NHWC strides coincide, and LibTorch then picks NCHW, reordering every
-// activation between its own and oneDNN's layout at every layer: 40 % of a bf16 ResNet-20's time).
+// With channels-last weights the convolutions keep activations channels-last even where the input's
+// layout is ambiguous (one input channel: NCHW and NHWC strides coincide, and LibTorch then picks NCHW,
+// reordering every activation between its own and oneDNN's layout at every layer: 40 % of a bf16
+// ResNet-20's oneDNN time).
 void WeightsToChannelsLast(torch::jit::Module& module) {
   at::NoGradGuard no_grad;
   auto convert = [](at::Tensor t) {
@@ -88,7 +86,6 @@ void WeightsToChannelsLast(torch::jit::Module& module) {
   for (const at::Tensor& p : module.parameters(/*recurse=*/true)) convert(p);
   for (const at::Tensor& b : module.buffers(/*recurse=*/true)) convert(b);
 }
-}  // namespace
 
 Result<std::unique_ptr<PointEvaluator>> PointEvaluator::Create(torch::jit::Module module, core::DirType type,
                                                                const io::DirectionSet& dirs, std::vector<Split> splits,

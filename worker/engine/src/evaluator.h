@@ -32,6 +32,10 @@ at::Tensor FromHost(const io::HostArray& a, at::ScalarType dtype, const c10::Dev
 /// A contiguous CPU copy of `t` as a host array (float32 unless the tensor is an integer type: int64).
 io::HostArray ToHost(const at::Tensor& t);
 
+/// Stores every 4-D parameter and buffer of `module` (convolution weights) channels-last, in place: the
+/// module's tensors keep their identity, only their strides change.
+void WeightsToChannelsLast(torch::jit::Module& module);
+
 /// Mean loss and accuracy (%) of `module` as it is, on `data` (eval mode, no gradients).
 core::Result<std::pair<double, double>> EvaluateModule(torch::jit::Module& module, const Dataset& data,
                                                        core::Loss loss, int64_t batch_size);
