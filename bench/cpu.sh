@@ -67,9 +67,9 @@ with open(f"{out}/arith.txt", "a") as f:
             f"of the {kind} peak {lim:.0f}   best forward {gf(best):7.1f} = {100 * gf(best) / lim:5.1f} %{loop}\n")
 PYEOF
 done
-echo "against the machine's measured limit (landscape-bench-peak: float32 FMA $($PY -c "import json; p=json.load(open('$OUT/peak.json')); print(f\"{p['fp32_gflops']:.0f} GFLOP/s, bfloat16 dot {p['bf16_gflops'] or 0:.0f}\")") on $THREADS threads):"
-cat "$OUT/arith.txt"
 echo "(samples/s; engine and ref_loop in grid-point x samples per second; fwd_best = the best forward pass (frozen+optimized,"
 echo " or in bf16 for the bf16 row); refP = reference loop with OMP_WAIT_POLICY=PASSIVE;"
 echo " $SAMPLES Fashion-MNIST training images, $THREADS threads, $POINTS points after a warm-up; the reference loop uses"
 echo " batch 128 (the reference's default); batch = the engine's / the best forward pass's, each chosen by measurement)"
+echo "against the machine's measured limit (landscape-bench-peak: float32 FMA $($PY -c "import json; p=json.load(open('$OUT/peak.json')); print(f\"{p['fp32_gflops']:.0f} GFLOP/s, bfloat16 dot {p['bf16_gflops'] or 0:.0f}\")") on $THREADS threads):"
+cat "$OUT/arith.txt"
