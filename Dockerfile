@@ -53,7 +53,7 @@ RUN cmake -S . -B /build $LANDSCAPE_CMAKE_FLAGS -DLANDSCAPE_BUILD_WORKER=OFF \
 # ---- the CPU worker: Debian's LibTorch 1.13 (CPU)
 FROM build-base AS build-worker-cpu
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libtorch-dev \
+    && apt-get install -y --no-install-recommends libtorch-dev libdnnl-dev \
     && rm -rf /var/lib/apt/lists/*
 # hadolint ignore=SC2086
 RUN cmake -S . -B /build $LANDSCAPE_CMAKE_FLAGS -DLANDSCAPE_BUILD_WORKER=ON \
@@ -72,7 +72,7 @@ ENV PATH=/usr/local/cuda/bin:${PATH} \
     CUDACXX=/usr/local/cuda/bin/nvcc
 # hadolint ignore=SC2086
 RUN cmake -S . -B /build $LANDSCAPE_CMAKE_FLAGS -DLANDSCAPE_BUILD_WORKER=ON \
-        -DCMAKE_PREFIX_PATH=/opt/libtorch -DTorch_DIR=/opt/libtorch/share/cmake/Torch \
+        -DCMAKE_PREFIX_PATH=/opt/libtorch -DTorch_DIR=/opt/libtorch/share/cmake/Torch -DLANDSCAPE_WITH_ONEDNN=OFF \
     && cmake --build /build --target landscape-worker \
     && deploy/docker/stage.sh --exclude /opt/libtorch --exclude /usr/local/cuda \
         --allow-missing libcuda.so.1 --allow-missing libnvidia-ml.so.1 \

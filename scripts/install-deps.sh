@@ -3,15 +3,15 @@
 # Used by .ci/run, by the README's set-up commands and by the Dockerfile's build
 # stage. Idempotent.
 # Usage: install-deps.sh [--no-torch] [--no-tests]
-#   --no-torch  leave out Debian's LibTorch (image builds bring their own or none)
+#   --no-torch  leave out Debian's LibTorch and oneDNN's headers (image builds bring their own or none)
 #   --no-tests  leave out test oracles and data sets
 set -euo pipefail
 
 PACKAGES=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git
-  # engine
-  libtorch-dev libopenblas0-openmp
+  # engine (libdnnl-dev: the headers of the oneDNN Debian's LibTorch links, for the engine's own primitives)
+  libtorch-dev libdnnl-dev libopenblas0-openmp
   # service
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libhiredis-dev redis-server prometheus-cpp-dev
@@ -29,7 +29,7 @@ PACKAGES=(
 skip=()
 for arg in "$@"; do
   case "$arg" in
-    --no-torch) skip+=(libtorch-dev) ;;
+    --no-torch) skip+=(libtorch-dev libdnnl-dev) ;;
     --no-tests) skip+=(libgtest-dev libgmock-dev python3-torch python3-h5py python3-numpy dataset-fashion-mnist) ;;
     *) echo "install-deps: unknown option $arg (known: --no-torch --no-tests)" >&2; exit 2 ;;
   esac

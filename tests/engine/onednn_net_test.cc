@@ -1,0 +1,198 @@
+// OnednnNet against LibTorch's own forward pass of the same frozen graph: what it fuses, that it agrees
+// to Winograd's rounding (1e-4 of the outputs' scale), that it reloads weights per point, that lanes run
+// concurrently, and the models it must hand back (or refuse).
+#include <gtest/gtest.h>
+#include <torch/csrc/jit/passes/freeze_module.h>
+#include <torch/script.h>
+
+#include <thread>
+
+#include "onednn_net.h"
+#include "zoo.h"
+
+namespace landscape::engine {
+namespace {
+
+// The largest difference relative to the reference's largest magnitude.
+double RelDiff(const at::Tensor& got, const at::Tensor& ref) {
+  return (got - ref).abs().max().item<double>() / std::max(1e-12, ref.abs().max().item<double>());
+}
+
+std::shared_ptr<torch::jit::Graph> FrozenGraph(torch::jit::Module& m, torch::jit::Module* frozen_out = nullptr) {
+  torch::jit::Module frozen = torch::jit::freeze(m);
+  if (frozen_out) *frozen_out = frozen;
+  return frozen.get_method("forward").graph();
+}
+
+// A zoo ResNet-20 whose BatchNorm statistics are not the identity (a few batches in train mode).
+torch::jit::Module TrainedLookingResNet20() {
+  auto built = BuildArchitecture("resnet20", {1, 28, 28}, 10, 11);
+  EXPECT_TRUE(built.ok()) << built.status().ToString();
+  torch::jit::Module m = *built;
+  m.train();
+  {
+    at::NoGradGuard g;
+    for (int i = 0; i < 3; ++i) m.forward({at::randn({16, 1, 28, 28}) * 2 + 0.5});
+  }
+  m.eval();
+  return m;
+}
+
+// Skips the test where the engine was built without oneDNN's headers.
+#define SKIP_WITHOUT_ONEDNN(result)                                                              \
+  if (!(result).ok() && (result).status().message().find("built without") != std::string::npos) \
+  GTEST_SKIP() << (result).status().message()
+
+TEST(OnednnNet, RunsAResNetWithItsAdditionsAndReluFusedAndAgreesWithLibTorch) {
+  at::manual_seed(3);
+  torch::jit::Module m = TrainedLookingResNet20();
+  torch::jit::Module frozen;
+  auto graph = FrozenGraph(m, &frozen);
+  auto net = OnednnNet::Create(graph, {1, 28, 28}, {8, 5}, {true, 2});
+  SKIP_WITHOUT_ONEDNN(net);
+  ASSERT_TRUE(net.ok()) << net.status().ToString();
+  const std::string d = (*net)->Description();
+  // 19 convolutions in the blocks and the stem, 2 projection shortcuts; every block's addition and every
+  // ReLU fused; the mean, flatten and linear layer after them in LibTorch.
+  EXPECT_NE(d.find("21 convolutions"), std::string::npos) << d;
+  EXPECT_NE(d.find("with 19 ReLUs and 9 residual additions fused"), std::string::npos) << d;
+  c10::InferenceMode guard;
+  for (int64_t batch : {8, 5}) {
+    const at::Tensor x = at::randn({batch, 1, 28, 28});
+    const at::Tensor ref = frozen.forward({x}).toTensor();
+    for (size_t lane : {0, 1}) {
+      const at::Tensor got = (*net)->Forward(x, lane);
+      ASSERT_EQ(got.sizes(), ref.sizes());
+      EXPECT_LT(RelDiff(got, ref), 1e-4) << "batch " << batch << " lane " << lane;
+    }
+  }
+}
+
+TEST(OnednnNet, LoadsEachPointsWeights) {
+  at::manual_seed(4);
+  torch::jit::Module m = TrainedLookingResNet20();
+  auto net = OnednnNet::Create(FrozenGraph(m), {1, 28, 28}, {6}, {true, 1});
+  SKIP_WITHOUT_ONEDNN(net);
+  ASSERT_TRUE(net.ok()) << net.status().ToString();
+  const at::Tensor x = at::randn({6, 1, 28, 28});
+  at::Tensor before;
+  {
+    c10::InferenceMode guard;
+    before = (*net)->Forward(x, 0);
+  }
+  {
+    at::NoGradGuard g;
+    for (const at::Tensor& p : m.parameters()) p.add_(at::randn(p.sizes()) * 0.05 * p.abs().mean());
+  }
+  torch::jit::Module frozen;
+  auto graph = FrozenGraph(m, &frozen);
+  ASSERT_TRUE((*net)->SetWeights(graph).ok());
+  c10::InferenceMode guard;
+  const at::Tensor ref = frozen.forward({x}).toTensor();
+  const at::Tensor after = (*net)->Forward(x, 0);
+  EXPECT_LT(RelDiff(after, ref), 1e-4);
+  EXPECT_GT(RelDiff(before, ref), 1e-3) << "the new weights made no difference";
+}
+
+TEST(OnednnNet, LanesRunConcurrentlyOnTheirOwnBuffers) {
+  at::manual_seed(5);
+  torch::jit::Module m = TrainedLookingResNet20();
+  torch::jit::Module frozen;
+  auto net = OnednnNet::Create(FrozenGraph(m, &frozen), {1, 28, 28}, {4}, {true, 2});
+  SKIP_WITHOUT_ONEDNN(net);
+  ASSERT_TRUE(net.ok()) << net.status().ToString();
+  const at::Tensor x0 = at::randn({4, 1, 28, 28}), x1 = at::randn({4, 1, 28, 28});
+  at::Tensor ref0, ref1;
+  {
+    c10::InferenceMode guard;
+    ref0 = frozen.forward({x0}).toTensor();
+    ref1 = frozen.forward({x1}).toTensor();
+  }
+  double worst0 = 0, worst1 = 0;
+  auto run = [&](size_t lane, const at::Tensor& x, const at::Tensor& ref, double* worst) {
+    c10::InferenceMode guard;
+    for (int i = 0; i < 20; ++i) *worst = std::max(*worst, RelDiff((*net)->Forward(x, lane), ref));
+  };
+  std::thread t0(run, 0, std::cref(x0), std::cref(ref0), &worst0);
+  std::thread t1(run, 1, std::cref(x1), std::cref(ref1), &worst1);
+  t0.join();
+  t1.join();
+  EXPECT_LT(worst0, 1e-4);
+  EXPECT_LT(worst1, 1e-4);
+}
+
+torch::jit::Module Scripted(const std::string& source) {
+  torch::jit::Module m("__torch__.test.Net");
+  m.register_attribute("training", c10::BoolType::get(), false);
+  at::manual_seed(9);
+  m.register_parameter("c1", at::randn({4, 3, 3, 3}) * 0.3, false);
+  m.register_parameter("b1", at::randn({4}), false);
+  m.register_parameter("c2", at::randn({5, 4, 3, 3}) * 0.3, false);
+  m.register_parameter("c3", at::randn({4, 4, 1, 1}) * 0.3, false);
+  m.register_parameter("c4", at::randn({4, 4, 1, 1}) * 0.3, false);
+  m.register_parameter("w", at::randn({3, 5 * 3 * 3}) * 0.1, false);
+  m.define(source);
+  m.eval();
+  return m;
+}
+
+TEST(OnednnNet, HandsWhatItCannotTakeToLibTorchNodeByNode) {
+  // After the first convolution and its ReLU: a max-pool (not taken), then a strided convolution that
+  // therefore runs in LibTorch too, a flatten and a linear layer.
+  torch::jit::Module m = Scripted(R"(
+def forward(self, x):
+    out = torch.relu(torch.conv2d(x, self.c1, self.b1, [1, 1], [1, 1]))
+    out = torch.max_pool2d(out, [2, 2])
+    out = torch.conv2d(out, self.c2, None, [2, 2], [1, 1])
+    return torch.linear(torch.flatten(out, 1), self.w, None)
+)");
+  torch::jit::Module frozen;
+  auto net = OnednnNet::Create(FrozenGraph(m, &frozen), {3, 11, 11}, {3}, {true, 1});
+  SKIP_WITHOUT_ONEDNN(net);
+  ASSERT_TRUE(net.ok()) << net.status().ToString();
+  const std::string d = (*net)->Description();
+  EXPECT_NE(d.find("1 convolutions (0 Winograd) with 1 ReLUs and 0 residual additions fused, then 4 operations"),
+            std::string::npos)
+      << d;
+  c10::InferenceMode guard;
+  const at::Tensor x = at::randn({3, 3, 11, 11});
+  EXPECT_LT(RelDiff((*net)->Forward(x, 0), frozen.forward({x}).toTensor()), 1e-5);
+}
+
+TEST(OnednnNet, AnAdditionWhoseResidualIsReadLaterIsNotFusedInPlace) {
+  // `a` is read again after the addition: writing the sum into its buffer would corrupt that read.
+  torch::jit::Module m = Scripted(R"(
+def forward(self, x):
+    a = torch.relu(torch.conv2d(x, self.c1, self.b1, [1, 1], [1, 1]))
+    b = torch.relu(torch.conv2d(a, self.c3, None, [1, 1], [0, 0]))
+    s = torch.conv2d(b, self.c4, None, [1, 1], [0, 0]) + a
+    t = torch.relu(s) * a
+    return torch.linear(torch.flatten(t[:, 0:1, 0:5, 0:9], 1), self.w, None)
+)");
+  torch::jit::Module frozen;
+  auto net = OnednnNet::Create(FrozenGraph(m, &frozen), {3, 11, 11}, {2}, {true, 1});
+  SKIP_WITHOUT_ONEDNN(net);
+  ASSERT_TRUE(net.ok()) << net.status().ToString();
+  EXPECT_NE((*net)->Description().find("3 convolutions (0 Winograd) with 2 ReLUs and 0 residual additions"),
+            std::string::npos)
+      << (*net)->Description();
+  c10::InferenceMode guard;
+  const at::Tensor x = at::randn({2, 3, 11, 11});
+  EXPECT_LT(RelDiff((*net)->Forward(x, 0), frozen.forward({x}).toTensor()), 1e-5);
+}
+
+TEST(OnednnNet, RefusesModelsThatDoNotStartWithAConvolution) {
+  torch::jit::Module m = Scripted(R"(
+def forward(self, x):
+    return torch.linear(torch.flatten(x, 1)[:, 0:45], self.w, None)
+)");
+  auto net = OnednnNet::Create(FrozenGraph(m), {3, 11, 11}, {2}, {true, 1});
+  SKIP_WITHOUT_ONEDNN(net);
+  ASSERT_FALSE(net.ok());
+  EXPECT_EQ(net.status().code(), core::StatusCode::kUnimplemented);
+  EXPECT_NE(net.status().message().find("does not start with a convolution"), std::string::npos)
+      << net.status().ToString();
+}
+
+}  // namespace
+}  // namespace landscape::engine
