@@ -51,6 +51,7 @@ struct Options {
   bool no_optimize = false;
   std::string first_layer = "auto";  // auto | on | off
   std::string data_parallel = "auto";  // auto | on | off
+  std::string onednn = "auto";         // auto | on | off
   std::string device = "cpu";
   std::string precision = "fp32";
   bool channels_last = false;
@@ -80,6 +81,7 @@ bool ParseArgs(int argc, char** argv, Options* o) {
     else if (a == "--no-optimize") o->no_optimize = true;
     else if (a == "--first-layer") o->first_layer = next();
     else if (a == "--data-parallel") o->data_parallel = next();
+    else if (a == "--onednn") o->onednn = next();
     else if (a == "--device") o->device = next();
     else if (a == "--precision") o->precision = next();
     else if (a == "--channels-last") o->channels_last = true;
@@ -161,6 +163,7 @@ int main(int argc, char** argv) {
   eopts.optimize = !o.no_optimize;
   eopts.first_layer = o.first_layer;
   eopts.data_parallel = o.data_parallel;
+  eopts.onednn = o.onednn;
   eopts.device = o.device;
   eopts.precision = o.precision;
   eopts.channels_last = o.channels_last;
@@ -249,10 +252,14 @@ int main(int argc, char** argv) {
                 o.precision.c_str(), o.channels_last ? " NHWC" : "", static_cast<long long>(red_batch), red_rate,
                 fwd_red.size(), Median(fwd_red));
   }
+  const engine::EngineInfo& einfo = (*eng)->info();
+  const char* path = einfo.first_layer_cached ? "first_layer"
+                     : einfo.onednn           ? "onednn"
+                     : einfo.optimized        ? "optimized"
+                                              : "plain";
+  if (einfo.notes.count("onednn")) std::printf("  engine's oneDNN primitives: %s\n", einfo.notes.at("onednn").c_str());
   std::printf("  engine surface (%s, %d lane(s), %s, batch %lld): %10.1f point-samples/s (median of %zu points, %.3f s each)\n",
-              (*eng)->info().first_layer_cached ? "cached first layer"
-              : (*eng)->info().optimized        ? "optimized"
-                                                : "plain",
+              path,
               (*eng)->info().lanes, o.precision.c_str(),
               static_cast<long long>((*eng)->info().batch_size), eng_rate, eng_t.size(), Median(eng_t));
   std::printf("  a %lldx%lld surface over these samples would take %.1f s on this device\n",
@@ -301,7 +308,7 @@ int main(int argc, char** argv) {
                   o.model.empty() ? o.arch.c_str() : o.model.c_str(), static_cast<long long>(ds->size()),
                   static_cast<long long>(batch), threads, plain_rate, opt_rate, eng_rate, ratio,
                   core::PeakRssBytes(),
-                  (*eng)->info().first_layer_cached ? "first_layer" : (*eng)->info().optimized ? "optimized" : "plain",
+                  path,
                   (*eng)->info().lanes, o.precision.c_str(), o.channels_last ? "true" : "false", red_rate,
                   diff, static_cast<long long>(plain_batch), static_cast<long long>(opt_batch),
                   static_cast<long long>(red_batch));

@@ -118,6 +118,7 @@ int RunLocal(const LocalOptions& opts) {
   eopts.precision = opts.precision;
   eopts.first_layer = opts.first_layer;
   eopts.data_parallel = opts.data_parallel;
+  eopts.onednn = opts.onednn;
   eopts.channels_last = opts.channels_last;
   eopts.auto_batch = opts.auto_batch;
   core::JobSpec run_spec = spec;
@@ -139,8 +140,10 @@ int RunLocal(const LocalOptions& opts) {
                info.load_seconds, info.directions_seconds, info.setup_seconds);
   std::fprintf(stderr, "landscape: points evaluated on %s, %s, batch %lld%s\n",
                info.first_layer_cached ? "the model after its cached first layer"
-               : info.optimized        ? "a frozen, optimized graph (BatchNorm folded, oneDNN layouts)"
-                                       : "the model as loaded",
+               : info.onednn ? "landscape's own oneDNN primitives (BatchNorm folded, Winograd convolutions, fused "
+                               "ReLUs and additions)"
+               : info.optimized ? "a frozen, optimized graph (BatchNorm folded, oneDNN layouts)"
+                                : "the model as loaded",
                info.precision.c_str(), static_cast<long long>(info.batch_size),
                info.lanes > 1 ? (", batches split over " + std::to_string(info.lanes) + " single-threaded lanes").c_str()
                               : "");
@@ -150,6 +153,7 @@ int RunLocal(const LocalOptions& opts) {
   if (info.notes.count("first_layer")) {
     std::fprintf(stderr, "landscape: first-layer cache %s\n", info.notes.at("first_layer").c_str());
   }
+  if (info.notes.count("onednn")) std::fprintf(stderr, "landscape: oneDNN primitives: %s\n", info.notes.at("onednn").c_str());
   if (std::isfinite(info.xy_cosine)) {
     std::fprintf(stderr, "landscape: cosine(x, y) = %.3g\n", info.xy_cosine);
   }

@@ -69,6 +69,12 @@ int main(int argc, char** argv) {
                         "instead of each operator over the threads (auto: when measured faster)")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
+  local_cmd->add_option("--onednn", local.onednn,
+                        "auto | on | off: CPU, fp32: run the convolutions on landscape's own oneDNN primitives "
+                        "(Winograd 3x3 convolutions, ReLUs and residual additions fused; values within 1e-4 of "
+                        "LibTorch's) instead of LibTorch's (auto: when measured faster)")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
   local_cmd->add_flag("--channels-last", local.channels_last, "NHWC activations (faster convolutions on GPUs)");
   local_cmd->add_flag("--auto-batch", local.auto_batch, "choose the evaluation batch size by measured throughput (instead of --batch-size)");
   local_cmd->add_option("--progress", local.progress, "auto | bar | lines | quiet")->capture_default_str();

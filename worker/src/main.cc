@@ -39,6 +39,7 @@ struct MainOptions {
   bool auto_batch = false;
   std::string first_layer = "auto";
   std::string data_parallel = "auto";
+  std::string onednn = "auto";
   std::string cache;
   std::string data_root;
   std::string name;
@@ -78,6 +79,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--data-parallel", o.data_parallel,
                  "auto | on | off: CPU: a point's batches over one single-threaded lane per thread")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
+  app.add_option("--onednn", o.onednn,
+                 "auto | on | off: CPU, fp32: the convolutions on the engine's own oneDNN primitives (Winograd, "
+                 "fused ReLUs and additions)")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
   app.add_option("--cache", o.cache, "directory of cached artifacts (default: ~/.cache/landscape)");
@@ -168,6 +174,7 @@ int main(int argc, char** argv) {
   eopts.auto_batch = o.auto_batch;
   eopts.first_layer = o.first_layer;
   eopts.data_parallel = o.data_parallel;
+  eopts.onednn = o.onednn;
   worker::EngineEvaluatorFactory evaluators(eopts, &cache);
 
   worker::WorkerOptions wopts;

@@ -50,6 +50,9 @@ CASES = {
                                "--y", "-1:1:3"], "weights", "crossentropy", ["--rtol", "2e-2", "--acc-atol", "2"]),
     "bf16_1d": (["--precision", "bf16", "--x", "-1:1:4"], "weights", "crossentropy",
                 ["--rtol", "2e-2", "--acc-atol", "2"]),
+    # The engine's own oneDNN primitives: the first convolution with its ReLU fused, the rest in LibTorch.
+    "onednn_2d": (["--onednn", "on", "--threads", "2", "--x", "-1:1:3", "--y", "-1:1:3"], "weights",
+                  "crossentropy"),
     # --split both: the oracle checks the test split against a file holding only it.
     "split_both": (["--data", "{fx}/splits.pt", "--split", "both", "--x", "-1:1:4"], "weights", "crossentropy"),
 }
@@ -121,6 +124,9 @@ def main():
         return 1
     if "--data-parallel" in flags and "single-threaded lanes" not in r.stderr:
         print("the batches were not split over lanes")
+        return 1
+    if "--onednn" in flags and "own oneDNN primitives" not in r.stderr:
+        print("the points were not evaluated on the engine's oneDNN primitives")
         return 1
     if "--precision" in flags and ", bf16," not in r.stderr:
         print("the points were not evaluated in bf16")

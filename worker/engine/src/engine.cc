@@ -309,11 +309,13 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
   };
   LS_RETURN_IF_ERROR(choice("first_layer", opts.first_layer, &eval.first_layer));
   LS_RETURN_IF_ERROR(choice("data_parallel", opts.data_parallel, &eval.data_parallel));
+  LS_RETURN_IF_ERROR(choice("onednn", opts.onednn, &eval.onednn));
   if (opts.check_only && spec.directions.kind != core::DirectionKind::kPca) {
     eval.optimize = false;
     eval.auto_batch = false;
     eval.first_layer = EvalOptions::Choice::kOff;
     eval.data_parallel = EvalOptions::Choice::kOff;
+    eval.onednn = EvalOptions::Choice::kOff;
   }
   info.precision = opts.precision;
   LS_ASSIGN_OR_RETURN(impl->evaluator, PointEvaluator::Create(module, spec.directions.type, impl->dirs,
@@ -325,7 +327,9 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
   info.first_layer_cached = impl->evaluator->first_layer_cached();
   info.lanes = impl->evaluator->data_parallel_lanes();
   if (!impl->evaluator->first_layer_note().empty()) info.notes["first_layer"] = impl->evaluator->first_layer_note();
-  if (eval.optimize && !info.optimized && !info.first_layer_cached) {
+  info.onednn = impl->evaluator->onednn();
+  if (!impl->evaluator->onednn_note().empty()) info.notes["onednn"] = impl->evaluator->onednn_note();
+  if (eval.optimize && !info.optimized && !info.first_layer_cached && !info.onednn) {
     const std::string& why = impl->evaluator->optimize_failure();
     info.notes["optimization"] =
         why.rfind("off:", 0) == 0 ? why : "off: the model cannot be frozen (" + why + ")";

@@ -128,6 +128,7 @@ Result<std::unique_ptr<PointEvaluator>> PointEvaluator::Create(torch::jit::Modul
     if (options.auto_batch) e->batch_size_ = e->ChooseBatchSize(options.data_parallel);
     e->MakeBatches();
     if (e->optimize_ && e->dtype_ == at::kFloat) e->DecideOptimization();
+    e->DecideOnednn(options);
     if (options.first_layer != EvalOptions::Choice::kOff) e->DecideFirstLayer(options);
     e->DecideDataParallel(options.data_parallel);
   } catch (const std::exception& ex) {
@@ -220,6 +221,9 @@ void PointEvaluator::DecideFirstLayer(const EvalOptions& options) {
   auto off = [&](const std::string& why) { first_layer_note_ = "off: " + why; };
   if (dtype_ != at::kFloat) return off("reduced precision");
   if (batches_.empty() || batches_.front().empty()) return off("no data");
+  if (onednn_ && options.first_layer == EvalOptions::Choice::kAuto && options.onednn == EvalOptions::Choice::kOn) {
+    return off("--onednn on");
+  }
   auto split = SplitAtFirstLayer(module_);
   if (!split.ok()) return off(split.status().message());
   // The layer's tensors must move with the directions, i.e. live in a flat buffer.
@@ -295,6 +299,10 @@ void PointEvaluator::DecideFirstLayer(const EvalOptions& options) {
   first_layer_note_ = buf;
   cache->split = std::move(*split);
   cache_ = std::move(cache);
+  if (onednn_) {
+    onednn_.reset();
+    onednn_note_ = "off: the first layer is cached";
+  }
   lanes_measured_.reset();  // measured on the whole model: measure again on its tail
   optimize_ = false;  // the tail runs on the module itself
   optimize_failure_ = "off: the first layer is cached (" + first_layer_note_ + ")";
@@ -501,7 +509,89 @@ torch::jit::Module& PointEvaluator::ForwardModule() {
   return frozen_;
 }
 
-void PointEvaluator::AccumulateBatches(torch::jit::Method& forward, size_t s, size_t first, size_t end,
+PointEvaluator::BatchForward PointEvaluator::PointForward() {
+  if (onednn_) {
+    // The point's weights, BatchNorm folded by freezing, loaded into the primitives.
+    torch::jit::Module frozen = torch::jit::freeze(module_);
+    const Status loaded = onednn_->SetWeights(frozen.get_method("forward").graph());
+    if (!loaded.ok()) throw std::runtime_error(loaded.message());
+    OnednnNet* net = onednn_.get();
+    return [net](const at::Tensor& x, size_t lane) { return net->Forward(x, lane); };
+  }
+  torch::jit::Method method = ForwardModule().get_method("forward");
+  return [method](const at::Tensor& x, size_t) mutable { return method({x}).toTensor(); };
+}
+
+void PointEvaluator::DecideOnednn(const EvalOptions& options) {
+  auto off = [&](const std::string& why) { onednn_note_ = "off: " + why; };
+  if (options.onednn == EvalOptions::Choice::kOff) return off("--onednn off");
+  if (device_.is_cuda()) return off("CUDA device");
+  if (dtype_ != at::kFloat) return off("reduced precision");
+  if (!options.optimize) return off("--no-optimize");
+  // Freezing turned off because it measured slower leaves the primitives a chance; a model that cannot be
+  // frozen does not.
+  if (!optimize_ && optimize_failure_.rfind("off:", 0) != 0) return off("the model cannot be frozen");
+  if (channels_last_) return off("channels-last input");
+  if (batches_.empty() || batches_.front().empty() || inputs_.front().dim() != 4) return off("no image data");
+  std::vector<int64_t> sizes;
+  for (const auto& split : batches_) {
+    for (const auto& b : split) {
+      if (std::find(sizes.begin(), sizes.end(), b.first.size(0)) == sizes.end()) sizes.push_back(b.first.size(0));
+    }
+  }
+  const at::Tensor& x0 = batches_.front().front().first;
+  try {
+    torch::jit::Module frozen = torch::jit::freeze(module_);
+    OnednnNet::Options o;
+    o.lanes = static_cast<size_t>(std::max(1, threads_));
+    // kAuto: Winograd per layer where it measures faster, with the threads a Forward will have (lanes:
+    // one); kOn: wherever oneDNN has it.
+    if (options.onednn == EvalOptions::Choice::kAuto) {
+      o.tune_threads = threads_ > 1 && options.data_parallel != EvalOptions::Choice::kOff ? 1 : threads_;
+    }
+    auto net = OnednnNet::Create(frozen.get_method("forward").graph(), x0.sizes().slice(1), sizes, o);
+    if (!net.ok()) return off(net.status().message());
+    c10::InferenceMode guard;
+    // Agreement with LibTorch's forward pass on the first batch (Winograd rounds differently).
+    const at::Tensor ours = (*net)->Forward(x0, 0);
+    const at::Tensor theirs = frozen.forward({x0}).toTensor();
+    const double scale = std::max(1e-6, theirs.abs().max().item<double>());
+    const double diff = ours.sizes() == theirs.sizes() ? (ours - theirs).abs().max().item<double>() / scale : 1e300;
+    char buf[240];
+    if (!(diff <= 1e-4)) {
+      std::snprintf(buf, sizeof buf, "its outputs differ from LibTorch's by %.2g of their scale", diff);
+      return off(buf);
+    }
+    if (options.onednn == EvalOptions::Choice::kAuto) {
+      // A point: freezing and loading its weights, then its batches; against the path chosen so far.
+      OnednnNet* n = net->get();
+      const double t_net = BestSeconds(2, 3, [&] { (void)n->Forward(x0, 0).sum().item<float>(); });
+      const double t_load = BestSeconds(0, 2, [&] {
+        torch::jit::Module f = torch::jit::freeze(module_);
+        if (!n->SetWeights(f.get_method("forward").graph()).ok()) throw std::runtime_error("cannot load weights");
+      });
+      const double t_best = batch_seconds_ > 0 ? batch_seconds_ : TimeForward(ForwardModule(), x0);
+      int64_t n_batches = 0;
+      for (const auto& b : batches_) n_batches += static_cast<int64_t>(b.size());
+      const double with = t_load + static_cast<double>(n_batches) * t_net;
+      const double without = static_cast<double>(n_batches) * t_best;
+      if (with > 0.95 * without) {
+        std::snprintf(buf, sizeof buf, "a point would take %.1f ms on them against %.1f ms on LibTorch's path",
+                      1e3 * with, 1e3 * without);
+        return off(buf);
+      }
+      batch_seconds_ = with / static_cast<double>(n_batches);
+    }
+    onednn_note_ = (*net)->Description();
+    onednn_ = std::move(*net);
+    lanes_measured_.reset();  // measured on LibTorch's graph: measure again on the primitives
+  } catch (const std::exception& e) {
+    onednn_.reset();
+    return off(FirstLine(e));
+  }
+}
+
+void PointEvaluator::AccumulateBatches(const BatchForward& forward, size_t lane, size_t s, size_t first, size_t end,
                                        size_t stride, double alpha, double beta, at::Tensor& loss_sum,
                                        at::Tensor& correct) {
   const auto& batches = batches_[s];
@@ -517,12 +607,12 @@ void PointEvaluator::AccumulateBatches(torch::jit::Method& forward, size_t s, si
       if (two_d_) hb.add_(terms[2], beta);
       AccumulateBatch(RunPart(*cache_->split.tail, module_, hb), y, loss_, loss_sum, correct);
     } else {
-      AccumulateBatch(forward({x}).toTensor(), y, loss_, loss_sum, correct);
+      AccumulateBatch(forward(x, lane), y, loss_, loss_sum, correct);
     }
   }
 }
 
-void PointEvaluator::AccumulateInLanes(torch::jit::Method& forward, size_t s, size_t end, size_t lanes, double alpha,
+void PointEvaluator::AccumulateInLanes(const BatchForward& forward, size_t s, size_t end, size_t lanes, double alpha,
                                        double beta, at::Tensor& loss_sum, at::Tensor& correct) {
   // One single-threaded lane per core, each on every lanes-th batch: no
   // synchronization between operators, no OpenMP waiting.
@@ -536,7 +626,7 @@ void PointEvaluator::AccumulateInLanes(torch::jit::Method& forward, size_t s, si
   Lanes(lanes).Run([&](size_t l) {
     torch::jit::GraphOptimizerEnabledGuard lane_optimizer(graph_optimize);
     c10::InferenceMode lane_guard;
-    AccumulateBatches(forward, s, l, end, lanes, alpha, beta, lane_loss[l], lane_correct[l]);
+    AccumulateBatches(forward, l, s, l, end, lanes, alpha, beta, lane_loss[l], lane_correct[l]);
   });
   for (size_t l = 0; l < lanes; ++l) {
     loss_sum.add_(lane_loss[l]);
@@ -563,14 +653,13 @@ void PointEvaluator::DecideDataParallel(EvalOptions::Choice choice) {
   // a single round's noise on a shared machine).
   const size_t end = std::min(batches_.front().size(), 4 * lanes);
   if (end < lanes) return;
-  torch::jit::Module& m = ForwardModule();
-  torch::jit::Method forward = m.get_method("forward");
+  const BatchForward forward = PointForward();
   torch::jit::GraphOptimizerEnabledGuard optimizer(dtype_ == at::kFloat && torch::jit::getGraphExecutorOptimize());
   c10::InferenceMode guard;
   const auto acc_opts = at::TensorOptions().device(device_);
   at::Tensor l = at::zeros({}, acc_opts.dtype(at::kDouble)), c = at::zeros({}, acc_opts.dtype(at::kLong));
   auto ops = [&] {
-    AccumulateBatches(forward, 0, 0, end, 1, 0.0, 0.0, l, c);
+    AccumulateBatches(forward, 0, 0, 0, end, 1, 0.0, 0.0, l, c);
     (void)l.item<double>();
   };
   auto in_lanes = [&] {
@@ -590,8 +679,7 @@ Result<PointValues> PointEvaluator::Evaluate(double alpha, double beta) {
   PointValues v;
   try {
     SetPoint(alpha, beta);
-    torch::jit::Module& forward_module = ForwardModule();
-    torch::jit::Method forward = forward_module.get_method("forward");
+    const BatchForward forward = PointForward();
     // Reduced precision runs without the graph executor's shape/dtype-specializing
     // optimizations (LibTorch 1.13 mis-plans bfloat16 Linear layers with them).
     torch::jit::GraphOptimizerEnabledGuard optimizer(dtype_ == at::kFloat && torch::jit::getGraphExecutorOptimize());
@@ -602,7 +690,7 @@ Result<PointValues> PointEvaluator::Evaluate(double alpha, double beta) {
       at::Tensor correct = at::zeros({}, acc_opts.dtype(at::kLong));
       const size_t lanes = std::min(static_cast<size_t>(data_parallel_), batches_[s].size());
       if (lanes <= 1) {
-        AccumulateBatches(forward, s, 0, batches_[s].size(), 1, alpha, beta, loss_sum, correct);
+        AccumulateBatches(forward, 0, s, 0, batches_[s].size(), 1, alpha, beta, loss_sum, correct);
       } else {
         AccumulateInLanes(forward, s, batches_[s].size(), lanes, alpha, beta, loss_sum, correct);
       }

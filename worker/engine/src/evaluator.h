@@ -12,6 +12,7 @@
 #include <torch/script.h>
 
 #include <array>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "landscape/engine/engine.h"
 #include "landscape/io/hdf5_files.h"
 #include "model_io.h"
+#include "onednn_net.h"
 
 namespace landscape::engine {
 
@@ -62,6 +64,12 @@ struct EvalOptions {
   /// CPU: split a point's batches over one single-threaded lane per intra-op
   /// thread instead of splitting each operator over the threads.
   Choice data_parallel = Choice::kAuto;
+  /// CPU, float32, on frozen graphs: run the model's convolutions on oneDNN primitives of the engine's own
+  /// (onednn_net.h: Winograd convolutions, ReLUs and residual additions fused) instead of LibTorch's.
+  /// Values differ by Winograd's rounding (checked at set-up: within 1e-4 of the outputs' scale).
+  /// kAuto also keeps Winograd only for the layers where it measures faster; kOn uses it wherever
+  /// oneDNN has it.
+  Choice onednn = Choice::kAuto;
   int64_t first_layer_max_bytes = int64_t{1} << 30;  // the cache's largest size
 };
 
@@ -103,6 +111,10 @@ class PointEvaluator {
   int data_parallel_lanes() const { return data_parallel_; }
   /// What the cache holds ("fc1 (aten::linear), 61 MiB") or why it is not used ("off: ...").
   const std::string& first_layer_note() const { return first_layer_note_; }
+  /// Whether points run on the engine's own oneDNN primitives.
+  bool onednn() const { return onednn_ != nullptr; }
+  /// What runs on them ("21 convolutions (15 Winograd) ...") or why they are not used ("off: ...").
+  const std::string& onednn_note() const { return onednn_note_; }
 
  private:
   PointEvaluator() = default;
@@ -117,10 +129,18 @@ class PointEvaluator {
   LanePool& Lanes(size_t lanes);
   // Builds the first-layer cache when options allow and (kAuto) it is measured faster.
   void DecideFirstLayer(const EvalOptions& options);
+  // Compiles the model onto the engine's own oneDNN primitives when options allow and (kAuto) they are
+  // measured faster than the path chosen so far.
+  void DecideOnednn(const EvalOptions& options);
   // Chooses between lanes and intra-op threads (kAuto: the faster on a few batches).
   void DecideDataParallel(EvalOptions::Choice choice);
+  // A batch's model output on the current point's path; `lane` picks the buffers of concurrent callers.
+  using BatchForward = std::function<at::Tensor(const at::Tensor& x, size_t lane)>;
+  // The forward pass for the point SetPoint last set: the oneDNN primitives loaded with its weights, or
+  // the module ForwardModule() returns.
+  BatchForward PointForward();
   // Split s's loss and correct count over `lanes` single-threaded lanes, batches [0, end).
-  void AccumulateInLanes(torch::jit::Method& forward, size_t s, size_t end, size_t lanes, double alpha, double beta,
+  void AccumulateInLanes(const BatchForward& forward, size_t s, size_t end, size_t lanes, double alpha, double beta,
                          at::Tensor& loss_sum, at::Tensor& correct);
 
   struct FlatGroup {
@@ -141,8 +161,8 @@ class PointEvaluator {
   // The module that forward passes run on for the current point: module_ itself,
   // or a frozen, optimized copy of it.
   torch::jit::Module& ForwardModule();
-  // Adds the loss and correct count of split s's batches first, first + stride, ... below end.
-  void AccumulateBatches(torch::jit::Method& forward, size_t s, size_t first, size_t end, size_t stride,
+  // Adds the loss and correct count of split s's batches first, first + stride, ... below end (on `lane`).
+  void AccumulateBatches(const BatchForward& forward, size_t lane, size_t s, size_t first, size_t end, size_t stride,
                          double alpha, double beta, at::Tensor& loss_sum, at::Tensor& correct);
 
   torch::jit::Module module_;
@@ -179,6 +199,8 @@ class PointEvaluator {
   };
   std::unique_ptr<FirstLayerCache> cache_;
   std::string first_layer_note_;
+  std::unique_ptr<OnednnNet> onednn_;  // points run on it when set
+  std::string onednn_note_;
 };
 
 }  // namespace landscape::engine

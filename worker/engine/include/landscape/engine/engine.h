@@ -35,6 +35,11 @@ struct EngineOptions {
   /// CPU: evaluate a point's batches in one single-threaded lane per thread
   /// instead of each operator on all threads: "auto" (when measured faster), "on", "off".
   std::string data_parallel = "auto";
+  /// CPU, float32: run the convolutions on the engine's own oneDNN primitives (Winograd 3×3
+  /// convolutions, ReLUs and residual additions fused into them) instead of LibTorch's: "auto" (when
+  /// measured faster), "on" (whenever the model allows), "off". Values differ from LibTorch's by
+  /// Winograd's rounding, checked at set-up to stay within 1e-4 of the model outputs' scale.
+  std::string onednn = "auto";
   /// For a job's prepare step: Create checks every input and makes the directions,
   /// but no grid point will follow, so the evaluator skips the measurements that
   /// choose its fastest path (seconds on large models). Points still evaluate
@@ -70,6 +75,7 @@ struct EngineInfo {
   bool optimized = false;         // points evaluated on frozen, optimized graphs
   int lanes = 1;                  // CPU lanes a point's batches are split over (1: operators use the threads)
   bool first_layer_cached = false;  // points evaluated from the cached first layer (notes["first_layer"] says which)
+  bool onednn = false;  // points evaluated on the engine's own oneDNN primitives (notes["onednn"] says what)
   int64_t batch_size = 0;         // the evaluation batch size in use
   std::string precision = "fp32";
   /// Facts worth recording with the results (e.g. "hessian_definition").
