@@ -55,7 +55,9 @@ TEST(OnednnNet, RunsAResNetWithItsAdditionsAndReluFusedAndAgreesWithLibTorch) {
   // 19 convolutions in the blocks and the stem, 2 projection shortcuts; every block's addition and every
   // ReLU fused; the mean, flatten and linear layer after them in LibTorch.
   EXPECT_NE(d.find("21 convolutions"), std::string::npos) << d;
-  EXPECT_NE(d.find("with 19 ReLUs and 9 residual additions fused"), std::string::npos) << d;
+  EXPECT_NE(d.find("and 0 max-poolings, with 19 ReLUs and 9 residual additions fused, then 2 operations"),
+            std::string::npos)
+      << d;
   c10::InferenceMode guard;
   for (int64_t batch : {8, 5}) {
     const at::Tensor x = at::randn({batch, 1, 28, 28});
@@ -137,25 +139,55 @@ torch::jit::Module Scripted(const std::string& source) {
 }
 
 TEST(OnednnNet, HandsWhatItCannotTakeToLibTorchNodeByNode) {
-  // After the first convolution and its ReLU: a max-pool (not taken), then a strided convolution that
-  // therefore runs in LibTorch too, a flatten and a linear layer.
-  torch::jit::Module m = Scripted(R"(
+  // The first convolution, its ReLU and a max-pooling on oneDNN; from the sigmoid on (not taken) LibTorch
+  // runs the rest: sigmoid, a strided convolution, flatten, linear.
+  const std::string source = R"(
 def forward(self, x):
     out = torch.relu(torch.conv2d(x, self.c1, self.b1, [1, 1], [1, 1]))
-    out = torch.max_pool2d(out, [2, 2])
+    out = torch.sigmoid(torch.max_pool2d(out, [2, 2]))
     out = torch.conv2d(out, self.c2, None, [2, 2], [1, 1])
     return torch.linear(torch.flatten(out, 1), self.w, None)
-)");
+)";
+  torch::jit::Module m = Scripted(source);
   torch::jit::Module frozen;
   auto net = OnednnNet::Create(FrozenGraph(m, &frozen), {3, 11, 11}, {3}, {true, 1});
   SKIP_WITHOUT_ONEDNN(net);
   ASSERT_TRUE(net.ok()) << net.status().ToString();
   const std::string d = (*net)->Description();
-  EXPECT_NE(d.find("1 convolutions (0 Winograd) with 1 ReLUs and 0 residual additions fused, then 4 operations"),
+  EXPECT_NE(d.find("1 convolutions (0 Winograd) and 1 max-poolings, with 1 ReLUs and 0 residual additions fused, "
+                   "then 4 operations"),
             std::string::npos)
       << d;
   c10::InferenceMode guard;
   const at::Tensor x = at::randn({3, 3, 11, 11});
+  EXPECT_LT(RelDiff((*net)->Forward(x, 0), frozen.forward({x}).toTensor()), 1e-5);
+  // Asked to take every convolution (as the evaluator's auto mode does), it declines this model.
+  OnednnNet::Options all;
+  all.require_all_convolutions = true;
+  auto strict = OnednnNet::Create(FrozenGraph(m), {3, 11, 11}, {3}, all);
+  ASSERT_FALSE(strict.ok());
+  EXPECT_NE(strict.status().message().find("1 of the model's convolutions come after a node"), std::string::npos)
+      << strict.status().ToString();
+}
+
+TEST(OnednnNet, RunsACnnWithMaxPoolingEntirely) {
+  torch::jit::Module m = Scripted(R"(
+def forward(self, x):
+    out = torch.max_pool2d(torch.relu(torch.conv2d(x, self.c1, self.b1, [1, 1], [1, 1])), [2, 2])
+    out = torch.max_pool2d(torch.relu(torch.conv2d(out, self.c2, None, [1, 1], [1, 1])), [3, 3], [2, 2], [1, 1])
+    return torch.linear(torch.flatten(out, 1), self.w, None)
+)");
+  torch::jit::Module frozen;
+  auto net = OnednnNet::Create(FrozenGraph(m, &frozen), {3, 11, 11}, {4}, {true, 1});
+  SKIP_WITHOUT_ONEDNN(net);
+  ASSERT_TRUE(net.ok()) << net.status().ToString();
+  const std::string d = (*net)->Description();
+  EXPECT_NE(d.find("2 convolutions (0 Winograd) and 2 max-poolings, with 2 ReLUs and 0 residual additions fused, "
+                   "then 2 operations"),
+            std::string::npos)
+      << d;
+  c10::InferenceMode guard;
+  const at::Tensor x = at::randn({4, 3, 11, 11});
   EXPECT_LT(RelDiff((*net)->Forward(x, 0), frozen.forward({x}).toTensor()), 1e-5);
 }
 
@@ -173,7 +205,8 @@ def forward(self, x):
   auto net = OnednnNet::Create(FrozenGraph(m, &frozen), {3, 11, 11}, {2}, {true, 1});
   SKIP_WITHOUT_ONEDNN(net);
   ASSERT_TRUE(net.ok()) << net.status().ToString();
-  EXPECT_NE((*net)->Description().find("3 convolutions (0 Winograd) with 2 ReLUs and 0 residual additions"),
+  EXPECT_NE((*net)->Description().find("3 convolutions (0 Winograd) and 0 max-poolings, with 2 ReLUs and 0 residual "
+                                       "additions"),
             std::string::npos)
       << (*net)->Description();
   c10::InferenceMode guard;

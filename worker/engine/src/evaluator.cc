@@ -547,6 +547,7 @@ void PointEvaluator::DecideOnednn(const EvalOptions& options) {
     // kAuto: Winograd per layer where it measures faster, with the threads a Forward will have (lanes:
     // one); kOn: wherever oneDNN has it.
     if (options.onednn == EvalOptions::Choice::kAuto) {
+      o.require_all_convolutions = true;
       o.tune_threads = threads_ > 1 && options.data_parallel != EvalOptions::Choice::kOff ? 1 : threads_;
     }
     auto net = OnednnNet::Create(frozen.get_method("forward").graph(), x0.sizes().slice(1), sizes, o);

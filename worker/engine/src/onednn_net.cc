@@ -51,6 +51,7 @@ using Tag = dnnl::memory::format_tag;
 using Type = dnnl::memory::data_type;
 
 const c10::Symbol kConv2d = c10::Symbol::fromQualString("aten::conv2d");
+const c10::Symbol kMaxPool2d = c10::Symbol::fromQualString("aten::max_pool2d");
 const c10::Symbol kRelu = c10::Symbol::fromQualString("aten::relu");
 const c10::Symbol kReluInPlace = c10::Symbol::fromQualString("aten::relu_");
 const c10::Symbol kAdd = c10::Symbol::fromQualString("aten::add");
@@ -88,9 +89,11 @@ struct Dims {
   bool operator==(const Dims& o) const { return c == o.c && h == o.h && w == o.w; }
 };
 
-// One convolution, with the ReLU / residual addition fused into it.
+// One convolution, with the ReLU / residual addition fused into it; or a max-pooling (`pool`: kh×kw
+// window, no weights).
 struct ConvLayer {
-  size_t node = 0;     // position of the aten::conv2d node in graph order
+  size_t node = 0;     // position of the aten::conv2d / aten::max_pool2d node in graph order
+  bool pool = false;
   int src = -1;        // activation read (a virtual slot); -1 = the graph's input
   int dst = 0;         // activation written (with `sum`: the residual's, added to)
   bool relu = false, sum = false, winograd = false, bias = false;
@@ -131,7 +134,8 @@ struct OnednnNet::Impl {
   std::vector<Conversion> conversions;
   int env_size = 1;  // env[0] = the graph's input
   int output_env = 0;
-  int fused_relus = 0, fused_adds = 0, winograd_count = 0;
+  int fused_relus = 0, fused_adds = 0, winograd_count = 0, pools = 0;
+  int tail_convolutions = 0;  // aten::conv2d nodes left to LibTorch
 
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream setup_stream{eng};
@@ -145,8 +149,7 @@ struct OnednnNet::Impl {
   };
   struct Plan {
     int64_t batch = 0;
-    std::vector<dnnl::convolution_forward::primitive_desc> pds;
-    std::vector<dnnl::convolution_forward> prims;
+    std::vector<dnnl::primitive> prims;  // per layer
     std::vector<dnnl::memory> weights, biases;
     std::vector<dnnl::reorder> to_dense;  // per conversion
     std::vector<Lane> lanes;
@@ -201,6 +204,38 @@ Status OnednnNet::Impl::Compile(torch::jit::Graph& g) {
   for (size_t i = 0; i < nodes.size() && cut == nodes.size(); ++i) {
     Node* n = nodes[i];
     if (consumed[i] || n->kind() == kConstant) continue;
+    if (n->kind() == kMaxPool2d && n->inputs().size() == 6 && slot_of.count(n->inputs()[0])) {
+      // Max-pooling of an activation: windows without dilation, floor rounding (ceil_mode false).
+      auto kernel = ConstInts(n->inputs()[1], 2), pad = ConstInts(n->inputs()[3], 2), dil = ConstInts(n->inputs()[4], 2);
+      auto stride_iv = torch::jit::toIValue(n->inputs()[2]);
+      auto ceil = torch::jit::toIValue(n->inputs()[5]);
+      std::optional<std::vector<int64_t>> stride;
+      if (stride_iv && stride_iv->isIntList() && stride_iv->toIntVector().empty()) stride = kernel;  // default: the window
+      else stride = ConstInts(n->inputs()[2], 2);
+      if (kernel && pad && dil && stride && ceil && ceil->isBool() && !ceil->toBool() && (*dil)[0] == 1 &&
+          (*dil)[1] == 1 && 2 * (*pad)[0] <= (*kernel)[0] && 2 * (*pad)[1] <= (*kernel)[1]) {
+        ConvLayer P;
+        P.node = i;
+        P.pool = true;
+        P.src = slot_of[n->inputs()[0]];
+        P.in = slot_dims[static_cast<size_t>(P.src)];
+        P.kh = (*kernel)[0];
+        P.kw = (*kernel)[1];
+        for (size_t d = 0; d < 2; ++d) {
+          P.stride[d] = (*stride)[d];
+          P.pad[d] = (*pad)[d];
+          P.dilation[d] = 1;
+        }
+        P.out = Dims{P.in.c, (P.in.h + 2 * P.pad[0] - P.kh) / P.stride[0] + 1, (P.in.w + 2 * P.pad[1] - P.kw) / P.stride[1] + 1};
+        if (P.out.h > 0 && P.out.w > 0) {
+          P.dst = new_slot(P.out);
+          slot_of[n->outputs()[0]] = P.dst;
+          ++pools;
+          convs.push_back(P);
+          continue;
+        }
+      }
+    }
     // A convolution of the input or of an activation in a oneDNN buffer, with constant weights.
     bool ok = n->kind() == kConv2d && n->inputs().size() == 7 && n->outputs().size() == 1 && n->blocks().empty();
     ConvLayer L;
@@ -287,6 +322,7 @@ Status OnednnNet::Impl::Compile(torch::jit::Graph& g) {
     convs.push_back(L);
   }
   if (convs.empty()) return Unsupported("the model does not start with a convolution of its input");
+  for (size_t i = cut; i < nodes.size(); ++i) tail_convolutions += nodes[i]->kind() == kConv2d ? 1 : 0;
 
   // LibTorch's part: every node from the cut on that was not fused, reading constants, the input, oneDNN
   // activations (converted once) and its own outputs.
@@ -367,6 +403,22 @@ Status OnednnNet::Impl::BuildPlan(int64_t batch) {
   int winograd = 0;
   try {
     for (const ConvLayer& L : convs) {
+      if (L.pool) {
+        const dnnl::memory::desc src_md({batch, L.in.c, L.in.h, L.in.w}, Type::f32, Tag::nChw16c);
+        const dnnl::memory::desc dst_md({batch, L.out.c, L.out.h, L.out.w}, Type::f32, Tag::nChw16c);
+        dnnl::primitive_attr attr;
+        attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+        const dnnl::pooling_forward::primitive_desc pd(
+            dnnl::pooling_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::pooling_max, src_md, dst_md,
+                                        {L.stride[0], L.stride[1]}, {L.kh, L.kw}, {L.pad[0], L.pad[1]},
+                                        {L.pad[0], L.pad[1]}),
+            attr, eng);
+        scratch = std::max(scratch, pd.scratchpad_desc().get_size());
+        p.prims.emplace_back(dnnl::pooling_forward(pd));
+        p.weights.emplace_back();
+        p.biases.emplace_back();
+        continue;
+      }
       const dnnl::memory::dims src{batch, L.in.c, L.in.h, L.in.w}, dst{batch, L.out.c, L.out.h, L.out.w},
           wei{L.out.c, L.in.c, L.kh, L.kw}, bias{L.out.c};
       const dnnl::memory::desc src_md(src, Type::f32, L.src < 0 ? Tag::nchw : Tag::nChw16c);
@@ -405,10 +457,9 @@ Status OnednnNet::Impl::BuildPlan(int64_t batch) {
       }
       if (!made) pd = make(dnnl::algorithm::convolution_direct);
       scratch = std::max(scratch, pd.scratchpad_desc().get_size());
-      p.prims.emplace_back(pd);
+      p.prims.emplace_back(dnnl::convolution_forward(pd));
       p.weights.emplace_back(pd.weights_desc(), eng);
       p.biases.push_back(L.bias ? dnnl::memory(pd.bias_desc(), eng) : dnnl::memory());
-      p.pds.push_back(std::move(pd));
     }
     for (const Conversion& c : conversions) {
       const Dims& d = slot_dims[static_cast<size_t>(c.slot)];
@@ -442,8 +493,8 @@ void OnednnNet::Impl::RunConvs(Plan& p, Lane& L, const at::Tensor& x, std::vecto
     const ConvLayer& c = convs[k];
     std::unordered_map<int, dnnl::memory> args{
         {DNNL_ARG_SRC, c.src < 0 ? L.input : L.buffers[static_cast<size_t>(physical[static_cast<size_t>(c.src)])]},
-        {DNNL_ARG_WEIGHTS, p.weights[k]},
         {DNNL_ARG_DST, L.buffers[static_cast<size_t>(physical[static_cast<size_t>(c.dst)])]}};
+    if (!c.pool) args[DNNL_ARG_WEIGHTS] = p.weights[k];
     if (c.bias) args[DNNL_ARG_BIAS] = p.biases[k];
     if (L.scratchpad) args[DNNL_ARG_SCRATCHPAD] = L.scratchpad;
     if (seconds) {
@@ -502,6 +553,7 @@ Status OnednnNet::Impl::LoadWeights(const std::vector<Node*>& nodes) {
   try {
     for (size_t k = 0; k < convs.size(); ++k) {
       const ConvLayer& L = convs[k];
+      if (L.pool) continue;
       const Node* n = nodes[L.node];
       std::optional<at::Tensor> w = ConstTensor(n->inputs()[1]), b = ConstTensor(n->inputs()[2]);
       if (!w || !w->defined() || !b || b->defined() != L.bias) {
@@ -537,6 +589,11 @@ Result<std::unique_ptr<OnednnNet>> OnednnNet::Create(const std::shared_ptr<torch
   impl->options = options;
   impl->sample_shape.assign(sample_shape.begin(), sample_shape.end());
   LS_RETURN_IF_ERROR(impl->Compile(*graph));
+  if (options.require_all_convolutions && impl->tail_convolutions > 0) {
+    return Unsupported(std::to_string(impl->tail_convolutions) + " of the model's convolutions come after a node the "
+                       "primitives cannot take (" + std::string(impl->kinds[impl->tail.front().node].toQualString()) +
+                       ") and would run unfused in LibTorch");
+  }
   if (options.tune_threads > 0 && !batch_sizes.empty()) {
     LS_RETURN_IF_ERROR(impl->TuneAlgorithms(graph, batch_sizes.front(), options.tune_threads));
   }
@@ -615,12 +672,12 @@ at::Tensor OnednnNet::Forward(const at::Tensor& x_in, size_t lane) {
 
 std::string OnednnNet::Description() const {
   const Impl& m = *impl_;
-  size_t tail_ops = m.tail.size();
-  char buf[200];
+  const size_t convolutions = m.convs.size() - static_cast<size_t>(m.pools);
+  char buf[240];
   std::snprintf(buf, sizeof buf,
-                "%zu convolutions (%d Winograd) with %d ReLUs and %d residual additions fused, then %zu operations "
-                "in LibTorch",
-                m.convs.size(), m.winograd_count, m.fused_relus, m.fused_adds, tail_ops);
+                "%zu convolutions (%d Winograd) and %d max-poolings, with %d ReLUs and %d residual additions fused, "
+                "then %zu operations in LibTorch",
+                convolutions, m.winograd_count, m.pools, m.fused_relus, m.fused_adds, m.tail.size());
   return buf;
 }
 

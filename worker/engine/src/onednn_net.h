@@ -8,9 +8,10 @@
 //    the other convolutions direct;
 //  - a ReLU, or a residual addition (then a ReLU), as post-ops of the convolution before it, writing in
 //    place into the residual's buffer when the addition is the residual's last use;
+//  - max-pooling as oneDNN pooling;
 //  - activations in oneDNN's blocked layout (nChw16c) from the first convolution's output on.
 // It takes the graph from its first node up to the first node it cannot take (anything but a
-// convolution with constant weights and the ReLUs and additions it fuses); the rest of the graph
+// convolution with constant weights, the ReLUs and additions it fuses, max-pooling); the rest of the graph
 // (pooling, flatten, linear layers, ...) runs node by node through LibTorch's own operators on dense
 // tensors. Values differ from LibTorch's by Winograd's rounding (≈ 1e-6 of a layer's output).
 //
@@ -40,6 +41,9 @@ class OnednnNet {
     /// > 0: keep Winograd only for the layers where it measures faster than direct in a pass through the
     /// model with this many OpenMP threads per Forward (1 for lanes); 0: wherever oneDNN has it.
     int tune_threads = 0;
+    /// Refuse (Unimplemented) models whose graph has convolutions after the first node the primitives
+    /// cannot take: those would run unfused, node by node, slower than LibTorch's frozen graph.
+    bool require_all_convolutions = false;
   };
 
   /// Compiles `graph` (a frozen forward graph: (self, x) -> output, weights as constants) for inputs of
@@ -59,7 +63,8 @@ class OnednnNet {
   /// The model's output for `x` ([B, sample_shape...], float32 on the CPU, B one of Create's batch sizes).
   at::Tensor Forward(const at::Tensor& x, size_t lane);
 
-  /// What runs where: "21 convolutions (15 Winograd) with 19 ReLUs and 9 additions fused; 2 nodes in LibTorch".
+  /// What runs where: "21 convolutions (8 Winograd) and 0 max-poolings, with 19 ReLUs and 9 residual additions
+  /// fused, then 2 operations in LibTorch".
   std::string Description() const;
 
   struct Impl;
