@@ -119,8 +119,8 @@ core::Result<double> QueueThroughput(const std::shared_ptr<redis::ConnectionPool
   return static_cast<double>(tiles) / TilePhaseSeconds(*job);
 }
 
-// Tiles a worker computed, their mean compute time, its batch size and the time it took to load the job,
-// from its log ("tile done ... seconds=S", "loaded ... seconds=L ... batch=B").
+// Tiles a worker computed, their mean compute time, its batch size and path, and the time it took to load
+// the job, from its log ("tile done ... seconds=S", "loaded ... seconds=L ... batch=B path=P").
 std::string WorkerSummary(const std::string& log) {
   int tiles = 0;
   double sum = 0;
@@ -135,14 +135,18 @@ std::string WorkerSummary(const std::string& log) {
   if (const size_t b = log.find(" batch="); b != std::string::npos) {
     batch = log.substr(b + 7, log.find(' ', b + 7) - (b + 7));
   }
+  std::string path = "?";
+  if (const size_t b = log.find(" path="); b != std::string::npos) {
+    path = log.substr(b + 6, log.find(' ', b + 6) - (b + 6));
+  }
   // Loading the job for its first tile ("loaded job_id=... seconds=S"): a fixed cost each worker pays.
   double load = 0;
   if (const size_t l = log.find("loaded job_id="); l != std::string::npos) {
     if (const size_t s = log.find(" seconds=", l); s != std::string::npos) load = std::atof(log.c_str() + s + 9);
   }
-  char buf[128];
-  std::snprintf(buf, sizeof buf, "%d tiles, %.3f s/tile, batch %s, job loaded in %.2f s", tiles,
-                tiles > 0 ? sum / tiles : 0.0, batch.c_str(), load);
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%d tiles, %.3f s/tile, batch %s, path %s, job loaded in %.2f s", tiles,
+                tiles > 0 ? sum / tiles : 0.0, batch.c_str(), path.c_str(), load);
   return buf;
 }
 

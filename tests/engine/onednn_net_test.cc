@@ -70,6 +70,22 @@ TEST(OnednnNet, RunsAResNetWithItsAdditionsAndReluFusedAndAgreesWithLibTorch) {
   }
 }
 
+TEST(OnednnNet, RunsTheConvolutionsInChunksThatFitTheCaches) {
+  at::manual_seed(6);
+  torch::jit::Module m = TrainedLookingResNet20();
+  torch::jit::Module frozen;
+  auto graph = FrozenGraph(m, &frozen);
+  OnednnNet::Options o;
+  o.max_activation_bytes = 3 * 16 * 28 * 28 * 4;  // ResNet-20's largest activation, 3 samples of it
+  auto net = OnednnNet::Create(graph, {1, 28, 28}, {8}, o);
+  SKIP_WITHOUT_ONEDNN(net);
+  ASSERT_TRUE(net.ok()) << net.status().ToString();
+  EXPECT_NE((*net)->Description().find("chunks of 3 samples"), std::string::npos) << (*net)->Description();
+  c10::InferenceMode guard;
+  const at::Tensor x = at::randn({8, 1, 28, 28});  // chunks of 3, 3 and 2
+  EXPECT_LT(RelDiff((*net)->Forward(x, 0), frozen.forward({x}).toTensor()), 1e-4);
+}
+
 TEST(OnednnNet, LoadsEachPointsWeights) {
   at::manual_seed(4);
   torch::jit::Module m = TrainedLookingResNet20();

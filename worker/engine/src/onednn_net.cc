@@ -136,6 +136,7 @@ struct OnednnNet::Impl {
   int output_env = 0;
   int fused_relus = 0, fused_adds = 0, winograd_count = 0, pools = 0;
   int tail_convolutions = 0;  // aten::conv2d nodes left to LibTorch
+  int64_t chunk = 0;          // the convolutions run on chunks of at most this many samples (0: whole batches)
 
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream setup_stream{eng};
@@ -526,10 +527,10 @@ Status OnednnNet::Impl::TuneAlgorithms(const std::shared_ptr<torch::jit::Graph>&
     std::thread([&] {
       omp_set_num_threads(threads);
       try {
-        for (int pass = 0; pass < 7; ++pass) {
+        for (int pass = 0; pass < 4; ++pass) {
           std::vector<double> t(convs.size(), 0.0);
           RunConvs(p, p.lanes.front(), x, &t);
-          if (pass < 2) continue;  // warm-up
+          if (pass < 1) continue;  // warm-up
           for (size_t k = 0; k < t.size(); ++k) (*best)[k] = std::min((*best)[k], t[k]);
         }
       } catch (const dnnl::error& e) {
@@ -594,12 +595,26 @@ Result<std::unique_ptr<OnednnNet>> OnednnNet::Create(const std::shared_ptr<torch
                        "primitives cannot take (" + std::string(impl->kinds[impl->tail.front().node].toQualString()) +
                        ") and would run unfused in LibTorch");
   }
-  if (options.tune_threads > 0 && !batch_sizes.empty()) {
-    LS_RETURN_IF_ERROR(impl->TuneAlgorithms(graph, batch_sizes.front(), options.tune_threads));
+  // Chunks whose largest activation fits `max_activation_bytes` (nChw16c pads channels to 16).
+  int64_t per_sample = 1;
+  for (const Dims& d : impl->slot_dims) per_sample = std::max(per_sample, (d.c + 15) / 16 * 16 * d.h * d.w * 4);
+  int64_t largest = 0;
+  for (int64_t b : batch_sizes) largest = std::max(largest, b);
+  impl->chunk = largest;
+  if (options.max_activation_bytes > 0) {
+    impl->chunk = std::max<int64_t>(1, std::min(largest, options.max_activation_bytes / per_sample));
   }
+  std::vector<int64_t> chunks;  // every chunk size a batch splits into
   for (int64_t b : batch_sizes) {
-    if (b > 0 && !impl->plans.count(b)) LS_RETURN_IF_ERROR(impl->BuildPlan(b));
+    if (b <= 0) continue;
+    for (int64_t c : {std::min(b, impl->chunk), b % impl->chunk}) {
+      if (c > 0 && std::find(chunks.begin(), chunks.end(), c) == chunks.end()) chunks.push_back(c);
+    }
   }
+  if (options.tune_threads > 0 && !chunks.empty()) {
+    LS_RETURN_IF_ERROR(impl->TuneAlgorithms(graph, chunks.front(), options.tune_threads));
+  }
+  for (int64_t c : chunks) LS_RETURN_IF_ERROR(impl->BuildPlan(c));
   std::unique_ptr<OnednnNet> net(new OnednnNet(std::move(impl)));
   LS_RETURN_IF_ERROR(net->SetWeights(graph));
   return net;
@@ -633,27 +648,38 @@ Status OnednnNet::SetWeights(const std::shared_ptr<torch::jit::Graph>& graph) {
 
 at::Tensor OnednnNet::Forward(const at::Tensor& x_in, size_t lane) {
   Impl& m = *impl_;
-  auto it = m.plans.find(x_in.size(0));
-  TORCH_CHECK(it != m.plans.end(), "OnednnNet: no plan for batch size ", x_in.size(0));
-  TORCH_CHECK(lane < it->second.lanes.size(), "OnednnNet: lane ", lane, " out of range");
   TORCH_CHECK(x_in.dim() == 4 && x_in.size(1) == m.sample_shape[0] && x_in.size(2) == m.sample_shape[1] &&
                   x_in.size(3) == m.sample_shape[2] && x_in.scalar_type() == at::kFloat && x_in.device().is_cpu(),
               "OnednnNet: input ", x_in.sizes(), " does not match the compiled shape");
-  Impl::Plan& p = it->second;
-  Impl::Lane& L = p.lanes[lane];
   const at::Tensor x = x_in.contiguous();
-  m.RunConvs(p, L, x, nullptr);
+  const int64_t batch = x.size(0);
   std::vector<c10::IValue> env(static_cast<size_t>(m.env_size));
   env[0] = x;
+  // The convolutions chunk by chunk (activations that stay in the core's caches); what LibTorch reads next
+  // is converted into whole-batch dense tensors.
+  std::vector<at::Tensor> dense(m.conversions.size());
   for (size_t k = 0; k < m.conversions.size(); ++k) {
     const Dims& d = m.slot_dims[static_cast<size_t>(m.conversions[k].slot)];
-    at::Tensor dense = at::empty({p.batch, d.c, d.h, d.w}, x.options());
-    dnnl::memory to({{p.batch, d.c, d.h, d.w}, Type::f32, Tag::nchw}, m.eng, dense.data_ptr());
-    p.to_dense[k].execute(L.stream, L.buffers[static_cast<size_t>(m.physical[static_cast<size_t>(m.conversions[k].slot)])],
-                          to);
-    env[static_cast<size_t>(m.conversions[k].env)] = dense;
+    dense[k] = at::empty({batch, d.c, d.h, d.w}, x.options());
+    env[static_cast<size_t>(m.conversions[k].env)] = dense[k];
   }
-  L.stream.wait();
+  for (int64_t start = 0; start < batch; start += m.chunk) {
+    const int64_t len = std::min(m.chunk, batch - start);
+    auto it = m.plans.find(len);
+    TORCH_CHECK(it != m.plans.end(), "OnednnNet: no plan for a chunk of ", len, " samples (batch ", batch, ")");
+    TORCH_CHECK(lane < it->second.lanes.size(), "OnednnNet: lane ", lane, " out of range");
+    Impl::Plan& p = it->second;
+    Impl::Lane& L = p.lanes[lane];
+    m.RunConvs(p, L, x.narrow(0, start, len), nullptr);
+    for (size_t k = 0; k < m.conversions.size(); ++k) {
+      const Dims& d = m.slot_dims[static_cast<size_t>(m.conversions[k].slot)];
+      float* base = dense[k].data_ptr<float>() + start * d.c * d.h * d.w;
+      dnnl::memory to({{len, d.c, d.h, d.w}, Type::f32, Tag::nchw}, m.eng, base);
+      p.to_dense[k].execute(L.stream, L.buffers[static_cast<size_t>(m.physical[static_cast<size_t>(m.conversions[k].slot)])],
+                            to);
+    }
+    L.stream.wait();
+  }
   std::vector<torch::jit::Operation>& ops = m.lane_ops[lane];
   torch::jit::Stack stack;
   for (size_t t = 0; t < m.tail.size(); ++t) {
@@ -673,11 +699,12 @@ at::Tensor OnednnNet::Forward(const at::Tensor& x_in, size_t lane) {
 std::string OnednnNet::Description() const {
   const Impl& m = *impl_;
   const size_t convolutions = m.convs.size() - static_cast<size_t>(m.pools);
-  char buf[240];
+  char buf[280];
   std::snprintf(buf, sizeof buf,
                 "%zu convolutions (%d Winograd) and %d max-poolings, with %d ReLUs and %d residual additions fused, "
-                "then %zu operations in LibTorch",
-                convolutions, m.winograd_count, m.pools, m.fused_relus, m.fused_adds, m.tail.size());
+                "then %zu operations in LibTorch; chunks of %lld samples",
+                convolutions, m.winograd_count, m.pools, m.fused_relus, m.fused_adds, m.tail.size(),
+                static_cast<long long>(m.chunk));
   return buf;
 }
 

@@ -44,6 +44,10 @@ class OnednnNet {
     /// Refuse (Unimplemented) models whose graph has convolutions after the first node the primitives
     /// cannot take: those would run unfused, node by node, slower than LibTorch's frozen graph.
     bool require_all_convolutions = false;
+    /// The convolutions run on chunks of a batch whose largest activation (per chunk) stays within this
+    /// many bytes, so that it stays in a core's caches whatever the batch size (0: whole batches). The
+    /// values do not depend on it; only the batch's tail (pooling, linear layers) sees whole batches.
+    int64_t max_activation_bytes = int64_t{2} << 20;
   };
 
   /// Compiles `graph` (a frozen forward graph: (self, x) -> output, weights as constants) for inputs of
