@@ -567,18 +567,39 @@ void PointEvaluator::DecideOnednn(const EvalOptions& options) {
       return off(buf);
     }
     if (options.onednn == EvalOptions::Choice::kAuto) {
-      // A point: freezing and loading its weights, then its batches; against the path chosen so far.
+      // A point: freezing and loading its weights, then its batches; against the path chosen so far, both
+      // run the way points will most likely run: with several threads and lanes allowed, one batch per
+      // single-threaded lane at once (the two paths rank differently with one thread and with several).
       OnednnNet* n = net->get();
-      const double t_net = BestSeconds(2, 3, [&] { (void)n->Forward(x0, 0).sum().item<float>(); });
+      const BatchForward ours_forward = [n](const at::Tensor& x, size_t lane) { return n->Forward(x, lane); };
+      torch::jit::Method method = ForwardModule().get_method("forward");
+      const BatchForward theirs_forward = [method](const at::Tensor& x, size_t) mutable { return method({x}).toTensor(); };
+      const bool in_lanes = threads_ > 1 && options.data_parallel != EvalOptions::Choice::kOff;
+      const bool graph_optimize = torch::jit::getGraphExecutorOptimize();
+      auto batch_time = [&](const BatchForward& f) {
+        if (!in_lanes) return BestSeconds(2, 3, [&] { (void)f(x0, 0).sum().item<float>(); });
+        LanePool& pool = Lanes(static_cast<size_t>(threads_));
+        const double round = BestSeconds(2, 3, [&] {
+          pool.Run([&](size_t l) {
+            torch::jit::GraphOptimizerEnabledGuard lane_optimizer(graph_optimize);
+            c10::InferenceMode lane_guard;
+            (void)f(x0, l).sum().item<float>();
+          });
+        });
+        return round / static_cast<double>(threads_);  // a batch's share of a round
+      };
+      const double t_net = batch_time(ours_forward);
       const double t_load = BestSeconds(0, 2, [&] {
         torch::jit::Module f = torch::jit::freeze(module_);
         if (!n->SetWeights(f.get_method("forward").graph()).ok()) throw std::runtime_error("cannot load weights");
       });
-      const double t_best = batch_seconds_ > 0 ? batch_seconds_ : TimeForward(ForwardModule(), x0);
+      const double t_best = batch_time(theirs_forward);
+      // LibTorch's path pays its own per-point freezing when it has one.
+      const double t_their_load = optimize_ ? BestSeconds(0, 2, [&] { (void)ForwardModule(); }) : 0.0;
       int64_t n_batches = 0;
       for (const auto& b : batches_) n_batches += static_cast<int64_t>(b.size());
       const double with = t_load + static_cast<double>(n_batches) * t_net;
-      const double without = static_cast<double>(n_batches) * t_best;
+      const double without = t_their_load + static_cast<double>(n_batches) * t_best;
       if (with > 0.95 * without) {
         std::snprintf(buf, sizeof buf, "a point would take %.1f ms on them against %.1f ms on LibTorch's path",
                       1e3 * with, 1e3 * without);
