@@ -86,6 +86,29 @@ TEST(OnednnNet, RunsTheConvolutionsInChunksThatFitTheCaches) {
   EXPECT_LT(RelDiff((*net)->Forward(x, 0), frozen.forward({x}).toTensor()), 1e-4);
 }
 
+TEST(OnednnNet, RunsABfloat16ResNetWithinItsRounding) {
+  at::manual_seed(8);
+  torch::jit::Module m = TrainedLookingResNet20();
+  const at::Tensor x = at::randn({6, 1, 28, 28});
+  at::Tensor ref;
+  {
+    c10::InferenceMode guard;
+    ref = torch::jit::freeze(m).forward({x}).toTensor();  // float32
+  }
+  torch::jit::Module reduced = m.deepcopy();
+  reduced.to(at::kBFloat16);
+  OnednnNet::Options o;
+  o.dtype = at::kBFloat16;
+  auto net = OnednnNet::Create(FrozenGraph(reduced), {1, 28, 28}, {6}, o);
+  SKIP_WITHOUT_ONEDNN(net);
+  ASSERT_TRUE(net.ok()) << net.status().ToString();
+  EXPECT_NE((*net)->Description().find("21 convolutions (0 Winograd)"), std::string::npos) << (*net)->Description();
+  c10::InferenceMode guard;
+  const at::Tensor got = (*net)->Forward(x.to(at::kBFloat16), 0);
+  EXPECT_EQ(got.scalar_type(), at::kBFloat16);
+  EXPECT_LT(RelDiff(got.to(at::kFloat), ref), 3e-2);
+}
+
 TEST(OnednnNet, LoadsEachPointsWeights) {
   at::manual_seed(4);
   torch::jit::Module m = TrainedLookingResNet20();

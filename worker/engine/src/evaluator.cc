@@ -512,10 +512,20 @@ torch::jit::Module& PointEvaluator::ForwardModule() {
   return frozen_;
 }
 
+torch::jit::Module PointEvaluator::FrozenPoint() {
+  if (dtype_ == at::kFloat) return torch::jit::freeze(module_);
+  {
+    // The point's float32 weights, converted into the reduced-precision copy (as ForwardModule does).
+    c10::InferenceMode guard;
+    for (size_t i = 0; i < targets_.size(); ++i) targets_[i].copy_(sources_[i]);
+  }
+  return torch::jit::freeze(reduced_);
+}
+
 PointEvaluator::BatchForward PointEvaluator::PointForward() {
   if (onednn_) {
     // The point's weights, BatchNorm folded by freezing, loaded into the primitives.
-    torch::jit::Module frozen = torch::jit::freeze(module_);
+    torch::jit::Module frozen = FrozenPoint();
     const Status loaded = onednn_->SetWeights(frozen.get_method("forward").graph());
     if (!loaded.ok()) throw std::runtime_error(loaded.message());
     OnednnNet* net = onednn_.get();
@@ -529,12 +539,11 @@ void PointEvaluator::DecideOnednn(const EvalOptions& options) {
   auto off = [&](const std::string& why) { onednn_note_ = "off: " + why; };
   if (options.onednn == EvalOptions::Choice::kOff) return off("--onednn off");
   if (device_.is_cuda()) return off("CUDA device");
-  if (dtype_ != at::kFloat) return off("reduced precision");
+  if (dtype_ != at::kFloat && dtype_ != at::kBFloat16) return off("float16");
   if (!options.optimize) return off("--no-optimize");
   // Freezing turned off because it measured slower leaves the primitives a chance; a model that cannot be
   // frozen does not.
   if (!optimize_ && optimize_failure_.rfind("off:", 0) != 0) return off("the model cannot be frozen");
-  if (channels_last_) return off("channels-last input");
   if (batches_.empty() || batches_.front().empty() || inputs_.front().dim() != 4) return off("no image data");
   std::vector<int64_t> sizes;
   for (const auto& split : batches_) {
@@ -544,8 +553,9 @@ void PointEvaluator::DecideOnednn(const EvalOptions& options) {
   }
   const at::Tensor& x0 = batches_.front().front().first;
   try {
-    torch::jit::Module frozen = torch::jit::freeze(module_);
+    torch::jit::Module frozen = FrozenPoint();
     OnednnNet::Options o;
+    o.dtype = dtype_;
     o.lanes = static_cast<size_t>(std::max(1, threads_));
     // kAuto: Winograd per layer where it measures faster, with the threads a Forward will have (lanes:
     // one); kOn: wherever oneDNN has it.
@@ -562,7 +572,8 @@ void PointEvaluator::DecideOnednn(const EvalOptions& options) {
     const double scale = std::max(1e-6, theirs.abs().max().item<double>());
     const double diff = ours.sizes() == theirs.sizes() ? (ours - theirs).abs().max().item<double>() / scale : 1e300;
     char buf[240];
-    if (!(diff <= 1e-4)) {
+    // bfloat16 keeps 8 bits of mantissa: two implementations' roundings differ by ~1e-2.
+    if (!(diff <= (dtype_ == at::kFloat ? 1e-4 : 3e-2))) {
       std::snprintf(buf, sizeof buf, "its outputs differ from LibTorch's by %.2g of their scale", diff);
       return off(buf);
     }
@@ -590,7 +601,7 @@ void PointEvaluator::DecideOnednn(const EvalOptions& options) {
       };
       const double t_net = batch_time(ours_forward);
       const double t_load = BestSeconds(0, 2, [&] {
-        torch::jit::Module f = torch::jit::freeze(module_);
+        torch::jit::Module f = FrozenPoint();
         if (!n->SetWeights(f.get_method("forward").graph()).ok()) throw std::runtime_error("cannot load weights");
       });
       const double t_best = batch_time(theirs_forward);

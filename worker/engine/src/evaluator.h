@@ -64,9 +64,10 @@ struct EvalOptions {
   /// CPU: split a point's batches over one single-threaded lane per intra-op
   /// thread instead of splitting each operator over the threads.
   Choice data_parallel = Choice::kAuto;
-  /// CPU, float32, on frozen graphs: run the model's convolutions on oneDNN primitives of the engine's own
-  /// (onednn_net.h: Winograd convolutions, ReLUs and residual additions fused) instead of LibTorch's.
-  /// Values differ by Winograd's rounding (checked at set-up: within 1e-4 of the outputs' scale).
+  /// CPU, float32 or bfloat16, on frozen graphs: run the model's convolutions on oneDNN primitives of the
+  /// engine's own (onednn_net.h: Winograd convolutions in float32, ReLUs and residual additions fused)
+  /// instead of LibTorch's. Values differ by Winograd's rounding (checked at set-up: within 1e-4 of the
+  /// outputs' scale in float32, 3e-2 in bfloat16).
   /// kAuto also keeps Winograd only for the layers where it measures faster; kOn uses it wherever
   /// oneDNN has it.
   Choice onednn = Choice::kAuto;
@@ -136,6 +137,9 @@ class PointEvaluator {
   void DecideDataParallel(EvalOptions::Choice choice);
   // A batch's model output on the current point's path; `lane` picks the buffers of concurrent callers.
   using BatchForward = std::function<at::Tensor(const at::Tensor& x, size_t lane)>;
+  // The model at the point SetPoint last set, in the compute dtype, frozen (weights as constants, BatchNorm
+  // folded): what the engine's own primitives load.
+  torch::jit::Module FrozenPoint();
   // The forward pass for the point SetPoint last set: the oneDNN primitives loaded with its weights, or
   // the module ForwardModule() returns.
   BatchForward PointForward();

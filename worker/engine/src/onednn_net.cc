@@ -73,14 +73,14 @@ std::optional<std::vector<int64_t>> ConstInts(const Value* v, size_t n) {
   return out;
 }
 
-// A constant float32 tensor input (undefined for None); nullopt when the input is not a constant.
-std::optional<at::Tensor> ConstTensor(const Value* v) {
+// A constant tensor input of `dtype` on the CPU (undefined for None); nullopt when the input is not one.
+std::optional<at::Tensor> ConstTensor(const Value* v, at::ScalarType dtype) {
   auto iv = torch::jit::toIValue(v);
   if (!iv) return std::nullopt;
   if (iv->isNone()) return at::Tensor();
   if (!iv->isTensor()) return std::nullopt;
   at::Tensor t = iv->toTensor();
-  if (t.scalar_type() != at::kFloat || !t.device().is_cpu()) return std::nullopt;
+  if (t.scalar_type() != dtype || !t.device().is_cpu()) return std::nullopt;
   return t;
 }
 
@@ -123,6 +123,7 @@ struct Conversion {
 
 struct OnednnNet::Impl {
   Options options;
+  Type act = Type::f32;               // activations, weights and biases: float32 or bfloat16
   std::vector<int64_t> sample_shape;  // [C, H, W]
   size_t node_count = 0;
   std::vector<c10::Symbol> kinds;  // every node's kind, to check that a later graph has the same structure
@@ -256,8 +257,8 @@ Status OnednnNet::Impl::Compile(torch::jit::Graph& g) {
     std::optional<at::Tensor> w, b;
     std::optional<std::vector<int64_t>> stride, pad, dil, groups;
     if (ok) {
-      w = ConstTensor(n->inputs()[1]);
-      b = ConstTensor(n->inputs()[2]);
+      w = ConstTensor(n->inputs()[1], options.dtype);
+      b = ConstTensor(n->inputs()[2], options.dtype);
       stride = ConstInts(n->inputs()[3], 2);
       pad = ConstInts(n->inputs()[4], 2);
       dil = ConstInts(n->inputs()[5], 2);
@@ -282,7 +283,7 @@ Status OnednnNet::Impl::Compile(torch::jit::Graph& g) {
     };
     L.out = Dims{w->size(0), out_size(L.in.h, L.kh, 0), out_size(L.in.w, L.kw, 1)};
     if (L.out.h <= 0 || L.out.w <= 0) return Unsupported("a convolution's output would be empty");
-    L.winograd = options.winograd && L.kh == 3 && L.kw == 3 && L.stride[0] == 1 && L.stride[1] == 1 &&
+    L.winograd = options.winograd && options.dtype == at::kFloat && L.kh == 3 && L.kw == 3 && L.stride[0] == 1 && L.stride[1] == 1 &&
                  L.dilation[0] == 1 && L.dilation[1] == 1 && L.in.c % 16 == 0 && L.out.c % 16 == 0;
     // Fusion: conv -> relu; conv -> add(residual) [-> relu], the addition being the residual's last use.
     const Value* out = n->outputs()[0];
@@ -405,8 +406,8 @@ Status OnednnNet::Impl::BuildPlan(int64_t batch) {
   try {
     for (const ConvLayer& L : convs) {
       if (L.pool) {
-        const dnnl::memory::desc src_md({batch, L.in.c, L.in.h, L.in.w}, Type::f32, Tag::nChw16c);
-        const dnnl::memory::desc dst_md({batch, L.out.c, L.out.h, L.out.w}, Type::f32, Tag::nChw16c);
+        const dnnl::memory::desc src_md({batch, L.in.c, L.in.h, L.in.w}, act, Tag::nChw16c);
+        const dnnl::memory::desc dst_md({batch, L.out.c, L.out.h, L.out.w}, act, Tag::nChw16c);
         dnnl::primitive_attr attr;
         attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
         const dnnl::pooling_forward::primitive_desc pd(
@@ -422,9 +423,9 @@ Status OnednnNet::Impl::BuildPlan(int64_t batch) {
       }
       const dnnl::memory::dims src{batch, L.in.c, L.in.h, L.in.w}, dst{batch, L.out.c, L.out.h, L.out.w},
           wei{L.out.c, L.in.c, L.kh, L.kw}, bias{L.out.c};
-      const dnnl::memory::desc src_md(src, Type::f32, L.src < 0 ? Tag::nchw : Tag::nChw16c);
-      const dnnl::memory::desc dst_md(dst, Type::f32, Tag::nChw16c);
-      const dnnl::memory::desc wei_md(wei, Type::f32, Tag::any), bias_md(bias, Type::f32, Tag::any);
+      const dnnl::memory::desc src_md(src, act, L.src < 0 ? Tag::nchw : Tag::nChw16c);
+      const dnnl::memory::desc dst_md(dst, act, Tag::nChw16c);
+      const dnnl::memory::desc wei_md(wei, act, Tag::any), bias_md(bias, act, Tag::any);
       const dnnl::memory::dims strides{L.stride[0], L.stride[1]}, dil{L.dilation[0] - 1, L.dilation[1] - 1},
           pad{L.pad[0], L.pad[1]};
       dnnl::post_ops ops;
@@ -465,14 +466,14 @@ Status OnednnNet::Impl::BuildPlan(int64_t batch) {
     for (const Conversion& c : conversions) {
       const Dims& d = slot_dims[static_cast<size_t>(c.slot)];
       const dnnl::memory::dims dims{batch, d.c, d.h, d.w};
-      p.to_dense.emplace_back(dnnl::reorder::primitive_desc(eng, dnnl::memory::desc(dims, Type::f32, Tag::nChw16c), eng,
-                                                            dnnl::memory::desc(dims, Type::f32, Tag::nchw)));
+      p.to_dense.emplace_back(dnnl::reorder::primitive_desc(eng, dnnl::memory::desc(dims, act, Tag::nChw16c), eng,
+                                                            dnnl::memory::desc(dims, act, Tag::nchw)));
     }
-    const dnnl::memory::desc input_md({batch, sample_shape[0], sample_shape[1], sample_shape[2]}, Type::f32, Tag::nchw);
+    const dnnl::memory::desc input_md({batch, sample_shape[0], sample_shape[1], sample_shape[2]}, act, Tag::nchw);
     for (size_t l = 0; l < std::max<size_t>(1, options.lanes); ++l) {
       Lane lane{dnnl::stream(eng), {}, dnnl::memory(input_md, eng, DNNL_MEMORY_NONE), dnnl::memory()};
       for (const Dims& d : physical_dims) {
-        lane.buffers.emplace_back(dnnl::memory::desc({batch, d.c, d.h, d.w}, Type::f32, Tag::nChw16c), eng);
+        lane.buffers.emplace_back(dnnl::memory::desc({batch, d.c, d.h, d.w}, act, Tag::nChw16c), eng);
       }
       if (scratch > 0) {
         lane.scratchpad =
@@ -514,7 +515,7 @@ Status OnednnNet::Impl::TuneAlgorithms(const std::shared_ptr<torch::jit::Graph>&
   for (const ConvLayer& L : convs) any = any || L.winograd;
   if (!any) return Status::Ok();
   const std::vector<Node*> nodes = NodesInOrder(*graph);
-  const at::Tensor x = at::randn({batch, sample_shape[0], sample_shape[1], sample_shape[2]});
+  const at::Tensor x = at::randn({batch, sample_shape[0], sample_shape[1], sample_shape[2]}).to(options.dtype);
   // Per layer, the best of a few passes with Winograd wherever possible, then with direct only.
   auto measure = [&](std::vector<double>* best) -> Status {
     plans.clear();
@@ -556,17 +557,18 @@ Status OnednnNet::Impl::LoadWeights(const std::vector<Node*>& nodes) {
       const ConvLayer& L = convs[k];
       if (L.pool) continue;
       const Node* n = nodes[L.node];
-      std::optional<at::Tensor> w = ConstTensor(n->inputs()[1]), b = ConstTensor(n->inputs()[2]);
+      std::optional<at::Tensor> w = ConstTensor(n->inputs()[1], options.dtype),
+                                b = ConstTensor(n->inputs()[2], options.dtype);
       if (!w || !w->defined() || !b || b->defined() != L.bias) {
         return Status(StatusCode::kInternal, "a convolution's weights are no longer constants");
       }
       const at::Tensor wc = w->contiguous();
       const at::Tensor bc = L.bias ? b->contiguous() : at::Tensor();
       for (auto& [batch, p] : plans) {
-        dnnl::memory plain({{L.out.c, L.in.c, L.kh, L.kw}, Type::f32, Tag::oihw}, eng, wc.data_ptr());
+        dnnl::memory plain({{L.out.c, L.in.c, L.kh, L.kw}, act, Tag::oihw}, eng, wc.data_ptr());
         dnnl::reorder(plain, p.weights[k]).execute(setup_stream, plain, p.weights[k]);
         if (L.bias) {
-          dnnl::memory plain_b({{L.out.c}, Type::f32, Tag::x}, eng, bc.data_ptr());
+          dnnl::memory plain_b({{L.out.c}, act, Tag::x}, eng, bc.data_ptr());
           dnnl::reorder(plain_b, p.biases[k]).execute(setup_stream, plain_b, p.biases[k]);
         }
       }
@@ -586,8 +588,10 @@ Result<std::unique_ptr<OnednnNet>> OnednnNet::Create(const std::shared_ptr<torch
                                                      const std::vector<int64_t>& batch_sizes,
                                                      const Options& options) {
   if (sample_shape.size() != 3) return Unsupported("inputs are not images (C×H×W)");
+  if (options.dtype != at::kFloat && options.dtype != at::kBFloat16) return Unsupported("float16 on CPUs");
   auto impl = std::make_unique<Impl>();
   impl->options = options;
+  impl->act = options.dtype == at::kBFloat16 ? Type::bf16 : Type::f32;
   impl->sample_shape.assign(sample_shape.begin(), sample_shape.end());
   LS_RETURN_IF_ERROR(impl->Compile(*graph));
   if (options.require_all_convolutions && impl->tail_convolutions > 0) {
@@ -597,7 +601,8 @@ Result<std::unique_ptr<OnednnNet>> OnednnNet::Create(const std::shared_ptr<torch
   }
   // Chunks whose largest activation fits `max_activation_bytes` (nChw16c pads channels to 16).
   int64_t per_sample = 1;
-  for (const Dims& d : impl->slot_dims) per_sample = std::max(per_sample, (d.c + 15) / 16 * 16 * d.h * d.w * 4);
+  const int64_t element = options.dtype == at::kBFloat16 ? 2 : 4;
+  for (const Dims& d : impl->slot_dims) per_sample = std::max(per_sample, (d.c + 15) / 16 * 16 * d.h * d.w * element);
   int64_t largest = 0;
   for (int64_t b : batch_sizes) largest = std::max(largest, b);
   impl->chunk = largest;
@@ -649,7 +654,7 @@ Status OnednnNet::SetWeights(const std::shared_ptr<torch::jit::Graph>& graph) {
 at::Tensor OnednnNet::Forward(const at::Tensor& x_in, size_t lane) {
   Impl& m = *impl_;
   TORCH_CHECK(x_in.dim() == 4 && x_in.size(1) == m.sample_shape[0] && x_in.size(2) == m.sample_shape[1] &&
-                  x_in.size(3) == m.sample_shape[2] && x_in.scalar_type() == at::kFloat && x_in.device().is_cpu(),
+                  x_in.size(3) == m.sample_shape[2] && x_in.scalar_type() == m.options.dtype && x_in.device().is_cpu(),
               "OnednnNet: input ", x_in.sizes(), " does not match the compiled shape");
   const at::Tensor x = x_in.contiguous();
   const int64_t batch = x.size(0);
@@ -673,8 +678,8 @@ at::Tensor OnednnNet::Forward(const at::Tensor& x_in, size_t lane) {
     m.RunConvs(p, L, x.narrow(0, start, len), nullptr);
     for (size_t k = 0; k < m.conversions.size(); ++k) {
       const Dims& d = m.slot_dims[static_cast<size_t>(m.conversions[k].slot)];
-      float* base = dense[k].data_ptr<float>() + start * d.c * d.h * d.w;
-      dnnl::memory to({{len, d.c, d.h, d.w}, Type::f32, Tag::nchw}, m.eng, base);
+      char* base = static_cast<char*>(dense[k].data_ptr()) + start * d.c * d.h * d.w * dense[k].element_size();
+      dnnl::memory to({{len, d.c, d.h, d.w}, m.act, Tag::nchw}, m.eng, base);
       p.to_dense[k].execute(L.stream, L.buffers[static_cast<size_t>(m.physical[static_cast<size_t>(m.conversions[k].slot)])],
                             to);
     }

@@ -1,4 +1,4 @@
-// OnednnNet: a frozen model's forward graph on oneDNN primitives of our own (CPU, float32).
+// OnednnNet: a frozen model's forward graph on oneDNN primitives of our own (CPU, float32 or bfloat16).
 //
 // LibTorch 1.13 runs every convolution of a frozen graph as a oneDNN *direct* convolution, and every ReLU
 // and residual addition as an operation of its own. Built from the same frozen graph (BatchNorm already
@@ -48,6 +48,8 @@ class OnednnNet {
     /// many bytes, so that it stays in a core's caches whatever the batch size (0: whole batches). The
     /// values do not depend on it; only the batch's tail (pooling, linear layers) sees whole batches.
     int64_t max_activation_bytes = int64_t{2} << 20;
+    /// The graph's dtype: float32, or bfloat16 (direct convolutions only: oneDNN's Winograd is float32).
+    at::ScalarType dtype = at::kFloat;
   };
 
   /// Compiles `graph` (a frozen forward graph: (self, x) -> output, weights as constants) for inputs of
