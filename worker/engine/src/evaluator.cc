@@ -552,6 +552,9 @@ void PointEvaluator::DecideOnednn(const EvalOptions& options) {
     }
   }
   const at::Tensor& x0 = batches_.front().front().first;
+  // As Evaluate: reduced precision runs without the graph executor's specializing optimizations (only
+  // the forward passes: freezing needs them).
+  const bool graph_optimize = dtype_ == at::kFloat && torch::jit::getGraphExecutorOptimize();
   try {
     torch::jit::Module frozen = FrozenPoint();
     OnednnNet::Options o;
@@ -568,7 +571,11 @@ void PointEvaluator::DecideOnednn(const EvalOptions& options) {
     c10::InferenceMode guard;
     // Agreement with LibTorch's forward pass on the first batch (Winograd rounds differently).
     const at::Tensor ours = (*net)->Forward(x0, 0);
-    const at::Tensor theirs = frozen.forward({x0}).toTensor();
+    at::Tensor theirs;
+    {
+      torch::jit::GraphOptimizerEnabledGuard optimizer(graph_optimize);
+      theirs = frozen.forward({x0}).toTensor();
+    }
     const double scale = std::max(1e-6, theirs.abs().max().item<double>());
     const double diff = ours.sizes() == theirs.sizes() ? (ours - theirs).abs().max().item<double>() / scale : 1e300;
     char buf[240];
@@ -586,9 +593,11 @@ void PointEvaluator::DecideOnednn(const EvalOptions& options) {
       torch::jit::Method method = ForwardModule().get_method("forward");
       const BatchForward theirs_forward = [method](const at::Tensor& x, size_t) mutable { return method({x}).toTensor(); };
       const bool in_lanes = threads_ > 1 && options.data_parallel != EvalOptions::Choice::kOff;
-      const bool graph_optimize = torch::jit::getGraphExecutorOptimize();
       auto batch_time = [&](const BatchForward& f) {
-        if (!in_lanes) return BestSeconds(2, 3, [&] { (void)f(x0, 0).sum().item<float>(); });
+        if (!in_lanes) {
+          torch::jit::GraphOptimizerEnabledGuard optimizer(graph_optimize);
+          return BestSeconds(2, 3, [&] { (void)f(x0, 0).sum().item<float>(); });
+        }
         LanePool& pool = Lanes(static_cast<size_t>(threads_));
         const double round = BestSeconds(2, 3, [&] {
           pool.Run([&](size_t l) {
