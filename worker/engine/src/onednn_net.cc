@@ -3,18 +3,17 @@
 #include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/ir/ir.h>
 
-#include <omp.h>
-
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <thread>
 #include <limits>
 #include <map>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 
 #if LANDSCAPE_WITH_ONEDNN
+#include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
 #endif
 
