@@ -26,7 +26,7 @@ struct LocalOptions {
   std::string precision = "fp32";  // fp32 | bf16 | fp16 forward passes
   std::string first_layer = "auto";  // auto | on | off: the cached first layer
   std::string data_parallel = "auto";  // auto | on | off: batches over single-threaded lanes (CPU)
-  std::string onednn = "auto";  // auto | on | off: the engine's own oneDNN primitives (CPU, fp32)
+  std::string onednn = "auto";  // auto | on | off: the engine's own oneDNN primitives (CPU, fp32 or bf16)
   bool channels_last = false;
   bool auto_batch = false;
   std::string progress = "auto";  // auto | bar | lines | quiet

@@ -70,9 +70,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
   local_cmd->add_option("--onednn", local.onednn,
-                        "auto | on | off: CPU, fp32: run the convolutions on landscape's own oneDNN primitives "
-                        "(Winograd 3x3 convolutions, ReLUs and residual additions fused; values within 1e-4 of "
-                        "LibTorch's) instead of LibTorch's (auto: when measured faster)")
+                        "auto | on | off: CPU, fp32 or bf16: run the convolutions on landscape's own oneDNN "
+                        "primitives (Winograd 3x3 convolutions in fp32, ReLUs and residual additions fused; "
+                        "values within 1e-4 of LibTorch's in fp32) instead of LibTorch's (auto: when measured "
+                        "faster)")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
   local_cmd->add_flag("--channels-last", local.channels_last, "NHWC activations (faster convolutions on GPUs)");

@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
   app.add_option("--onednn", o.onednn,
-                 "auto | on | off: CPU, fp32: the convolutions on the engine's own oneDNN primitives (Winograd, "
+                 "auto | on | off: CPU, fp32 or bf16: the convolutions on the engine's own oneDNN primitives (Winograd, "
                  "fused ReLUs and additions)")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();

@@ -35,10 +35,10 @@ struct EngineOptions {
   /// CPU: evaluate a point's batches in one single-threaded lane per thread
   /// instead of each operator on all threads: "auto" (when measured faster), "on", "off".
   std::string data_parallel = "auto";
-  /// CPU, float32: run the convolutions on the engine's own oneDNN primitives (Winograd 3×3
-  /// convolutions, ReLUs and residual additions fused into them) instead of LibTorch's: "auto" (when
-  /// measured faster), "on" (whenever the model allows), "off". Values differ from LibTorch's by
-  /// Winograd's rounding, checked at set-up to stay within 1e-4 of the model outputs' scale.
+  /// CPU, float32 or bf16: run the convolutions on the engine's own oneDNN primitives (Winograd 3×3
+  /// convolutions in float32, ReLUs and residual additions fused into them) instead of LibTorch's: "auto"
+  /// (when measured faster), "on" (whenever the model allows), "off". Values differ from LibTorch's by
+  /// Winograd's rounding, checked at set-up to stay within 1e-4 of the model outputs' scale (3e-2 in bf16).
   std::string onednn = "auto";
   /// For a job's prepare step: Create checks every input and makes the directions,
   /// but no grid point will follow, so the evaluator skips the measurements that
