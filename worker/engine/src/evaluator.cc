@@ -522,17 +522,25 @@ torch::jit::Module PointEvaluator::FrozenPoint() {
   return torch::jit::freeze(reduced_);
 }
 
+namespace {
+PointEvaluator::BatchForward OnNet(OnednnNet* net) {
+  return [net](const at::Tensor& x, size_t lane) { return net->Forward(x, lane); };
+}
+PointEvaluator::BatchForward OnModule(torch::jit::Module& module) {
+  torch::jit::Method method = module.get_method("forward");
+  return [method](const at::Tensor& x, size_t) mutable { return method({x}).toTensor(); };
+}
+}  // namespace
+
 PointEvaluator::BatchForward PointEvaluator::PointForward() {
   if (onednn_) {
     // The point's weights, BatchNorm folded by freezing, loaded into the primitives.
     torch::jit::Module frozen = FrozenPoint();
     const Status loaded = onednn_->SetWeights(frozen.get_method("forward").graph());
     if (!loaded.ok()) throw std::runtime_error(loaded.message());
-    OnednnNet* net = onednn_.get();
-    return [net](const at::Tensor& x, size_t lane) { return net->Forward(x, lane); };
+    return OnNet(onednn_.get());
   }
-  torch::jit::Method method = ForwardModule().get_method("forward");
-  return [method](const at::Tensor& x, size_t) mutable { return method({x}).toTensor(); };
+  return OnModule(ForwardModule());
 }
 
 void PointEvaluator::DecideOnednn(const EvalOptions& options) {
@@ -589,9 +597,8 @@ void PointEvaluator::DecideOnednn(const EvalOptions& options) {
       // run the way points will most likely run: with several threads and lanes allowed, one batch per
       // single-threaded lane at once (the two paths rank differently with one thread and with several).
       OnednnNet* n = net->get();
-      const BatchForward ours_forward = [n](const at::Tensor& x, size_t lane) { return n->Forward(x, lane); };
-      torch::jit::Method method = ForwardModule().get_method("forward");
-      const BatchForward theirs_forward = [method](const at::Tensor& x, size_t) mutable { return method({x}).toTensor(); };
+      const BatchForward ours_forward = OnNet(n);
+      const BatchForward theirs_forward = OnModule(ForwardModule());
       const bool in_lanes = threads_ > 1 && options.data_parallel != EvalOptions::Choice::kOff;
       auto batch_time = [&](const BatchForward& f) {
         if (!in_lanes) {

@@ -94,6 +94,9 @@ class PointEvaluator {
                                                                core::Loss loss, const c10::Device& device,
                                                                const EvalOptions& options);
 
+  /// A batch's model output on a point's path; `lane` picks the buffers of concurrent callers.
+  using BatchForward = std::function<at::Tensor(const at::Tensor& x, size_t lane)>;
+
   /// Sets the weights for (alpha, beta); beta is ignored for 1-D directions.
   void SetPoint(double alpha, double beta);
   /// SetPoint, then loss and accuracy on every split.
@@ -135,8 +138,6 @@ class PointEvaluator {
   void DecideOnednn(const EvalOptions& options);
   // Chooses between lanes and intra-op threads (kAuto: the faster on a few batches).
   void DecideDataParallel(EvalOptions::Choice choice);
-  // A batch's model output on the current point's path; `lane` picks the buffers of concurrent callers.
-  using BatchForward = std::function<at::Tensor(const at::Tensor& x, size_t lane)>;
   // The model at the point SetPoint last set, in the compute dtype, frozen (weights as constants, BatchNorm
   // folded): what the engine's own primitives load.
   torch::jit::Module FrozenPoint();

@@ -254,7 +254,7 @@ Status OnednnNet::Impl::Compile(torch::jit::Graph& g) {
       }
     }
     std::optional<at::Tensor> w, b;
-    std::optional<std::vector<int64_t>> stride, pad, dil, groups;
+    std::optional<std::vector<int64_t>> stride, pad, dil;
     if (ok) {
       w = ConstTensor(n->inputs()[1], options.dtype);
       b = ConstTensor(n->inputs()[2], options.dtype);
@@ -282,8 +282,9 @@ Status OnednnNet::Impl::Compile(torch::jit::Graph& g) {
     };
     L.out = Dims{w->size(0), out_size(L.in.h, L.kh, 0), out_size(L.in.w, L.kw, 1)};
     if (L.out.h <= 0 || L.out.w <= 0) return Unsupported("a convolution's output would be empty");
-    L.winograd = options.winograd && options.dtype == at::kFloat && L.kh == 3 && L.kw == 3 && L.stride[0] == 1 && L.stride[1] == 1 &&
-                 L.dilation[0] == 1 && L.dilation[1] == 1 && L.in.c % 16 == 0 && L.out.c % 16 == 0;
+    L.winograd = options.winograd && options.dtype == at::kFloat && L.kh == 3 && L.kw == 3 && L.stride[0] == 1 &&
+                 L.stride[1] == 1 && L.dilation[0] == 1 && L.dilation[1] == 1 && L.in.c % 16 == 0 &&
+                 L.out.c % 16 == 0;
     // Fusion: conv -> relu; conv -> add(residual) [-> relu], the addition being the residual's last use.
     const Value* out = n->outputs()[0];
     Node* user = single_user(out);
@@ -319,7 +320,6 @@ Status OnednnNet::Impl::Compile(torch::jit::Graph& g) {
     }
     if (!L.sum) L.dst = new_slot(L.out);
     slot_of[result] = L.dst;
-    if (result != out) slot_of[out] = L.dst;  // never read: out's only user was fused
     convs.push_back(L);
   }
   if (convs.empty()) return Unsupported("the model does not start with a convolution of its input");
