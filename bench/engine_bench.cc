@@ -10,6 +10,8 @@
 //   engine_bench [--arch resnet20] [--model M.pt] [--data fashion-mnist] [--samples 10000]
 //                [--batch 128] [--threads N] [--points 3] [--rounds 3] [--json F]
 //                [--no-optimize] [--first-layer auto|on|off] [--data-parallel auto|on|off] [--auto-batch]
+//                [--onednn auto|on|off] [--cuda-graphs auto|on|off] [--device cuda] [--precision bf16]
+//                [--channels-last] [--grid-side 51]
 #include <ATen/Parallel.h>
 #include <torch/script.h>
 
@@ -52,6 +54,7 @@ struct Options {
   std::string first_layer = "auto";  // auto | on | off
   std::string data_parallel = "auto";  // auto | on | off
   std::string onednn = "auto";         // auto | on | off
+  std::string cuda_graphs = "auto";    // auto | on | off
   std::string device = "cpu";
   std::string precision = "fp32";
   bool channels_last = false;
@@ -82,6 +85,7 @@ bool ParseArgs(int argc, char** argv, Options* o) {
     else if (a == "--first-layer") o->first_layer = next();
     else if (a == "--data-parallel") o->data_parallel = next();
     else if (a == "--onednn") o->onednn = next();
+    else if (a == "--cuda-graphs") o->cuda_graphs = next();
     else if (a == "--device") o->device = next();
     else if (a == "--precision") o->precision = next();
     else if (a == "--channels-last") o->channels_last = true;
@@ -164,6 +168,7 @@ int main(int argc, char** argv) {
   eopts.first_layer = o.first_layer;
   eopts.data_parallel = o.data_parallel;
   eopts.onednn = o.onednn;
+  eopts.cuda_graphs = o.cuda_graphs;
   eopts.device = o.device;
   eopts.precision = o.precision;
   eopts.channels_last = o.channels_last;
@@ -255,9 +260,13 @@ int main(int argc, char** argv) {
   const engine::EngineInfo& einfo = (*eng)->info();
   const char* path = einfo.first_layer_cached ? "first_layer"
                      : einfo.onednn           ? "onednn"
+                     : einfo.cuda_graphs      ? "cuda_graphs"
+                     : einfo.constants_fitted ? "fitted"
                      : einfo.optimized        ? "optimized"
                                               : "plain";
   if (einfo.notes.count("onednn")) std::printf("  engine's oneDNN primitives: %s\n", einfo.notes.at("onednn").c_str());
+  if (einfo.notes.count("cuda_graphs")) std::printf("  fitted graph / CUDA graphs: %s\n", einfo.notes.at("cuda_graphs").c_str());
+  if (einfo.notes.count("optimization")) std::printf("  optimization: %s\n", einfo.notes.at("optimization").c_str());
   std::printf("  engine surface (%s, %d lane(s), %s, batch %lld): %10.1f point-samples/s (median of %zu points, %.3f s each)\n",
               path,
               (*eng)->info().lanes, o.precision.c_str(),
@@ -291,27 +300,54 @@ int main(int argc, char** argv) {
       loss_rel_diff = worst;
     }
   }
+  double fitted_rel_diff = NAN;  // fitted graph: the largest relative loss difference against per-point freezing
+  if (einfo.constants_fitted) {
+    engine::EngineOptions per_point = eopts;
+    per_point.cuda_graphs = "off";
+    auto ref = engine::Engine::Create(spec, per_point);
+    if (!ref.ok()) std::printf("  per-point freezing engine: %s\n", ref.status().ToString().c_str());
+    if (ref.ok()) {
+      double worst = 0, worst_acc = 0;
+      for (int p = 0; p < o.points; ++p) {
+        const double a = xs[static_cast<size_t>(p) % xs.size()];
+        auto v1 = (*eng)->Evaluate(a, 0.25);
+        auto v0 = (*ref)->Evaluate(a, 0.25);
+        if (!v1.ok() || !v0.ok()) {
+          std::printf("  fitted vs per-point freezing: evaluation failed: %s\n",
+                      (!v1.ok() ? v1.status() : v0.status()).ToString().c_str());
+          break;
+        }
+        worst = std::max(worst, std::fabs(v1->train_loss - v0->train_loss) / std::fabs(v0->train_loss));
+        worst_acc = std::max(worst_acc, std::fabs(v1->train_acc - v0->train_acc));
+      }
+      std::printf("  fitted graph vs per-point freezing (%s): largest relative loss difference %.3g, accuracy %.3g "
+                  "points, over %d points\n", o.precision.c_str(), worst, worst_acc, o.points);
+      fitted_rel_diff = worst;
+    }
+  }
   std::printf("  ratio engine / best forward = %.3f (target >= 0.95); optimized / plain forward = %.3f\n", ratio,
               opt_rate / plain_rate);
   std::printf("  peak RSS %.1f MiB\n", static_cast<double>(core::PeakRssBytes()) / (1 << 20));
   if (!o.json.empty()) {
     char diff[32] = "null";
     if (!std::isnan(loss_rel_diff)) std::snprintf(diff, sizeof diff, "%.4g", loss_rel_diff);
-    char buf[1024];
+    char fitted[32] = "null";
+    if (!std::isnan(fitted_rel_diff)) std::snprintf(fitted, sizeof fitted, "%.4g", fitted_rel_diff);
+    char buf[1280];
     std::snprintf(buf, sizeof buf,
                   "{\"bench\": \"engine\", \"model\": \"%s\", \"samples\": %lld, \"batch\": %lld, \"threads\": %d, "
                   "\"forward_plain_samples_per_s\": %.3f, \"forward_optimized_samples_per_s\": %.3f, "
                   "\"engine_point_samples_per_s\": %.3f, \"ratio\": %.4f, \"peak_rss_bytes\": %ld, "
                   "\"engine_path\": \"%s\", \"lanes\": %d, \"precision\": \"%s\", \"channels_last\": %s, "
                   "\"forward_reduced_samples_per_s\": %.3f, \"loss_rel_diff_vs_fp32\": %s, "
-                  "\"forward_batches\": [%lld, %lld, %lld]}\n",
+                  "\"forward_batches\": [%lld, %lld, %lld], \"fitted_loss_rel_diff\": %s}\n",
                   o.model.empty() ? o.arch.c_str() : o.model.c_str(), static_cast<long long>(ds->size()),
                   static_cast<long long>(batch), threads, plain_rate, opt_rate, eng_rate, ratio,
                   core::PeakRssBytes(),
                   path,
                   (*eng)->info().lanes, o.precision.c_str(), o.channels_last ? "true" : "false", red_rate,
                   diff, static_cast<long long>(plain_batch), static_cast<long long>(opt_batch),
-                  static_cast<long long>(red_batch));
+                  static_cast<long long>(red_batch), fitted);
     (void)io::WriteTextFile(o.json, buf);
   }
   return 0;

@@ -3,7 +3,8 @@
 # benchmark against that LibTorch alone, then measures a ResNet-56-sized model
 # (3x32x32) over 50,000 images on one GPU: fp32, bf16 and fp16 forward passes,
 # channels-last, the batch size chosen by throughput; and extrapolates the time
-# of a 51x51 surface (the paper's, which took about an hour on four GPUs).
+# of a 51x51 surface (the paper's, which took about an hour on four GPUs): the earlier path (a frozen graph
+# per point) against one fitted frozen graph replayed as CUDA graphs, at several batch sizes.
 # Prepare here with bench/gpu-deps.sh (header-only Debian packages in .gpu-deps/).
 # Usage: bench/gpu.sh [OUT_DIR]
 set -uo pipefail
@@ -50,19 +51,38 @@ NVCC=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 
 echo "== build (engine only, against $TORCH_PREFIX)"
 t0=$(date +%s)
-CUDACXX=$NVCC cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DLANDSCAPE_ENGINE_ONLY=ON \
-  -DLANDSCAPE_WITH_HDF5=OFF -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -DLANDSCAPE_DEPS_PREFIX="$DEPS" \
-  "${ZLIB_ARGS[@]}" > "$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 1; }
-cmake --build build-gpu --target engine_bench -j "$(nproc)" > "$OUT/build.log" 2>&1 || {
-  grep -E "error|Error" "$OUT/build.log" | head -40; exit 1; }
+build() {
+  CUDACXX=$NVCC cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DLANDSCAPE_ENGINE_ONLY=ON \
+    -DLANDSCAPE_WITH_HDF5=OFF -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -DLANDSCAPE_DEPS_PREFIX="$DEPS" \
+    "${ZLIB_ARGS[@]}" "$@" > "$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; return 1; }
+  grep -E "engine: (CUDA graphs|without CUDA graphs)" "$OUT/configure.log"
+  cmake --build build-gpu --target engine_bench -j "$(nproc)" > "$OUT/build.log" 2>&1 || {
+    grep -E "error|Error" -A3 "$OUT/build.log" | head -40; return 1; }
+}
+if ! build -DLANDSCAPE_WITH_CUDA_GRAPHS=ON; then
+  echo "(the build with CUDA graphs failed: building without them)"
+  build -DLANDSCAPE_WITH_CUDA_GRAPHS=OFF || exit 1
+fi
 echo "built in $(( $(date +%s) - t0 )) s"
 
 B=build-gpu/bench/engine_bench
-COMMON=(--device cuda --arch resnet56 --data synthetic:50000:3x32x32 --points 4 --rounds 2 --grid-side 51)
-echo "== fp32, channels-last, batch by throughput"
-$B "${COMMON[@]}" --channels-last --auto-batch --json "$OUT/fp32_nhwc.json"
-echo "== bf16, channels-last, batch by throughput"
-$B "${COMMON[@]}" --precision bf16 --channels-last --auto-batch --json "$OUT/bf16_nhwc.json"
-echo "== fp16, channels-last, batch by throughput"
-$B "${COMMON[@]}" --precision fp16 --channels-last --auto-batch --json "$OUT/fp16_nhwc.json"
+COMMON=(--device cuda --arch resnet56 --data synthetic:50000:3x32x32 --points 3 --rounds 2 --grid-side 51)
+# Each configuration: engine_bench's report (forward passes, the engine, the extrapolated 51x51 surface,
+# reduced precision against fp32, the fitted graph against per-point freezing).
+run() {
+  local name=$1
+  shift
+  echo "== $name: $*"
+  timeout "${RUN_TIMEOUT:-150}" "$B" "${COMMON[@]}" "$@" --json "$OUT/$name.json" 2>&1 | grep -v "^\[W" | tail -n 16
+}
+# The path before this session's work: a frozen graph per point, kernels launched one by one.
+run bf16_per_point_4096 --precision bf16 --channels-last --batch 4096 --cuda-graphs off
+# One frozen graph with fitted constants, each split replayed as a CUDA graph, at several batch sizes
+# (smaller batches keep a layer's activations in the 50 MB L2 cache; graphs remove the launch cost that
+# made them slow).
+for b in ${BATCHES:-512 1024 2048 4096}; do
+  run "bf16_graphs_$b" --precision bf16 --channels-last --batch "$b"
+done
+run fp16_graphs_2048 --precision fp16 --channels-last --batch 2048
+run fp32_graphs_2048 --channels-last --batch 2048
 echo "== done"

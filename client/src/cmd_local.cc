@@ -119,6 +119,7 @@ int RunLocal(const LocalOptions& opts) {
   eopts.first_layer = opts.first_layer;
   eopts.data_parallel = opts.data_parallel;
   eopts.onednn = opts.onednn;
+  eopts.cuda_graphs = opts.cuda_graphs;
   eopts.channels_last = opts.channels_last;
   eopts.auto_batch = opts.auto_batch;
   core::JobSpec run_spec = spec;
@@ -142,6 +143,8 @@ int RunLocal(const LocalOptions& opts) {
                info.first_layer_cached ? "the model after its cached first layer"
                : info.onednn ? "landscape's own oneDNN primitives (BatchNorm folded, Winograd convolutions, fused "
                                "ReLUs and additions)"
+               : info.cuda_graphs ? "one frozen graph with fitted constants, each split replayed as a CUDA graph"
+               : info.constants_fitted ? "one frozen graph with its constants fitted to the point"
                : info.optimized ? "a frozen, optimized graph (BatchNorm folded, oneDNN layouts)"
                                 : "the model as loaded",
                info.precision.c_str(), static_cast<long long>(info.batch_size),
@@ -154,6 +157,9 @@ int RunLocal(const LocalOptions& opts) {
     std::fprintf(stderr, "landscape: first-layer cache %s\n", info.notes.at("first_layer").c_str());
   }
   if (info.notes.count("onednn")) std::fprintf(stderr, "landscape: oneDNN primitives: %s\n", info.notes.at("onednn").c_str());
+  if (info.notes.count("cuda_graphs")) {
+    std::fprintf(stderr, "landscape: fitted graph and CUDA graphs: %s\n", info.notes.at("cuda_graphs").c_str());
+  }
   if (std::isfinite(info.xy_cosine)) {
     std::fprintf(stderr, "landscape: cosine(x, y) = %.3g\n", info.xy_cosine);
   }

@@ -27,6 +27,7 @@ struct LocalOptions {
   std::string first_layer = "auto";  // auto | on | off: the cached first layer
   std::string data_parallel = "auto";  // auto | on | off: batches over single-threaded lanes (CPU)
   std::string onednn = "auto";  // auto | on | off: the engine's own oneDNN primitives (CPU, fp32 or bf16)
+  std::string cuda_graphs = "auto";  // auto | on | off: one fitted frozen graph, splits as CUDA graphs (CUDA)
   bool channels_last = false;
   bool auto_batch = false;
   std::string progress = "auto";  // auto | bar | lines | quiet

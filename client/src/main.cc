@@ -76,6 +76,12 @@ int main(int argc, char** argv) {
                         "faster)")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
+  local_cmd->add_option("--cuda-graphs", local.cuda_graphs,
+                        "auto | on | off: CUDA: one frozen graph for all points with its constants fitted to the "
+                        "point (no freezing per point) and each split replayed as a captured CUDA graph (auto: "
+                        "on CUDA devices when the set-up checks pass; on: also on CPUs, without CUDA graphs)")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
   local_cmd->add_flag("--channels-last", local.channels_last, "NHWC activations (faster convolutions on GPUs)");
   local_cmd->add_flag("--auto-batch", local.auto_batch, "choose the evaluation batch size by measured throughput (instead of --batch-size)");
   local_cmd->add_option("--progress", local.progress, "auto | bar | lines | quiet")->capture_default_str();

@@ -68,5 +68,32 @@ TEST(EngineOptions, ACheckOnlyEngineSkipsTheMeasurementsAndAgrees) {
   }
 }
 
+TEST(EngineOptions, OneFrozenGraphWithFittedConstantsAgreesWithFreezingPerPoint) {
+  const std::string dir = testing::MakeTempDir("landscape-engine-options");
+  const core::JobSpec spec = Spec(SaveModel(dir));
+  EngineOptions per_point;
+  per_point.threads = 1;
+  per_point.first_layer = "off";
+  per_point.cuda_graphs = "off";
+  EngineOptions fitted = per_point;
+  fitted.cuda_graphs = "on";  // on a CPU: the fitted graph without CUDA graphs
+  auto a = Engine::Create(spec, per_point);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  auto b = Engine::Create(spec, fitted);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_FALSE((*a)->info().constants_fitted);
+  ASSERT_TRUE((*b)->info().constants_fitted) << (*b)->info().notes.at("cuda_graphs");
+  EXPECT_TRUE((*b)->info().optimized);
+  EXPECT_FALSE((*b)->info().cuda_graphs);
+  EXPECT_NE((*b)->info().notes.at("cuda_graphs").find("no CUDA graphs on CPUs"), std::string::npos);
+  for (auto [alpha, beta] : {std::pair{0.0, 0.0}, std::pair{0.7, -0.4}, std::pair{-1.0, 1.0}, std::pair{3.0, 2.0}}) {
+    auto va = (*a)->Evaluate(alpha, beta);
+    auto vb = (*b)->Evaluate(alpha, beta);
+    ASSERT_TRUE(va.ok() && vb.ok());
+    EXPECT_NEAR(vb->train_loss, va->train_loss, 1e-5 * std::fabs(va->train_loss)) << alpha << "," << beta;
+    EXPECT_DOUBLE_EQ(vb->train_acc, va->train_acc) << alpha << "," << beta;
+  }
+}
+
 }  // namespace
 }  // namespace landscape::engine

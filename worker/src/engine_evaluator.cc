@@ -44,7 +44,12 @@ class EngineTileEvaluator final : public core::TileEvaluator {
     char buf[256];
     std::snprintf(buf, sizeof buf, "device=%s threads=%d precision=%s batch=%lld path=%s lanes=%d setup_seconds=%.3f",
                   i.device.c_str(), i.threads, i.precision.c_str(), static_cast<long long>(i.batch_size),
-                  i.first_layer_cached ? "first_layer" : i.onednn ? "onednn" : i.optimized ? "frozen" : "plain", i.lanes, i.setup_seconds);
+                  i.first_layer_cached ? "first_layer"
+                  : i.onednn ? "onednn"
+                  : i.cuda_graphs ? "cuda_graphs"
+                  : i.constants_fitted ? "fitted"
+                  : i.optimized ? "frozen"
+                                : "plain", i.lanes, i.setup_seconds);
     return buf;
   }
 

@@ -40,6 +40,7 @@ struct MainOptions {
   std::string first_layer = "auto";
   std::string data_parallel = "auto";
   std::string onednn = "auto";
+  std::string cuda_graphs = "auto";
   std::string cache;
   std::string data_root;
   std::string name;
@@ -84,6 +85,11 @@ int main(int argc, char** argv) {
   app.add_option("--onednn", o.onednn,
                  "auto | on | off: CPU, fp32 or bf16: the convolutions on the engine's own oneDNN primitives (Winograd, "
                  "fused ReLUs and additions)")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
+  app.add_option("--cuda-graphs", o.cuda_graphs,
+                 "auto | on | off: CUDA: one frozen graph with its constants fitted to the point, each split "
+                 "replayed as a CUDA graph")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
   app.add_option("--cache", o.cache, "directory of cached artifacts (default: ~/.cache/landscape)");
@@ -175,6 +181,7 @@ int main(int argc, char** argv) {
   eopts.first_layer = o.first_layer;
   eopts.data_parallel = o.data_parallel;
   eopts.onednn = o.onednn;
+  eopts.cuda_graphs = o.cuda_graphs;
   worker::EngineEvaluatorFactory evaluators(eopts, &cache);
 
   worker::WorkerOptions wopts;

@@ -53,6 +53,14 @@ CASES = {
     # The engine's own oneDNN primitives: the first convolution with its ReLU fused, the rest in LibTorch.
     "onednn_2d": (["--onednn", "on", "--threads", "2", "--x", "-1:1:3", "--y", "-1:1:3"], "weights",
                   "crossentropy"),
+    # One frozen graph for every point, its constants fitted as quadratics in (alpha, beta) (BatchNorm
+    # folded): on a CPU without CUDA graphs. 2-D with the BatchNorm weights moving (quadratic constants),
+    # and bf16 channels-last.
+    "fitted_2d": (["--cuda-graphs", "on", "--xignore", "none", "--yignore", "none", "--x", "-1:1:3",
+                   "--y", "-1:1:3"], "weights", "crossentropy"),
+    "fitted_bf16_channels_last_1d": (["--cuda-graphs", "on", "--precision", "bf16", "--channels-last",
+                                      "--x", "-1:1:4"], "weights", "crossentropy",
+                                     ["--rtol", "2e-2", "--acc-atol", "2"]),
     # --split both: the oracle checks the test split against a file holding only it.
     "split_both": (["--data", "{fx}/splits.pt", "--split", "both", "--x", "-1:1:4"], "weights", "crossentropy"),
 }

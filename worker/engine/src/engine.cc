@@ -1,6 +1,7 @@
 #include "landscape/engine/engine.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/Context.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 #include <torch/csrc/jit/passes/tensorexpr_fuser.h>
@@ -41,7 +42,12 @@ void StorePoint(const PointValues& v, int64_t k, io::Surface* s) {
 
 void ConfigureTorchRuntime() {
   static std::once_flag once;
-  std::call_once(once, [] { torch::jit::setTensorExprFuserEnabled(false); });
+  std::call_once(once, [] {
+    torch::jit::setTensorExprFuserEnabled(false);
+    // cuDNN: time the candidate algorithms for each convolution shape once (a job runs the same few
+    // shapes thousands of times) instead of taking its heuristic's first choice. No effect on CPUs.
+    at::globalContext().setBenchmarkCuDNN(true);
+  });
 }
 
 std::map<std::string, std::string> EngineVersions() {
@@ -310,12 +316,14 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
   LS_RETURN_IF_ERROR(choice("first_layer", opts.first_layer, &eval.first_layer));
   LS_RETURN_IF_ERROR(choice("data_parallel", opts.data_parallel, &eval.data_parallel));
   LS_RETURN_IF_ERROR(choice("onednn", opts.onednn, &eval.onednn));
+  LS_RETURN_IF_ERROR(choice("cuda_graphs", opts.cuda_graphs, &eval.cuda_graphs));
   if (opts.check_only && spec.directions.kind != core::DirectionKind::kPca) {
     eval.optimize = false;
     eval.auto_batch = false;
     eval.first_layer = EvalOptions::Choice::kOff;
     eval.data_parallel = EvalOptions::Choice::kOff;
     eval.onednn = EvalOptions::Choice::kOff;
+    eval.cuda_graphs = EvalOptions::Choice::kOff;
   }
   info.precision = opts.precision;
   LS_ASSIGN_OR_RETURN(impl->evaluator, PointEvaluator::Create(module, spec.directions.type, impl->dirs,
@@ -329,6 +337,9 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
   if (!impl->evaluator->first_layer_note().empty()) info.notes["first_layer"] = impl->evaluator->first_layer_note();
   info.onednn = impl->evaluator->onednn();
   if (!impl->evaluator->onednn_note().empty()) info.notes["onednn"] = impl->evaluator->onednn_note();
+  info.constants_fitted = impl->evaluator->constants_fitted();
+  info.cuda_graphs = impl->evaluator->cuda_graphs();
+  if (!impl->evaluator->cuda_graphs_note().empty()) info.notes["cuda_graphs"] = impl->evaluator->cuda_graphs_note();
   if (eval.optimize && !info.optimized && !info.first_layer_cached && !info.onednn) {
     const std::string& why = impl->evaluator->optimize_failure();
     info.notes["optimization"] =

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <sstream>
@@ -129,6 +130,7 @@ Result<std::unique_ptr<PointEvaluator>> PointEvaluator::Create(torch::jit::Modul
     e->MakeBatches();
     if (e->optimize_ && e->dtype_ == at::kFloat) e->DecideOptimization();
     e->DecideOnednn(options);
+    e->DecideCudaGraphs(options);
     if (options.first_layer != EvalOptions::Choice::kOff) e->DecideFirstLayer(options);
     e->DecideDataParallel(options.data_parallel);
   } catch (const std::exception& ex) {
@@ -227,6 +229,7 @@ void PointEvaluator::DecideFirstLayer(const EvalOptions& options) {
   if (onednn_ && options.first_layer == EvalOptions::Choice::kAuto) {
     return off("the model runs on the engine's own oneDNN primitives");
   }
+  if (basis_) return off("points run on one frozen graph with fitted constants");
   auto split = SplitAtFirstLayer(module_);
   if (!split.ok()) return off(split.status().message());
   // The layer's tensors must move with the directions, i.e. live in a flat buffer.
@@ -484,6 +487,7 @@ void PointEvaluator::SetPoint(double alpha, double beta) {
     if (two_d_) change.add_(e.dy, beta);
     e.target.copy_(e.theta0 + change.to(e.theta0.scalar_type()));
   }
+  if (basis_) basis_->Set(alpha, beta);
 }
 
 torch::jit::Module& PointEvaluator::ForwardModule() {
@@ -533,6 +537,7 @@ PointEvaluator::BatchForward OnModule(torch::jit::Module& module) {
 }  // namespace
 
 PointEvaluator::BatchForward PointEvaluator::PointForward() {
+  if (basis_) return OnModule(basis_->module());  // its constants already set by SetPoint
   if (onednn_) {
     // The point's weights, BatchNorm folded by freezing, loaded into the primitives.
     torch::jit::Module frozen = FrozenPoint();
@@ -643,6 +648,150 @@ void PointEvaluator::DecideOnednn(const EvalOptions& options) {
   }
 }
 
+void PointEvaluator::DecideCudaGraphs(const EvalOptions& options) {
+  auto off = [&](const std::string& why) { graphs_note_ = "off: " + why; };
+  if (options.cuda_graphs == EvalOptions::Choice::kOff) return off("--cuda-graphs off");
+  if (!device_.is_cuda() && options.cuda_graphs == EvalOptions::Choice::kAuto) return;  // nothing to say on CPUs
+  if (onednn_) return off("points run on the engine's own oneDNN primitives");
+  if (!options.optimize) return off("--no-optimize");
+  // Freezing turned off because it measured slower than it saves still leaves the fitted graph (it
+  // freezes once); a model that cannot be frozen does not.
+  if (!optimize_ && optimize_failure_.rfind("off:", 0) != 0) return off("the model cannot be frozen");
+  if (batches_.empty() || batches_.front().empty()) return off("no data");
+  const bool graph_optimize = dtype_ == at::kFloat && torch::jit::getGraphExecutorOptimize();
+  try {
+    // The fit: float32 freezes of the model, optimized as points would be on this device (on CPUs
+    // optimize_for_inference packs weights into opaque oneDNN objects, which cannot be rewritten). In
+    // reduced precision the reduced copy, converted to float32 meanwhile, is what gets frozen: freezing
+    // it has already changed the class types it shares with module_ (LibTorch 1.13 then cannot freeze
+    // module_: methods it inlined are gone).
+    const bool reduced = dtype_ != at::kFloat;
+    torch::jit::Module fit_model = reduced ? reduced_ : module_;
+    struct Restore {  // the reduced copy back in its dtype and layout, however this function ends
+      PointEvaluator* e;
+      bool active;
+      ~Restore() {
+        if (!active) return;
+        e->reduced_.to(e->dtype_);
+        if (e->channels_last_) WeightsToChannelsLast(e->reduced_);
+      }
+    } restore{this, reduced};
+    if (reduced) reduced_.to(at::kFloat);
+    auto freeze_at = [&](double alpha, double beta) {
+      SetPoint(alpha, beta);
+      if (reduced) {
+        c10::InferenceMode guard;
+        for (size_t i = 0; i < targets_.size(); ++i) targets_[i].copy_(sources_[i]);
+      }
+      torch::jit::Module frozen = torch::jit::freeze(fit_model);
+      return device_.is_cuda() ? torch::jit::optimize_for_inference(frozen) : frozen;
+    };
+    FrozenBasis::Options bo;
+    bo.dtype = dtype_;
+    bo.channels_last = channels_last_;
+    auto fitted = FrozenBasis::Create(freeze_at, two_d_, bo);
+    if (!fitted.ok()) return off(fitted.status().message());
+    FrozenBasis& basis = **fitted;
+
+    // Agreement at the check point with a float32 freeze there (the truth), on the first batch, after the
+    // graph executor's warm-up runs (its optimized plan is what points run). In reduced precision the
+    // fitted graph must be no further from it than per-point freezing in that precision is.
+    // (Freezing runs outside inference mode, as Evaluate's does: frozen under it, a reduced-precision
+    // copy of the model could not be frozen again.)
+    const at::Tensor& x0 = batches_.front().front().first;
+    const at::Tensor x32 = reduced ? splits_.front().data.images.narrow(0, 0, x0.size(0)) : x0;
+    torch::jit::Module truth_model = freeze_at(basis.check_alpha(), basis.check_beta());
+    if (reduced) {
+      restore.active = false;
+      reduced_.to(dtype_);
+      if (channels_last_) WeightsToChannelsLast(reduced_);
+    }
+    torch::jit::Module theirs_model = reduced ? ForwardModule() : truth_model;
+    c10::InferenceMode guard;
+    at::Tensor truth, theirs, ours;
+    {
+      torch::jit::GraphOptimizerEnabledGuard optimizer(torch::jit::getGraphExecutorOptimize());
+      truth = truth_model.forward({x32}).toTensor().to(at::kFloat);
+    }
+    {
+      torch::jit::GraphOptimizerEnabledGuard optimizer(graph_optimize);
+      if (reduced) theirs = theirs_model.forward({x0}).toTensor().to(at::kFloat);
+      torch::jit::Method forward = basis.module().get_method("forward");
+      for (int i = 0; i < 3; ++i) ours = forward({x0}).toTensor();
+      ours = ours.to(at::kFloat);
+    }
+    const double scale = std::max(1e-6, truth.abs().max().item<double>());
+    auto error = [&](const at::Tensor& t) {
+      return t.sizes() == truth.sizes() ? (t - truth).abs().max().item<double>() / scale : 1e300;
+    };
+    const double ours_error = error(ours);
+    const double allowed = dtype_ == at::kFloat ? 1e-4 : std::max(1e-4, 1.5 * error(theirs));
+    char buf[300];
+    if (!(ours_error <= allowed)) {
+      std::snprintf(buf, sizeof buf, "the fitted graph's outputs differ from a freeze's by %.2g of their scale "
+                    "(allowed %.2g)", ours_error, allowed);
+      return off(buf);
+    }
+    std::snprintf(buf, sizeof buf, "one frozen graph, %s; outputs within %.1g of a float32 freeze",
+                  basis.description().c_str(), ours_error);
+    std::string note = buf;
+    basis_ = std::move(*fitted);
+    optimize_ = true;
+    optimize_failure_.clear();
+
+    if (!device_.is_cuda()) {
+      graphs_note_ = note + "; no CUDA graphs on CPUs";
+      return;
+    }
+    // Each split's batches, loss and accuracy sums captured as one CUDA graph over the fitted graph.
+    torch::jit::GraphOptimizerEnabledGuard optimizer(graph_optimize);
+    const BatchForward forward = OnModule(basis_->module());
+    const auto acc_opts = at::TensorOptions().device(device_);
+    std::vector<std::unique_ptr<CapturedWork>> captured;
+    for (size_t s = 0; s < splits_.size(); ++s) {
+      graph_loss_.push_back(at::zeros({}, acc_opts.dtype(at::kDouble)));
+      graph_correct_.push_back(at::zeros({}, acc_opts.dtype(at::kLong)));
+      auto work = [this, s, &forward] {
+        graph_loss_[s].zero_();
+        graph_correct_[s].zero_();
+        AccumulateBatches(forward, 0, s, 0, batches_[s].size(), 1, 0.0, 0.0, graph_loss_[s], graph_correct_[s]);
+      };
+      auto c = CapturedWork::Capture(device_.index(), work);
+      if (!c.ok()) {
+        graph_loss_.clear();
+        graph_correct_.clear();
+        graphs_note_ = note + "; " + c.status().message();
+        return;
+      }
+      captured.push_back(std::move(*c));
+    }
+    // A replay at another point must see that point's constants: against the same kernels launched one by
+    // one (the split's losses agree to the device's summation order).
+    SetPoint(-0.25, two_d_ ? 0.5 : 0.0);
+    captured.front()->Replay();
+    const double replayed = graph_loss_.front().item<double>();
+    at::Tensor l = at::zeros({}, acc_opts.dtype(at::kDouble)), c = at::zeros({}, acc_opts.dtype(at::kLong));
+    AccumulateBatches(forward, 0, 0, 0, batches_.front().size(), 1, 0.0, 0.0, l, c);
+    const double direct = l.item<double>();
+    if (!(std::fabs(replayed - direct) <= 1e-5 * std::max(1.0, std::fabs(direct)))) {
+      graph_loss_.clear();
+      graph_correct_.clear();
+      std::snprintf(buf, sizeof buf, "; no CUDA graphs: a replay's loss sum %.9g differs from the direct run's %.9g",
+                    replayed, direct);
+      graphs_note_ = note + buf;
+      return;
+    }
+    captured_ = std::move(captured);
+    graphs_note_ = note + "; each split replayed as one CUDA graph";
+  } catch (const std::exception& e) {
+    captured_.clear();
+    graph_loss_.clear();
+    graph_correct_.clear();
+    basis_.reset();
+    return off(FirstLine(e));
+  }
+}
+
 void PointEvaluator::AccumulateBatches(const BatchForward& forward, size_t lane, size_t s, size_t first, size_t end,
                                        size_t stride, double alpha, double beta, at::Tensor& loss_sum,
                                        at::Tensor& correct) {
@@ -741,7 +890,11 @@ Result<PointValues> PointEvaluator::Evaluate(double alpha, double beta) {
       at::Tensor loss_sum = at::zeros({}, acc_opts.dtype(at::kDouble));
       at::Tensor correct = at::zeros({}, acc_opts.dtype(at::kLong));
       const size_t lanes = std::min(static_cast<size_t>(data_parallel_), batches_[s].size());
-      if (lanes <= 1) {
+      if (s < captured_.size()) {
+        captured_[s]->Replay();  // the split's batches as captured over the fitted graph
+        loss_sum = graph_loss_[s];
+        correct = graph_correct_[s];
+      } else if (lanes <= 1) {
         AccumulateBatches(forward, 0, s, 0, batches_[s].size(), 1, alpha, beta, loss_sum, correct);
       } else {
         AccumulateInLanes(forward, s, batches_[s].size(), lanes, alpha, beta, loss_sum, correct);

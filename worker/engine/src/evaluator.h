@@ -18,7 +18,9 @@
 #include <vector>
 
 #include "datasets.h"
+#include "cuda_graph.h"
 #include "first_layer.h"
+#include "frozen_basis.h"
 #include "lane_pool.h"
 #include "landscape/core/spec.h"
 #include "landscape/engine/engine.h"
@@ -72,6 +74,12 @@ struct EvalOptions {
   /// oneDNN has it.
   Choice onednn = Choice::kAuto;
   int64_t first_layer_max_bytes = int64_t{1} << 30;  // the cache's largest size
+  /// CUDA, on frozen graphs: one frozen graph for every point, its constants set per point from a
+  /// quadratic fit instead of freezing again (frozen_basis.h), and each split's batches replayed as one
+  /// captured CUDA graph (cuda_graph.h) instead of ~170 kernel launches per batch. Values agree with
+  /// per-point freezing to float32 rounding (checked at set-up). kAuto: on CUDA devices when the fit
+  /// holds; kOn: also on CPUs (the fitted constants only: no graphs there); kOff: freeze per point.
+  Choice cuda_graphs = Choice::kAuto;
 };
 
 class PointEvaluator {
@@ -119,6 +127,12 @@ class PointEvaluator {
   bool onednn() const { return onednn_ != nullptr; }
   /// What runs on them ("21 convolutions (15 Winograd) ...") or why they are not used ("off: ...").
   const std::string& onednn_note() const { return onednn_note_; }
+  /// Whether points set the constants of one fitted frozen graph instead of freezing (frozen_basis.h).
+  bool constants_fitted() const { return basis_ != nullptr; }
+  /// Whether each split's batches replay as a captured CUDA graph.
+  bool cuda_graphs() const { return !captured_.empty(); }
+  /// What the fitted graph and the CUDA graphs are, or why they are not used ("off: ...").
+  const std::string& cuda_graphs_note() const { return graphs_note_; }
 
  private:
   PointEvaluator() = default;
@@ -136,6 +150,9 @@ class PointEvaluator {
   // Compiles the model onto the engine's own oneDNN primitives when options allow and (kAuto) they are
   // measured faster than the path chosen so far.
   void DecideOnednn(const EvalOptions& options);
+  // Fits one frozen graph's constants to the point and captures each split as a CUDA graph over it, when
+  // options allow and the values agree with per-point freezing.
+  void DecideCudaGraphs(const EvalOptions& options);
   // Chooses between lanes and intra-op threads (kAuto: the faster on a few batches).
   void DecideDataParallel(EvalOptions::Choice choice);
   // The model at the point SetPoint last set, in the compute dtype, frozen (weights as constants, BatchNorm
@@ -206,6 +223,12 @@ class PointEvaluator {
   std::string first_layer_note_;
   std::unique_ptr<OnednnNet> onednn_;  // points run on it when set
   std::string onednn_note_;
+  std::unique_ptr<FrozenBasis> basis_;  // points run on its module, constants set by SetPoint, when set
+  std::string graphs_note_;
+  // Per split: the captured work's accumulators, and the work (declared last: destroyed before the
+  // tensors its kernels use).
+  std::vector<at::Tensor> graph_loss_, graph_correct_;
+  std::vector<std::unique_ptr<CapturedWork>> captured_;
 };
 
 }  // namespace landscape::engine

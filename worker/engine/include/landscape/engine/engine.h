@@ -40,6 +40,10 @@ struct EngineOptions {
   /// (when measured faster), "on" (whenever the model allows), "off". Values differ from LibTorch's by
   /// Winograd's rounding, checked at set-up to stay within 1e-4 of the model outputs' scale (3e-2 in bf16).
   std::string onednn = "auto";
+  /// CUDA: one frozen graph for all points with its constants fitted to the point (no freezing per point),
+  /// each split replayed as a captured CUDA graph: "auto" (on CUDA devices, when the fit and the replay
+  /// check out at set-up), "on" (also on CPUs: the fitted graph without CUDA graphs), "off".
+  std::string cuda_graphs = "auto";
   /// For a job's prepare step: Create checks every input and makes the directions,
   /// but no grid point will follow, so the evaluator skips the measurements that
   /// choose its fastest path (seconds on large models). Points still evaluate
@@ -76,6 +80,8 @@ struct EngineInfo {
   int lanes = 1;                  // CPU lanes a point's batches are split over (1: operators use the threads)
   bool first_layer_cached = false;  // points evaluated from the cached first layer (notes["first_layer"] says which)
   bool onednn = false;  // points evaluated on the engine's own oneDNN primitives (notes["onednn"] says what)
+  bool constants_fitted = false;  // points run on one frozen graph, constants fitted (notes["cuda_graphs"])
+  bool cuda_graphs = false;       // each split replayed as a captured CUDA graph
   int64_t batch_size = 0;         // the evaluation batch size in use
   std::string precision = "fp32";
   /// Facts worth recording with the results (e.g. "hessian_definition").
