@@ -69,14 +69,19 @@ B=build-gpu/bench/engine_bench
 COMMON=(--device cuda --arch resnet56 --data synthetic:50000:3x32x32 --points 3 --rounds 2 --grid-side 51)
 # Each configuration: engine_bench's report (forward passes, the engine, the extrapolated 51x51 surface,
 # reduced precision against fp32, the fitted graph against per-point freezing).
+# ONLY="name ..." runs just those configurations.
 run() {
   local name=$1
   shift
+  if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then return; fi
   echo "== $name: $*"
   timeout "${RUN_TIMEOUT:-150}" "$B" "${COMMON[@]}" "$@" --json "$OUT/$name.json" 2>&1 | grep -v "^\[W" | tail -n 16
 }
 # The path before this session's work: a frozen graph per point, kernels launched one by one.
 run bf16_per_point_4096 --precision bf16 --channels-last --batch 4096 --cuda-graphs off
+# The same with cuDNN's heuristics instead of its benchmark mode (the engine's default since this change).
+LANDSCAPE_CUDNN_BENCHMARK=0 run bf16_per_point_heuristic_4096 --precision bf16 --channels-last --batch 4096 \
+  --cuda-graphs off
 # One frozen graph with fitted constants, each split replayed as a CUDA graph, at several batch sizes
 # (smaller batches keep a layer's activations in the 50 MB L2 cache; graphs remove the launch cost that
 # made them slow).

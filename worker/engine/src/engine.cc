@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/Context.h>
+#include <cstdlib>
 #include <torch/cuda.h>
 #include <torch/version.h>
 #include <torch/csrc/jit/passes/tensorexpr_fuser.h>
@@ -46,7 +47,9 @@ void ConfigureTorchRuntime() {
     torch::jit::setTensorExprFuserEnabled(false);
     // cuDNN: time the candidate algorithms for each convolution shape once (a job runs the same few
     // shapes thousands of times) instead of taking its heuristic's first choice. No effect on CPUs.
-    at::globalContext().setBenchmarkCuDNN(true);
+    // LANDSCAPE_CUDNN_BENCHMARK=0 keeps the heuristic (benchmarks compare both).
+    const char* bench = std::getenv("LANDSCAPE_CUDNN_BENCHMARK");
+    at::globalContext().setBenchmarkCuDNN(!(bench && std::string(bench) == "0"));
   });
 }
 

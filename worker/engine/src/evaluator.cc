@@ -662,34 +662,31 @@ void PointEvaluator::DecideCudaGraphs(const EvalOptions& options) {
   try {
     // The fit: float32 freezes of the model, optimized as points would be on this device (on CPUs
     // optimize_for_inference packs weights into opaque oneDNN objects, which cannot be rewritten). In
-    // reduced precision the reduced copy, converted to float32 meanwhile, is what gets frozen: freezing
-    // it has already changed the class types it shares with module_ (LibTorch 1.13 then cannot freeze
-    // module_: methods it inlined are gone).
+    // reduced precision the graph that runs is the reduced copy's, frozen and optimized as per-point
+    // freezing would (the optimizations differ by dtype), its constants from the float32 fit.
     const bool reduced = dtype_ != at::kFloat;
-    torch::jit::Module fit_model = reduced ? reduced_ : module_;
-    struct Restore {  // the reduced copy back in its dtype and layout, however this function ends
-      PointEvaluator* e;
-      bool active;
-      ~Restore() {
-        if (!active) return;
-        e->reduced_.to(e->dtype_);
-        if (e->channels_last_) WeightsToChannelsLast(e->reduced_);
-      }
-    } restore{this, reduced};
-    if (reduced) reduced_.to(at::kFloat);
-    auto freeze_at = [&](double alpha, double beta) {
-      SetPoint(alpha, beta);
-      if (reduced) {
-        c10::InferenceMode guard;
-        for (size_t i = 0; i < targets_.size(); ++i) targets_[i].copy_(sources_[i]);
-      }
-      torch::jit::Module frozen = torch::jit::freeze(fit_model);
+    auto optimized = [this](torch::jit::Module frozen) {
       return device_.is_cuda() ? torch::jit::optimize_for_inference(frozen) : frozen;
     };
+    auto freeze_at = [&](double alpha, double beta) {
+      SetPoint(alpha, beta);
+      return optimized(torch::jit::freeze(module_));
+    };
+    FrozenBasis::FreezeAt running_at;
+    if (reduced) {
+      running_at = [&](double alpha, double beta) {
+        SetPoint(alpha, beta);
+        {
+          c10::InferenceMode guard;
+          for (size_t i = 0; i < targets_.size(); ++i) targets_[i].copy_(sources_[i]);
+        }
+        return optimized(torch::jit::freeze(reduced_));
+      };
+    }
     FrozenBasis::Options bo;
     bo.dtype = dtype_;
     bo.channels_last = channels_last_;
-    auto fitted = FrozenBasis::Create(freeze_at, two_d_, bo);
+    auto fitted = FrozenBasis::Create(freeze_at, two_d_, bo, running_at);
     if (!fitted.ok()) return off(fitted.status().message());
     FrozenBasis& basis = **fitted;
 
@@ -701,11 +698,6 @@ void PointEvaluator::DecideCudaGraphs(const EvalOptions& options) {
     const at::Tensor& x0 = batches_.front().front().first;
     const at::Tensor x32 = reduced ? splits_.front().data.images.narrow(0, 0, x0.size(0)) : x0;
     torch::jit::Module truth_model = freeze_at(basis.check_alpha(), basis.check_beta());
-    if (reduced) {
-      restore.active = false;
-      reduced_.to(dtype_);
-      if (channels_last_) WeightsToChannelsLast(reduced_);
-    }
     torch::jit::Module theirs_model = reduced ? ForwardModule() : truth_model;
     c10::InferenceMode guard;
     at::Tensor truth, theirs, ours;

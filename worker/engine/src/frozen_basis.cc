@@ -86,6 +86,8 @@ std::vector<int64_t> DenseStrides(at::IntArrayRef sizes, bool channels_last) {
   return s;
 }
 
+constexpr int64_t kAlignElements = 128;  // 256 bytes of bfloat16, 512 of float32
+
 struct Slot {
   size_t group = 0;
   int64_t offset = 0;
@@ -99,7 +101,7 @@ at::Tensor View(const at::Tensor& flat, const Slot& s) {
 }  // namespace
 
 Result<std::unique_ptr<FrozenBasis>> FrozenBasis::Create(const FreezeAt& freeze_at, bool two_d,
-                                                         const Options& options) {
+                                                         const Options& options, const FreezeAt& running_at) {
   using Point = std::pair<double, double>;
   // Exact binary fractions, away from the basis points and from any symmetry of the grid.
   const Point check = two_d ? Point{0.375, -0.625} : Point{0.375, 0.0};
@@ -111,31 +113,60 @@ Result<std::unique_ptr<FrozenBasis>> FrozenBasis::Create(const FreezeAt& freeze_
   basis->check_beta_ = two_d ? check.second : 0.0;
   try {
     at::NoGradGuard no_grad;
-    // The graph that runs, frozen at the check point. Its constants may alias the model's weights, which
-    // the next freezes move: copied now.
-    basis->module_ = freeze_at(check.first, check.second);
+    // The graph that runs, frozen at the check point, and the float32 constants there. Constants may
+    // alias the model's weights, which the next freezes move: copied now.
+    basis->module_ = running_at ? running_at(check.first, check.second) : freeze_at(check.first, check.second);
     Status st;
     const std::vector<Node*> nodes = ConstantsOf(basis->module_, &st);
     LS_RETURN_IF_ERROR(st);
     std::vector<at::Tensor> at_check;
-    for (Node* n : nodes) at_check.push_back(n->t(c10::attr::value).clone());
+    auto mismatch = [&](const std::vector<Node*>& other, const Point& p) -> Status {
+      if (other.size() != nodes.size()) {
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "the frozen graph has %zu tensor constants at (%g, %g) but %zu at (%g, %g)",
+                      other.size(), p.first, p.second, nodes.size(), check.first, check.second);
+        return Refuse(buf);
+      }
+      for (size_t i = 0; i < nodes.size(); ++i) {
+        if (other[i]->t(c10::attr::value).sizes() != nodes[i]->t(c10::attr::value).sizes()) {
+          return Refuse("the frozen graph's constants change shape between points");
+        }
+      }
+      return Status::Ok();
+    };
+    if (running_at) {
+      torch::jit::Module fit_model = freeze_at(check.first, check.second);
+      const std::vector<Node*> fit_nodes = ConstantsOf(fit_model, &st);
+      LS_RETURN_IF_ERROR(st);
+      LS_RETURN_IF_ERROR(mismatch(fit_nodes, check));
+      for (Node* n : fit_nodes) at_check.push_back(n->t(c10::attr::value).clone());
+    } else {
+      for (Node* n : nodes) at_check.push_back(n->t(c10::attr::value).clone());
+    }
 
-    // Layout: floating constants by dtype into flat buffers, each in the running layout.
+    // Layout: floating constants by (fitted dtype, running dtype) into flat buffers, in the running layout.
     std::vector<Slot> slots(nodes.size());
-    std::map<at::ScalarType, size_t> group_of;
-    std::vector<at::ScalarType> group_dtype;
+    std::map<std::pair<at::ScalarType, at::ScalarType>, size_t> group_of;
+    std::vector<at::ScalarType> group_dtype, group_running;
     std::vector<int64_t> group_size;
     for (size_t i = 0; i < nodes.size(); ++i) {
       const at::Tensor& t = at_check[i];
       if (!at::isFloatingType(t.scalar_type())) continue;
-      auto [it, added] = group_of.emplace(t.scalar_type(), group_dtype.size());
+      const at::ScalarType running = running_at ? nodes[i]->t(c10::attr::value).scalar_type()
+                                     : t.scalar_type() == at::kFloat ? options.dtype
+                                                                     : t.scalar_type();
+      auto [it, added] = group_of.emplace(std::make_pair(t.scalar_type(), running), group_dtype.size());
       if (added) {
         group_dtype.push_back(t.scalar_type());
+        group_running.push_back(running);
         group_size.push_back(0);
       }
       Slot& s = slots[i];
       s.group = it->second;
-      s.offset = group_size[s.group];
+      // Each constant starts on a 256-byte boundary of its buffer (the allocator aligns the buffer): cuDNN's
+      // vectorized kernels read weights in aligned 16-byte units and fault on misaligned ones.
+      s.offset = (group_size[s.group] + kAlignElements - 1) / kAlignElements * kAlignElements;
+      group_size[s.group] = s.offset;
       s.sizes.assign(t.sizes().begin(), t.sizes().end());
       s.strides = DenseStrides(t.sizes(), options.channels_last);
       group_size[s.group] += t.numel();
@@ -149,15 +180,10 @@ Result<std::unique_ptr<FrozenBasis>> FrozenBasis::Create(const FreezeAt& freeze_
       torch::jit::Module m = freeze_at(p.first, p.second);
       const std::vector<Node*> other = ConstantsOf(m, &st);
       LS_RETURN_IF_ERROR(st);
-      if (other.size() != nodes.size()) {
-        char buf[160];
-        std::snprintf(buf, sizeof buf, "the frozen graph has %zu tensor constants at (%g, %g) but %zu at (%g, %g)",
-                      other.size(), p.first, p.second, nodes.size(), check.first, check.second);
-        return Refuse(buf);
-      }
+      LS_RETURN_IF_ERROR(mismatch(other, p));
       std::vector<at::Tensor> flat;
       for (size_t g = 0; g < group_dtype.size(); ++g) {
-        flat.push_back(at::empty({group_size[g]}, at::TensorOptions().dtype(group_dtype[g]).device(device)));
+        flat.push_back(at::zeros({group_size[g]}, at::TensorOptions().dtype(group_dtype[g]).device(device)));
       }
       for (size_t i = 0; i < nodes.size(); ++i) {
         const at::Tensor& t = other[i]->t(c10::attr::value);
@@ -187,8 +213,8 @@ Result<std::unique_ptr<FrozenBasis>> FrozenBasis::Create(const FreezeAt& freeze_
         at::Tensor cab = fits[5][g] - f0 - ca - cb - caa - cbb;
         grp.terms.insert(grp.terms.end(), {cb, cab, cbb});
       }
-      const at::ScalarType running = group_dtype[g] == at::kFloat ? options.dtype : group_dtype[g];
-      grp.values = at::empty({group_size[g]}, at::TensorOptions().dtype(running).device(device));
+      const at::ScalarType running = group_running[g];
+      grp.values = at::zeros({group_size[g]}, at::TensorOptions().dtype(running).device(device));
       if (running != group_dtype[g]) grp.scratch = at::empty_like(f0);
       basis->groups_.push_back(std::move(grp));
     }
@@ -226,7 +252,7 @@ Result<std::unique_ptr<FrozenBasis>> FrozenBasis::Create(const FreezeAt& freeze_
     }
     char buf[200];
     std::snprintf(buf, sizeof buf, "%zu constants (%lld values) in %s, fitted to %.1g of their scale", nodes.size(),
-                  static_cast<long long>(values), at::toString(options.dtype), worst);
+                  static_cast<long long>(values), at::toString(group_running.front()), worst);
     basis->description_ = buf;
   } catch (const std::exception& e) {
     return Status(StatusCode::kInternal, "cannot fit the frozen constants: " + FirstLine(e));

@@ -49,8 +49,12 @@ class FrozenBasis {
   /// Fits the basis from freezes at the basis points and builds the graph that runs (frozen at the check
   /// point, left set there). FailedPrecondition, with the reason, when the constants are not a quadratic
   /// polynomial of the point or the frozen graphs differ in structure (then freeze per point instead).
+  /// With `running_at`, the graph that runs is frozen by it instead (e.g. a reduced-precision copy of the
+  /// model): its tensor constants must match freeze_at's one to one in shape; each keeps its dtype there
+  /// (`Options::dtype` is then unused).
   static core::Result<std::unique_ptr<FrozenBasis>> Create(const FreezeAt& freeze_at, bool two_d,
-                                                           const Options& options);
+                                                           const Options& options,
+                                                           const FreezeAt& running_at = nullptr);
 
   /// The frozen model whose constants Set rewrites. Its forward method's graph must not be replaced.
   torch::jit::Module& module() { return module_; }
