@@ -659,6 +659,9 @@ void PointEvaluator::DecideCudaGraphs(const EvalOptions& options) {
   if (!optimize_ && optimize_failure_.rfind("off:", 0) != 0) return off("the model cannot be frozen");
   if (batches_.empty() || batches_.front().empty()) return off("no data");
   const bool graph_optimize = dtype_ == at::kFloat && torch::jit::getGraphExecutorOptimize();
+  // Restored if anything fails after the fitted graph took over: points go back to the path chosen before.
+  const bool optimize_before = optimize_;
+  const std::string optimize_failure_before = optimize_failure_;
   try {
     // The fit: float32 freezes of the model, optimized as points would be on this device (on CPUs
     // optimize_for_inference packs weights into opaque oneDNN objects, which cannot be rewritten). In
@@ -784,6 +787,8 @@ void PointEvaluator::DecideCudaGraphs(const EvalOptions& options) {
     graph_loss_.clear();
     graph_correct_.clear();
     basis_.reset();
+    optimize_ = optimize_before;
+    optimize_failure_ = optimize_failure_before;
     return off(FirstLine(e));
   }
 }
