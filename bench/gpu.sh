@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # On a GPU machine with PyTorch (CUDA LibTorch): builds the engine and its
 # benchmark against that LibTorch alone, then measures a ResNet-56-sized model
-# (3x32x32) over 50,000 images on one GPU: fp32, bf16 and fp16 forward passes,
-# channels-last, the batch size chosen by throughput; and extrapolates the time
-# of a 51x51 surface (the paper's, which took about an hour on four GPUs): the earlier path (a frozen graph
-# per point) against one fitted frozen graph replayed as CUDA graphs, at several batch sizes.
+# (3x32x32) over 50,000 images on one GPU, channels-last, and extrapolates the
+# time of a 51x51 surface (the paper's, which took about an hour on four GPUs):
+# the earlier path (a frozen graph per point) against one fitted frozen graph
+# replayed as CUDA graphs, at several batch sizes, in bf16, fp16 and fp32.
 # Prepare here with bench/gpu-deps.sh (header-only Debian packages in .gpu-deps/).
 # Usage: bench/gpu.sh [OUT_DIR]
 set -uo pipefail
