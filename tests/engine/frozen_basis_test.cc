@@ -10,28 +10,13 @@
 
 #include "cuda_graph.h"
 #include "frozen_basis.h"
-#include "zoo.h"
+#include "test_models.h"
 
 namespace landscape::engine {
 namespace {
 
-double RelDiff(const at::Tensor& got, const at::Tensor& ref) {
-  return (got.to(at::kFloat) - ref).abs().max().item<double>() / std::max(1e-12, ref.abs().max().item<double>());
-}
-
-// A zoo ResNet-20 whose BatchNorm statistics are not the identity (a few batches in train mode).
-torch::jit::Module TrainedLookingResNet20() {
-  auto built = BuildArchitecture("resnet20", {1, 12, 12}, 10, 5);
-  EXPECT_TRUE(built.ok()) << built.status().ToString();
-  torch::jit::Module m = *built;
-  m.train();
-  {
-    at::NoGradGuard g;
-    for (int i = 0; i < 3; ++i) m.forward({at::randn({16, 1, 12, 12}) * 2 + 0.5});
-  }
-  m.eval();
-  return m;
-}
+using testing_models::RelDiff;
+using testing_models::TrainedLookingResNet20;
 
 // The model's tensors (parameters, or parameters and buffers) with their centre and two directions;
 // Move sets θ0 + α·dx + β·dy in place.
@@ -58,7 +43,7 @@ struct Moving {
 
 TEST(FrozenBasis, AgreesWithFreezingAtEveryPointIn2DAnd1D) {
   at::manual_seed(4);
-  torch::jit::Module m = TrainedLookingResNet20();
+  torch::jit::Module m = TrainedLookingResNet20(12, 5);
   Moving moving(m, /*with_buffers=*/false);  // weights, biases and BatchNorm's scale and shift
   auto freeze_at = [&](double a, double b) {
     moving.Move(a, b);
@@ -87,7 +72,7 @@ TEST(FrozenBasis, AgreesWithFreezingAtEveryPointIn2DAnd1D) {
 
 TEST(FrozenBasis, RefusesConstantsThatAreNotQuadraticInThePoint) {
   at::manual_seed(5);
-  torch::jit::Module m = TrainedLookingResNet20();
+  torch::jit::Module m = TrainedLookingResNet20(12, 5);
   // dir_type states: the running variances move, and BatchNorm folds 1/√(var + ε) into the weights.
   Moving moving(m, /*with_buffers=*/true);
   auto freeze_at = [&](double a, double b) {
@@ -102,7 +87,7 @@ TEST(FrozenBasis, RefusesConstantsThatAreNotQuadraticInThePoint) {
 
 TEST(FrozenBasis, RefusesGraphsThatDifferBetweenPoints) {
   at::manual_seed(6);
-  torch::jit::Module m = TrainedLookingResNet20();
+  torch::jit::Module m = TrainedLookingResNet20(12, 5);
   Moving moving(m, false);
   int calls = 0;
   torch::jit::Module other("__torch__.test.Other");
@@ -123,7 +108,7 @@ def forward(self, x):
 
 TEST(FrozenBasis, RefusesGraphsThatStillReadTheModule) {
   at::manual_seed(7);
-  torch::jit::Module m = TrainedLookingResNet20();
+  torch::jit::Module m = TrainedLookingResNet20(12, 5);
   auto freeze_at = [&](double, double) { return m; };  // not frozen: weights read as attributes
   auto basis = FrozenBasis::Create(freeze_at, true, {});
   ASSERT_FALSE(basis.ok());
@@ -132,7 +117,7 @@ TEST(FrozenBasis, RefusesGraphsThatStillReadTheModule) {
 
 TEST(FrozenBasis, StoresReducedPrecisionConstantsRoundedOnceAndChannelsLast) {
   at::manual_seed(8);
-  torch::jit::Module m = TrainedLookingResNet20();
+  torch::jit::Module m = TrainedLookingResNet20(12, 5);
   Moving moving(m, false);
   auto freeze_at = [&](double a, double b) {
     moving.Move(a, b);

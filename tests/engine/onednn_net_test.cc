@@ -8,34 +8,18 @@
 #include <thread>
 
 #include "onednn_net.h"
-#include "zoo.h"
+#include "test_models.h"
 
 namespace landscape::engine {
 namespace {
 
-// The largest difference relative to the reference's largest magnitude.
-double RelDiff(const at::Tensor& got, const at::Tensor& ref) {
-  return (got - ref).abs().max().item<double>() / std::max(1e-12, ref.abs().max().item<double>());
-}
+using testing_models::RelDiff;
+using testing_models::TrainedLookingResNet20;
 
 std::shared_ptr<torch::jit::Graph> FrozenGraph(torch::jit::Module& m, torch::jit::Module* frozen_out = nullptr) {
   torch::jit::Module frozen = torch::jit::freeze(m);
   if (frozen_out) *frozen_out = frozen;
   return frozen.get_method("forward").graph();
-}
-
-// A zoo ResNet-20 whose BatchNorm statistics are not the identity (a few batches in train mode).
-torch::jit::Module TrainedLookingResNet20() {
-  auto built = BuildArchitecture("resnet20", {1, 28, 28}, 10, 11);
-  EXPECT_TRUE(built.ok()) << built.status().ToString();
-  torch::jit::Module m = *built;
-  m.train();
-  {
-    at::NoGradGuard g;
-    for (int i = 0; i < 3; ++i) m.forward({at::randn({16, 1, 28, 28}) * 2 + 0.5});
-  }
-  m.eval();
-  return m;
 }
 
 // Skips the test where the engine was built without oneDNN's headers.
@@ -45,7 +29,7 @@ torch::jit::Module TrainedLookingResNet20() {
 
 TEST(OnednnNet, RunsAResNetWithItsAdditionsAndReluFusedAndAgreesWithLibTorch) {
   at::manual_seed(3);
-  torch::jit::Module m = TrainedLookingResNet20();
+  torch::jit::Module m = TrainedLookingResNet20(28, 11);
   torch::jit::Module frozen;
   auto graph = FrozenGraph(m, &frozen);
   auto net = OnednnNet::Create(graph, {1, 28, 28}, {8, 5}, {true, 2});
@@ -72,7 +56,7 @@ TEST(OnednnNet, RunsAResNetWithItsAdditionsAndReluFusedAndAgreesWithLibTorch) {
 
 TEST(OnednnNet, RunsTheConvolutionsInChunksThatFitTheCaches) {
   at::manual_seed(6);
-  torch::jit::Module m = TrainedLookingResNet20();
+  torch::jit::Module m = TrainedLookingResNet20(28, 11);
   torch::jit::Module frozen;
   auto graph = FrozenGraph(m, &frozen);
   OnednnNet::Options o;
@@ -88,7 +72,7 @@ TEST(OnednnNet, RunsTheConvolutionsInChunksThatFitTheCaches) {
 
 TEST(OnednnNet, RunsABfloat16ResNetWithinItsRounding) {
   at::manual_seed(8);
-  torch::jit::Module m = TrainedLookingResNet20();
+  torch::jit::Module m = TrainedLookingResNet20(28, 11);
   const at::Tensor x = at::randn({6, 1, 28, 28});
   at::Tensor ref;
   {
@@ -111,7 +95,7 @@ TEST(OnednnNet, RunsABfloat16ResNetWithinItsRounding) {
 
 TEST(OnednnNet, LoadsEachPointsWeights) {
   at::manual_seed(4);
-  torch::jit::Module m = TrainedLookingResNet20();
+  torch::jit::Module m = TrainedLookingResNet20(28, 11);
   auto net = OnednnNet::Create(FrozenGraph(m), {1, 28, 28}, {6}, {true, 1});
   SKIP_WITHOUT_ONEDNN(net);
   ASSERT_TRUE(net.ok()) << net.status().ToString();
@@ -137,7 +121,7 @@ TEST(OnednnNet, LoadsEachPointsWeights) {
 
 TEST(OnednnNet, LanesRunConcurrentlyOnTheirOwnBuffers) {
   at::manual_seed(5);
-  torch::jit::Module m = TrainedLookingResNet20();
+  torch::jit::Module m = TrainedLookingResNet20(28, 11);
   torch::jit::Module frozen;
   auto net = OnednnNet::Create(FrozenGraph(m, &frozen), {1, 28, 28}, {4}, {true, 2});
   SKIP_WITHOUT_ONEDNN(net);
