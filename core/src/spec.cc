@@ -191,6 +191,17 @@ std::vector<std::string> JobSpec::MetricNames() const {
   return names;
 }
 
+JobSpec WithDirectionFile(const JobSpec& spec, const std::string& dir_file) {
+  JobSpec s = spec;
+  s.directions.kind = DirectionKind::kFile;
+  s.directions.file = dir_file;
+  s.directions.same_dir = false;
+  s.model.model2.clear();
+  s.model.model3.clear();
+  s.model.checkpoints.clear();
+  return s;
+}
+
 Status ValidateSpec(const JobSpec& spec, const SpecLimits& limits) {
   const ModelSpec& m = spec.model;
   if (m.model.empty()) return InvalidArgument("model.model", "a model is required");

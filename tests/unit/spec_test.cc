@@ -79,6 +79,34 @@ TEST(Spec, SameDirNeedsTwoDimensions) {
   EXPECT_EQ(ValidateSpec(s).field(), "directions.same_dir");
 }
 
+TEST(Spec, WithDirectionFileKeepsEverythingButHowTheDirectionsAreMade) {
+  // Every direction kind, turned into "read them from this file", must still validate: a resumed
+  // plane through three models once failed here ("model3 needs model2").
+  JobSpec target = Valid();
+  target.directions.kind = DirectionKind::kTarget;
+  target.model.model2 = "m2.pt";
+  target.model.model3 = "m3.pt";
+  JobSpec pca = Valid();
+  pca.directions.kind = DirectionKind::kPca;
+  pca.model.checkpoints = {"c0.pt", "c1.pt", "c2.pt"};
+  JobSpec same = Valid();
+  same.directions.same_dir = true;
+  for (const JobSpec& s : {Valid(), target, pca, same}) {
+    ASSERT_TRUE(ValidateSpec(s).ok());
+    JobSpec f = WithDirectionFile(s, "d.h5");
+    EXPECT_TRUE(ValidateSpec(f).ok()) << ValidateSpec(f) << " for kind " << Name(s.directions.kind);
+    EXPECT_EQ(f.directions.kind, DirectionKind::kFile);
+    EXPECT_EQ(f.directions.file, "d.h5");
+    EXPECT_FALSE(f.directions.same_dir);
+    EXPECT_TRUE(f.model.model2.empty() && f.model.model3.empty() && f.model.checkpoints.empty());
+    EXPECT_EQ(f.model.model, s.model.model);
+    EXPECT_EQ(f.directions.type, s.directions.type);
+    EXPECT_EQ(f.grid.x.num, s.grid.x.num);
+    EXPECT_EQ(f.grid.y->num, s.grid.y->num);
+    EXPECT_EQ(f.labels, s.labels);
+  }
+}
+
 TEST(Spec, ParsesNamesLikeTheReference) {
   EXPECT_EQ(*ParseNorm("", "f"), Norm::kNone);     // the reference's '' = no normalization
   EXPECT_EQ(*ParseIgnore("", "f"), Ignore::kNone);

@@ -36,17 +36,6 @@ std::string Describe(const Task& t) {
 
 }  // namespace
 
-core::JobSpec TileSpec(const core::JobSpec& spec, const std::string& dir_ref) {
-  core::JobSpec s = spec;
-  s.directions.kind = core::DirectionKind::kFile;
-  s.directions.file = dir_ref;
-  s.directions.same_dir = false;  // the file has y = x already
-  s.model.model2.clear();
-  s.model.model3.clear();
-  s.model.checkpoints.clear();
-  return s;
-}
-
 Worker::Worker(WorkerOptions opts, core::TileQueue& queue, core::TileQueue& control, core::ArtifactStore& artifacts,
                core::EvaluatorFactory& evaluators)
     : opts_(std::move(opts)),
@@ -188,7 +177,7 @@ void Worker::Prepare(const Task& task, const std::atomic<int>& stop) {
 Result<core::TileEvaluator*> Worker::EvaluatorFor(const core::JobRecord& job) {
   Log()->info("loading job_id={} directions={}", job.id, job.dir_artifact);
   const auto t0 = std::chrono::steady_clock::now();
-  LS_ASSIGN_OR_RETURN(auto evaluator, evaluators_.Open(TileSpec(job.spec, job.dir_artifact)));
+  LS_ASSIGN_OR_RETURN(auto evaluator, evaluators_.Open(core::WithDirectionFile(job.spec, job.dir_artifact)));
   Log()->info("loaded job_id={} seconds={:.3f} {}", job.id,
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), evaluator->Description());
   if (cache_.size() >= std::max<size_t>(1, opts_.cached_jobs)) {

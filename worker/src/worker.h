@@ -108,8 +108,4 @@ class Worker {
   std::thread heartbeat_;
 };
 
-/// The spec tiles are computed with: the job's spec reading the prepared
-/// direction file `dir_ref` (never regenerating the directions).
-core::JobSpec TileSpec(const core::JobSpec& spec, const std::string& dir_ref);
-
 }  // namespace landscape::worker

@@ -139,6 +139,11 @@ struct JobSpec {
 /// Errors name the field ("grid.x", "directions.x.norm", "data.batch_size").
 Status ValidateSpec(const JobSpec& spec, const SpecLimits& limits = {});
 
+/// The same job with its directions read from `dir_file` (a path or an artifact ref) instead of made:
+/// kind file, same_dir off (the file holds y = x already), and no model2, model3 or checkpoints (which
+/// only made the directions). What a tile's worker, a resumed run and a second device evaluate.
+JobSpec WithDirectionFile(const JobSpec& spec, const std::string& dir_file);
+
 /// The spec fields that determine the computed values (no labels, name or tile
 /// size), as canonical JSON: two specs with the same key give the same surface.
 std::string ComputationKey(const JobSpec& spec);
