@@ -3,8 +3,12 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <memory>
+#include <mutex>
+#include <thread>
 
 #include "commands.h"
 #include "exit_codes.h"
@@ -55,6 +59,61 @@ void PrintMetricSummary(const io::Surface& s) {
     std::fprintf(stderr, "  %-10s min %.6g at %s, max %.6g at %s%s\n", m.c_str(), v[lo], FormatPoint(s, lo).c_str(),
                  v[hi], FormatPoint(s, hi).c_str(), nan ? (", " + std::to_string(nan) + " NaN").c_str() : "");
   }
+}
+
+// What a point is evaluated on, for the log.
+std::string EvaluationPath(const engine::EngineInfo& info) {
+  std::string path = info.first_layer_cached ? "the model after its cached first layer"
+                     : info.onednn ? "landscape's own oneDNN primitives (BatchNorm folded, Winograd convolutions, "
+                                     "fused ReLUs and additions)"
+                     : info.cuda_graphs ? "one frozen graph with fitted constants, each split replayed as a CUDA graph"
+                     : info.constants_fitted ? "one frozen graph with its constants fitted to the point"
+                     : info.optimized ? "a frozen, optimized graph (BatchNorm folded, oneDNN layouts)"
+                                      : "the model as loaded";
+  path += ", " + info.precision + ", batch " + std::to_string(info.batch_size);
+  if (info.lanes > 1) path += ", batches split over " + std::to_string(info.lanes) + " single-threaded lanes";
+  return path;
+}
+
+// The engines for devices[1..] (engines holds the first's), reading `spec`'s direction file. GPUs set up
+// at once, each in a thread of its own; CPU engines one after another, so that the measurements choosing
+// each one's path do not compete for the cores.
+core::Status CreateMoreEngines(const core::JobSpec& spec, const engine::EngineOptions& first_opts,
+                               const std::vector<std::string>& devices,
+                               std::vector<std::unique_ptr<engine::Engine>>* engines) {
+  const size_t more = devices.size() - 1;
+  std::vector<std::unique_ptr<engine::Engine>> made(more);
+  std::vector<core::Status> errors(more);
+  auto create = [&](size_t i) {
+    engine::EngineOptions o = first_opts;
+    o.device = devices[i + 1];
+    auto e = engine::Engine::Create(spec, o);
+    if (e.ok()) {
+      made[i] = std::move(*e);
+    } else {
+      errors[i] = e.status().WithContext(devices[i + 1]);
+    }
+  };
+  const bool all_gpus = std::none_of(devices.begin(), devices.end(), [](const std::string& d) { return d == "cpu"; });
+  if (all_gpus) {
+    std::vector<std::thread> threads;
+    for (size_t i = 0; i < more; ++i) threads.emplace_back(create, i);
+    for (auto& t : threads) t.join();
+  } else {
+    for (size_t i = 0; i < more; ++i) {
+      create(i);
+      if (!errors[i].ok()) break;
+    }
+  }
+  for (size_t i = 0; i < more; ++i) {
+    if (!errors[i].ok()) return errors[i];
+    if (!made[i]) continue;
+    const engine::EngineInfo& in = made[i]->info();
+    std::fprintf(stderr, "landscape: also on %s (%d threads): set up in %.2f s; points evaluated on %s\n",
+                 in.device.c_str(), in.threads, in.load_seconds + in.setup_seconds, EvaluationPath(in).c_str());
+    engines->push_back(std::move(made[i]));
+  }
+  return core::Status::Ok();
 }
 
 }  // namespace
@@ -111,9 +170,18 @@ int RunLocal(const LocalOptions& opts) {
     resumed = true;
   }
 
+  // One engine per device (`--device cuda:0,cuda:1`, `cuda:all`, or `cpu` repeated); the first makes the
+  // directions, the others read them from its direction file, and points go to whichever is free.
+  auto devices_or = engine::ExpandDevices(opts.device);
+  if (!devices_or.ok()) return Report(devices_or.status());
+  const std::vector<std::string> devices = std::move(*devices_or);
+  const size_t cpu_engines = static_cast<size_t>(std::count(devices.begin(), devices.end(), "cpu"));
   engine::EngineOptions eopts;
-  eopts.device = opts.device;
-  eopts.threads = opts.threads;
+  eopts.device = devices[0];
+  // CPU engines share the cores this process owns, unless --threads says how many each gets.
+  eopts.threads = opts.threads > 0 || cpu_engines < 2
+                      ? opts.threads
+                      : std::max(1, core::CoresOwned() / static_cast<int>(cpu_engines));
   eopts.optimize = !opts.no_optimize;
   eopts.precision = opts.precision;
   eopts.first_layer = opts.first_layer;
@@ -123,33 +191,26 @@ int RunLocal(const LocalOptions& opts) {
   eopts.channels_last = opts.channels_last;
   eopts.auto_batch = opts.auto_batch;
   core::JobSpec run_spec = spec;
-  // A resumed random/target run reuses its own direction file: the same directions, without recomputing them.
+  // A resumed run reuses its own direction file: the same directions, without recomputing them.
   if (resumed && spec.directions.kind != core::DirectionKind::kFile && !surface.dir_file.empty() &&
       std::filesystem::exists(surface.dir_file)) {
-    run_spec.directions.kind = core::DirectionKind::kFile;
-    run_spec.directions.file = surface.dir_file;
+    run_spec = core::WithDirectionFile(spec, surface.dir_file);
   }
   std::fprintf(stderr, "landscape: loading model, data and directions...\n");
-  auto engine = engine::Engine::Create(run_spec, eopts);
-  if (!engine.ok()) return Report(engine.status());
-  const engine::EngineInfo& info = (*engine)->info();
+  std::vector<std::unique_ptr<engine::Engine>> engines;
+  {
+    auto first = engine::Engine::Create(run_spec, eopts);
+    if (!first.ok()) return Report(devices.size() > 1 ? first.status().WithContext(devices[0]) : first.status());
+    engines.push_back(std::move(*first));
+  }
+  const engine::EngineInfo& info = engines[0]->info();
   for (const auto& d : info.data) std::fprintf(stderr, "landscape: data: %s\n", d.c_str());
   std::fprintf(stderr, "landscape: %lld direction tensors, %lld entries; device %s, %d threads\n",
                static_cast<long long>(info.direction_tensors), static_cast<long long>(info.parameters),
                info.device.c_str(), info.threads);
   std::fprintf(stderr, "landscape: loaded in %.2f s (model and data), directions %.2f s, evaluation set up in %.2f s\n",
                info.load_seconds, info.directions_seconds, info.setup_seconds);
-  std::fprintf(stderr, "landscape: points evaluated on %s, %s, batch %lld%s\n",
-               info.first_layer_cached ? "the model after its cached first layer"
-               : info.onednn ? "landscape's own oneDNN primitives (BatchNorm folded, Winograd convolutions, fused "
-                               "ReLUs and additions)"
-               : info.cuda_graphs ? "one frozen graph with fitted constants, each split replayed as a CUDA graph"
-               : info.constants_fitted ? "one frozen graph with its constants fitted to the point"
-               : info.optimized ? "a frozen, optimized graph (BatchNorm folded, oneDNN layouts)"
-                                : "the model as loaded",
-               info.precision.c_str(), static_cast<long long>(info.batch_size),
-               info.lanes > 1 ? (", batches split over " + std::to_string(info.lanes) + " single-threaded lanes").c_str()
-                              : "");
+  std::fprintf(stderr, "landscape: points evaluated on %s\n", EvaluationPath(info).c_str());
   if (info.notes.count("optimization")) {
     std::fprintf(stderr, "landscape: optimization %s\n", info.notes.at("optimization").c_str());
   }
@@ -168,16 +229,21 @@ int RunLocal(const LocalOptions& opts) {
   std::string dir_file = run_spec.directions.kind == core::DirectionKind::kFile ? run_spec.directions.file : "";
   if (dir_file.empty()) {
     dir_file = opts.dir_out.empty() ? SiblingPath(opts.out, ".dirs.h5") : opts.dir_out;
-    core::Status s = io::WriteDirectionFile(dir_file, (*engine)->directions());
+    core::Status s = io::WriteDirectionFile(dir_file, engines[0]->directions());
     if (!s.ok()) return Report(s);
   }
 
-  if (const io::Projection* proj = (*engine)->trajectory()) {
+  if (const io::Projection* proj = engines[0]->trajectory()) {
     const std::string proj_file = SiblingPath(opts.out, ".proj.h5");
     core::Status ps = io::WriteProjectionFile(proj_file, *proj);
     if (!ps.ok()) return Report(ps);
-    PrintTrajectory((*engine)->directions(), *proj);
+    PrintTrajectory(engines[0]->directions(), *proj);
     std::fprintf(stderr, "landscape: wrote the projection %s\n", proj_file.c_str());
+  }
+
+  if (devices.size() > 1) {
+    core::Status made = CreateMoreEngines(core::WithDirectionFile(run_spec, dir_file), eopts, devices, &engines);
+    if (!made.ok()) return Report(made);
   }
 
   if (!resumed) surface = io::NewSurface(spec.grid, spec.MetricNames(), dir_file);
@@ -208,30 +274,51 @@ int RunLocal(const LocalOptions& opts) {
 
   const std::vector<double> xs = surface.x;
   const std::vector<double> ys = surface.y;
+  // Shared by the engines' threads, guarded by mu: the surface, the counts, the cursor, the first error.
+  std::mutex mu;
   int64_t done = already;
+  int64_t cursor = 0;  // every point before it is done or being evaluated
+  std::vector<int64_t> per_device(engines.size(), 0);
   auto last_save = std::chrono::steady_clock::now();
+  core::Status failure, save_failure;
   const auto t_eval = std::chrono::steady_clock::now();
-  core::Status failure;
-  for (int64_t k = 0; k < total && !g_stop.load(); ++k) {
-    if (surface.done[static_cast<size_t>(k)]) continue;
-    const auto p = spec.grid.PointAt(k, xs, ys);
-    auto v = (*engine)->Evaluate(p.alpha, p.beta);
-    if (!v.ok()) {
-      failure = v.status();
-      break;
+  auto evaluate_points = [&](size_t e) {
+    while (true) {
+      int64_t k;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        while (cursor < total && surface.done[static_cast<size_t>(cursor)]) ++cursor;
+        if (cursor >= total || g_stop.load() || !failure.ok() || !save_failure.ok()) return;
+        k = cursor++;
+      }
+      const auto p = spec.grid.PointAt(k, xs, ys);
+      auto v = engines[e]->Evaluate(p.alpha, p.beta);
+      std::lock_guard<std::mutex> lock(mu);
+      if (!v.ok()) {
+        if (failure.ok()) failure = engines.size() > 1 ? v.status().WithContext(devices[e]) : v.status();
+        return;
+      }
+      engine::StorePoint(*v, k, &surface);
+      ++done;
+      ++per_device[e];
+      char detail[96];
+      const std::string m0 = surface.metric_names.empty() ? "" : surface.metric_names[0];
+      std::snprintf(detail, sizeof detail, "%s=%.4g", m0.c_str(), v->Get(m0));
+      progress.Update(done, detail);
+      if (std::chrono::duration<double>(std::chrono::steady_clock::now() - last_save).count() > opts.save_interval_s) {
+        save_failure = io::WriteSurfaceFile(opts.out, surface);
+        last_save = std::chrono::steady_clock::now();
+      }
     }
-    engine::StorePoint(*v, k, &surface);
-    ++done;
-    char detail[96];
-    const std::string m0 = surface.metric_names.empty() ? "" : surface.metric_names[0];
-    std::snprintf(detail, sizeof detail, "%s=%.4g", m0.c_str(), v->Get(m0));
-    progress.Update(done, detail);
-    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - last_save).count() > opts.save_interval_s) {
-      core::Status s = io::WriteSurfaceFile(opts.out, surface);
-      if (!s.ok()) return Report(s);
-      last_save = std::chrono::steady_clock::now();
-    }
+  };
+  if (engines.size() == 1) {
+    evaluate_points(0);
+  } else {
+    std::vector<std::thread> threads;
+    for (size_t e = 0; e < engines.size(); ++e) threads.emplace_back(evaluate_points, e);
+    for (auto& t : threads) t.join();
   }
+  if (!save_failure.ok()) return Report(save_failure);
   const double eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_eval).count();
   progress.Finish();
   core::Status s = io::WriteSurfaceFile(opts.out, surface);
@@ -249,6 +336,11 @@ int RunLocal(const LocalOptions& opts) {
 
   std::fprintf(stderr, "landscape: wrote %s (%zu x %zu) and directions %s\n", opts.out.c_str(), surface.nx(),
                surface.ny(), dir_file.c_str());
+  std::string points_per_device;
+  for (size_t e = 0; e < engines.size() && engines.size() > 1 && done > already; ++e) {
+    points_per_device += (e ? ", " : "") + devices[e] + " " + std::to_string(per_device[e]);
+  }
+  if (!points_per_device.empty()) std::fprintf(stderr, "landscape: points per device: %s\n", points_per_device.c_str());
   PrintMetricSummary(surface);
 
   if (!opts.csv.empty()) {
@@ -268,7 +360,10 @@ int RunLocal(const LocalOptions& opts) {
     ctx.timings["total"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     const int64_t computed = done - already;
     if (computed > 0) ctx.timings["per_point"] = eval_seconds / static_cast<double>(computed);
-    ctx.extra["device"] = info.device;
+    std::string device_list;
+    for (const auto& en : engines) device_list += (device_list.empty() ? "" : ",") + en->info().device;
+    ctx.extra["device"] = device_list;
+    if (!points_per_device.empty()) ctx.extra["points_per_device"] = points_per_device;
     ctx.extra["threads"] = std::to_string(info.threads);
     ctx.extra["surface_file"] = opts.out;
     core::Status j = io::WriteTextFile(opts.json, io::SurfaceSummaryJson(surface, ctx));

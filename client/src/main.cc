@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
   local_cmd->add_option("--csv", local.csv, "also write the surface as CSV (long form)");
   local_cmd->add_option("--json", local.json, "also write a JSON summary");
   local_cmd->add_flag("--overwrite", local.overwrite, "recompute instead of resuming an existing --out");
-  local_cmd->add_option("--device", local.device, "cpu | cuda | cuda:N")->capture_default_str();
+  local_cmd->add_option("--device", local.device, "cpu | cuda | cuda:N | cuda:all, or a comma-separated list: one engine per entry, points shared out (cpu may repeat: the cores are split)")->capture_default_str();
   local_cmd->add_option("--threads", local.threads, "intra-op threads (default: the cores this process owns)");
   local_cmd->add_flag("--no-optimize", local.no_optimize,
                       "evaluate on the model as loaded instead of a frozen, optimized copy per point");

@@ -166,6 +166,62 @@ TEST_F(CliLocal, ComputesAndResumesToTheSameSurface) {
   ExpectCleanFailure(Local(g), 2, "different spec");
 }
 
+TEST_F(CliLocal, ResumesAPlaneThroughThreeModels) {
+  // The resumed run reads its own direction file; it once failed validation here ("model3 needs model2").
+  for (const char* seed : {"2", "3"}) {
+    auto r = testing::RunCommand({Cli(), "export-arch", "--arch", "cnn", "--seed", seed, "--out",
+                                  Path(std::string("cnn_s") + seed + ".pt")});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  const std::vector<std::string> flags = {"--model2", Path("cnn_s2.pt"), "--model3", Path("cnn_s3.pt"), "--x", "0:1:3",
+                                          "--y", "0:1:2", "--out", Path("plane.h5")};
+  auto first = Local(flags);
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  auto again = Local(flags);
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("6 of 6 points already computed"), std::string::npos) << again.output;
+}
+
+TEST_F(CliLocal, SeveralEnginesShareThePointsAndGiveTheSameSurface) {
+  // `--device cpu,cpu`: two engines in one process, one thread each, points handed to whichever is free;
+  // the second reads the first's direction file. Both run the model as loaded (no path measured and
+  // chosen per engine), so every value must equal the one-engine run's.
+  std::vector<std::string> flags = {"--x",          "-1:1:5", "--y",         "-1:1:4", "--seed", "3", "--split",
+                                    "both",         "--no-optimize", "--onednn", "off", "--first-layer", "off",
+                                    "--save-interval", "0"};
+  auto with = [&](std::vector<std::string> more) {
+    std::vector<std::string> f = flags;
+    f.insert(f.end(), more.begin(), more.end());
+    return f;
+  };
+  auto one = Local(with({"--out", Path("dev1.h5")}));
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  auto two = Local(with({"--device", "cpu,cpu", "--out", Path("dev2.h5"), "--json", Path("dev2.json")}));
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  auto a = io::ReadSurfaceFile(Path("dev1.h5"));
+  auto b = io::ReadSurfaceFile(Path("dev2.h5"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(b->DoneCount(), 20u);
+  for (const char* m : {"train_loss", "train_acc", "test_loss", "test_acc"}) EXPECT_EQ(a->metrics[m], b->metrics[m]) << m;
+
+  // The log says how the points were shared: two counts adding up to the grid.
+  const auto at = two.output.find("points per device: cpu ");
+  ASSERT_NE(at, std::string::npos) << two.output;
+  long n1 = -1, n2 = -1;
+  ASSERT_EQ(std::sscanf(two.output.c_str() + at, "points per device: cpu %ld, cpu %ld", &n1, &n2), 2) << two.output;
+  EXPECT_EQ(n1 + n2, 20);
+  EXPECT_NE(two.output.find("also on cpu (1 threads)"), std::string::npos) << two.output;
+  std::ifstream json(Path("dev2.json"));
+  const std::string summary((std::istreambuf_iterator<char>(json)), std::istreambuf_iterator<char>());
+  EXPECT_NE(summary.find("\"device\": \"cpu,cpu\""), std::string::npos) << summary;
+}
+
+TEST_F(CliLocal, BadDeviceLists) {
+  ExpectCleanFailure(Local({"--device", "cpu,", "--x", "-1:1:3", "--out", Path("o.h5")}), 2, "empty entry");
+  ExpectCleanFailure(Local({"--device", "cpu,tpu", "--x", "-1:1:3", "--out", Path("o.h5")}), 2, "device");
+  EXPECT_FALSE(std::filesystem::exists(Path("o.h5")));
+}
+
 TEST_F(CliLocal, TrainWritesTorchScriptCheckpointsThatLocalReads) {
   auto r = testing::RunCommand({Cli(), "train", "--arch", "mlp", "--data", "fashion-mnist", "--max-samples", "256", "--epochs", "2",
                 "--eval-samples", "128", "--save-every", "1", "--threads", "1", "--out", Path("train")});

@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/Context.h>
+#include <c10/core/DeviceGuard.h>
 #include <cstdlib>
 #include <torch/cuda.h>
 #include <torch/version.h>
@@ -70,6 +71,7 @@ std::map<std::string, std::string> EngineVersions() {
 struct Engine::Impl {
   core::JobSpec spec;
   EngineInfo info;
+  c10::Device device{c10::kCPU};
   io::DirectionSet dirs;
   std::unique_ptr<PointEvaluator> evaluator;
   std::unique_ptr<HessianOperator> hessian;  // only with spec.hessian.enabled
@@ -104,6 +106,10 @@ const core::JobSpec& Engine::spec() const { return impl_->spec; }
 const io::Projection* Engine::trajectory() const { return impl_->projection ? &*impl_->projection : nullptr; }
 
 Result<PointValues> Engine::Evaluate(double alpha, double beta) {
+  // Callable from any thread (one at a time): the device and, on CPUs, the intra-op thread count are
+  // per-thread state in LibTorch and OpenMP, and a thread other than Create's starts with the defaults.
+  c10::DeviceGuard device_guard(impl_->device);
+  if (impl_->device.is_cpu() && at::get_num_threads() != impl_->info.threads) at::set_num_threads(impl_->info.threads);
   PointValues v;
   if (impl_->spec.compute_loss) {
     LS_ASSIGN_OR_RETURN(v, impl_->evaluator->Evaluate(alpha, beta));
@@ -174,6 +180,39 @@ Result<c10::Device> ParseDevice(const std::string& text) {
 
 core::Status CheckDevice(const std::string& device) { return ParseDevice(device).status(); }
 
+Result<std::vector<std::string>> ExpandDevices(const std::string& list) {
+  std::vector<std::string> out;
+  for (size_t begin = 0; begin <= list.size();) {
+    size_t end = list.find(',', begin);
+    if (end == std::string::npos) end = list.size();
+    std::string item = list.substr(begin, end - begin);
+    begin = end + 1;
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (item.empty()) return core::InvalidArgument("device", "'" + list + "' has an empty entry");
+    if (item == "cuda:all") {
+      if (!torch::cuda::is_available()) {
+        return Status(StatusCode::kFailedPrecondition,
+                      "device 'cuda:all': this LibTorch has no CUDA or no GPU is visible", "device");
+      }
+      for (size_t i = 0; i < torch::cuda::device_count(); ++i) out.push_back("cuda:" + std::to_string(i));
+      continue;
+    }
+    LS_ASSIGN_OR_RETURN(c10::Device d, ParseDevice(item));
+    out.push_back(d.str());
+  }
+  if (out.empty()) return core::InvalidArgument("device", "no device given");
+  for (size_t i = 0; i < out.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (out[i] == out[j] && out[i] != "cpu") {
+        return core::InvalidArgument("device", out[i] + " is listed twice (engines on one GPU would share its "
+                                                          "stream; only cpu may repeat)");
+      }
+    }
+  }
+  return out;
+}
+
 namespace {
 
 Result<std::string> Resolve(const EngineOptions& opts, const std::string& ref) {
@@ -228,6 +267,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
 
   LS_ASSIGN_OR_RETURN(c10::Device device, ParseDevice(opts.device));
   ConfigureTorchRuntime();
+  impl->device = device;
   info.device = device.str();
   info.threads = opts.threads > 0 ? opts.threads : core::CoresOwned();
   at::set_num_threads(info.threads);

@@ -121,7 +121,7 @@ class Engine {
   const io::Projection* trajectory() const;
 
   /// Sets the weights to θ + α·dx + β·dy and evaluates the job's metrics.
-  /// One call at a time; results do not depend on earlier calls.
+  /// One call at a time, from any thread; results do not depend on earlier calls.
   core::Result<PointValues> Evaluate(double alpha, double beta);
 
   /// Top-k eigenvalues, λmin and the Hutchinson trace estimate of the Hessian at
@@ -146,6 +146,11 @@ void ConfigureTorchRuntime();
 /// use; else kInvalidArgument saying why (field "device"). For processes that
 /// should refuse a bad --device at start rather than fail every job.
 core::Status CheckDevice(const std::string& device);
+
+/// The devices of a comma-separated list, canonical ("cuda" → "cuda:0"): "cpu", "cuda", "cuda:N" or
+/// "cuda:all" (every visible GPU), e.g. "cuda:0,cuda:1". "cpu" may repeat (each entry one engine on a
+/// share of the cores); a GPU may not. kInvalidArgument / kFailedPrecondition naming field "device".
+core::Result<std::vector<std::string>> ExpandDevices(const std::string& list);
 
 /// Versions of the engine's libraries, for summaries and file attributes.
 std::map<std::string, std::string> EngineVersions();
