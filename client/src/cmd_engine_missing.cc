@@ -24,5 +24,9 @@ int RunTrajectory(const LocalOptions&) { return NotBuiltIn("trajectory"); }
 int RunHessian(const HessianCmdOptions&) { return NotBuiltIn("hessian"); }
 void PrintTrajectory(const io::DirectionSet&, const io::Projection&) {}
 int RunExportArch(const ExportArchOptions&) { return NotBuiltIn("export-arch"); }
+int RunPackData(const PackDataOptions&) { return NotBuiltIn("pack-data"); }
+core::Status PackSpecData(core::JobSpec*, const std::string&) {
+  return core::Status(core::StatusCode::kUnimplemented, "this client has no engine to pack data directories");
+}
 
 }  // namespace landscape::client

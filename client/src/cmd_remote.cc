@@ -2,12 +2,15 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <thread>
 
+#include "commands.h"
 #include "exit_codes.h"
 #include "job_flags.h"
 #include "landscape/core/artifacts.h"
 #include "landscape/core/job.h"
+#include "landscape/core/system.h"
 #include "landscape/proto/convert.h"
 #include "remote_client.h"
 
@@ -54,7 +57,7 @@ class SpecUploader {
       LS_RETURN_IF_ERROR(Ref(&loc, "--data"));
       if (loc != src.location) s->data.source = loc;  // "artifact:<sha256>" is a tensor file
     } else if (src.kind == core::DataSource::Kind::kIdx || src.kind == core::DataSource::Kind::kCifar10) {
-      // Directories are not uploaded: the workers must see the same absolute path.
+      // Sent as a path (--data-as-path, or a client without the engine): the workers must see it.
       src.location = std::filesystem::absolute(src.location).string();
       std::fprintf(stderr, "landscape: note: the workers must be able to read %s\n", src.location.c_str());
       s->data.source = core::DataSourceToString(src);
@@ -73,6 +76,16 @@ int RunSubmit(const SubmitOptions& o) {
   auto client = RemoteClient::Connect(o.remote);
   if (!client.ok()) return Report(client.status());
   core::JobSpec spec = o.spec;
+  // A data directory travels as a tensor file of the samples the job evaluates (the workers need not
+  // see the client's disk), unless --data-as-path or this client has no engine to read it.
+  std::optional<core::TempDir> scratch;
+  if (auto src = core::ParseDataSource(spec.data.source, "--data");
+      src.ok() && (src->kind == core::DataSource::Kind::kIdx || src->kind == core::DataSource::Kind::kCifar10) &&
+      !o.data_as_path && HaveEngine()) {
+    scratch.emplace("landscape-submit");
+    if (!scratch->ok()) return Report(Status(core::StatusCode::kInternal, "cannot make a temporary directory"));
+    if (Status s = PackSpecData(&spec, scratch->File("data.pt")); !s.ok()) return Report(s);
+  }
   SpecUploader uploader(client->get());
   if (Status s = uploader.Spec(&spec); !s.ok()) return Report(s);
 

@@ -94,4 +94,17 @@ struct ExportArchOptions {
 };
 int RunExportArch(const ExportArchOptions& opts);
 
+/// `landscape pack-data`: the samples a job would evaluate from an idx:/cifar10: directory as one tensor
+/// file (engine::PackDataset); prints the --data/--normalize flags that give the same values.
+struct PackDataOptions {
+  core::DataSpec data;
+  std::string out;
+};
+int RunPackData(const PackDataOptions& opts);
+
+/// For `submit`: packs spec's idx:/cifar10: data into the tensor file `path` and points the spec at it
+/// (source tensor:<path>, normalization written out, the selection cleared, the origin in the label
+/// "data_packed_from"). kUnimplemented in a client built without the engine.
+core::Status PackSpecData(core::JobSpec* spec, const std::string& path);
+
 }  // namespace landscape::client

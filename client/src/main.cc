@@ -159,6 +159,19 @@ int main(int argc, char** argv) {
   export_cmd->add_option("--seed", export_arch.seed, "initialization seed")->capture_default_str();
   export_cmd->add_option("--out", export_arch.out, "TorchScript file to write")->required();
 
+  // pack-data
+  PackDataOptions pack;
+  std::string pack_split = "train";
+  int64_t pack_subset_seed = -1;
+  CLI::App* pack_cmd = app.add_subcommand(
+      "pack-data", "write the samples a job evaluates from an idx:/cifar10: directory as one tensor file");
+  pack_cmd->add_option("--data", pack.data.source, "idx:DIR | cifar10:DIR")->required();
+  pack_cmd->add_option("--split", pack_split, "train | test | both")->capture_default_str();
+  pack_cmd->add_option("--max-samples", pack.data.max_samples, "N samples per split (0 = all)")->capture_default_str();
+  pack_cmd->add_option("--subset-seed", pack_subset_seed, "with --max-samples: a seeded random subset");
+  pack_cmd->add_option("--normalize", pack.data.normalize, "auto | none | MEAN[,..]/STD[,..]")->capture_default_str();
+  pack_cmd->add_option("--out", pack.out, "tensor file to write (.pt)")->required();
+
   // plot, export, report: pictures and files from a surface (no engine needed)
   PlotCmdOptions plot;
   double plot_vmin = 0, plot_vmax = 0, plot_vlevel = 0;
@@ -222,6 +235,9 @@ int main(int argc, char** argv) {
   CLI::App* submit_cmd = app.add_subcommand("submit", "submit a job to a landscape-server (uploads local files)");
   AddJobFlags(submit_cmd, &submit_flags);
   AddRemoteFlags(submit_cmd, &submit.remote);
+  submit_cmd->add_flag("--data-as-path", submit.data_as_path,
+                       "send an idx:/cifar10: directory as its path (workers read it) instead of uploading the "
+                       "samples the job evaluates, packed");
   submit_cmd->add_flag("--watch", submit.watch, "follow the job to its end (exit 0 succeeded, 3 failed, 5 cancelled)");
   submit_cmd->add_option("--out", submit.out, "when the job succeeds, write its surface here (implies --watch)");
   submit_cmd->add_option("--dir-out", submit.dir_out, "direction file to write (default: <out>.dirs.h5)");
@@ -314,6 +330,13 @@ int main(int argc, char** argv) {
   if (train_cmd->parsed()) return RunTrain(train);
   if (archs_cmd->parsed()) return RunArchs();
   if (export_cmd->parsed()) return RunExportArch(export_arch);
+  if (pack_cmd->parsed()) {
+    auto split = core::ParseSplit(pack_split, "--split");
+    if (!split.ok()) return Report(split.status());
+    pack.data.split = *split;
+    if (pack_subset_seed >= 0) pack.data.subset_seed = static_cast<uint64_t>(pack_subset_seed);
+    return RunPackData(pack);
+  }
   if (plot_cmd->parsed()) {
     if (vmin_opt->count()) plot.vmin = plot_vmin;
     if (vmax_opt->count()) plot.vmax = plot_vmax;

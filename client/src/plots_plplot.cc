@@ -13,6 +13,7 @@
 
 #include "cmd_pictures.h"
 #include "exit_codes.h"
+#include "landscape/core/system.h"
 #include "landscape/io/surface_views.h"
 #include "landscape/plot/plot.h"
 #include "picture_inputs.h"
@@ -59,28 +60,6 @@ std::string DefaultLabel(const std::string& path, const io::Surface& s) {
   if (!d.name.empty()) return d.name;
   return std::filesystem::path(path).stem().string();
 }
-
-// A temporary directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "landscape-pictures-XXXXXX").string();
-    if (::mkdtemp(tmpl.data())) path_ = tmpl;
-  }
-  ~TempDir() {
-    if (!path_.empty()) {
-      std::error_code ec;
-      std::filesystem::remove_all(path_, ec);
-    }
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  bool ok() const { return !path_.empty(); }
-  std::string File(const std::string& name) const { return (std::filesystem::path(path_) / name).string(); }
-
- private:
-  std::string path_;
-};
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -140,7 +119,7 @@ core::Status DrawDefaultPlots(const std::string& surface_path, const io::Surface
 std::vector<ReportPicture> ReportPictures(const io::Surface& surface, const std::string& metric,
                                           const std::string& proj_file, const std::string& dir_file) {
   std::vector<ReportPicture> pictures;
-  TempDir dir;
+  core::TempDir dir("landscape-pictures");
   if (!dir.ok()) {
     pictures.push_back({"pictures", "", "cannot create a temporary directory"});
     return pictures;

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -64,5 +65,21 @@ long PeakRssBytes() {
   }
   return 0;
 }
+
+TempDir::TempDir(const std::string& prefix) {
+  std::error_code ec;
+  const auto base = std::filesystem::temp_directory_path(ec);
+  if (ec) return;
+  std::string tmpl = (base / (prefix + "-XXXXXX")).string();
+  if (::mkdtemp(tmpl.data())) path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  if (path_.empty()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string TempDir::File(const std::string& name) const { return (std::filesystem::path(path_) / name).string(); }
 
 }  // namespace landscape::core

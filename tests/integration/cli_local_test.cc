@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "landscape/io/hdf5_files.h"
@@ -220,6 +221,58 @@ TEST_F(CliLocal, BadDeviceLists) {
   ExpectCleanFailure(Local({"--device", "cpu,", "--x", "-1:1:3", "--out", Path("o.h5")}), 2, "empty entry");
   ExpectCleanFailure(Local({"--device", "cpu,tpu", "--x", "-1:1:3", "--out", Path("o.h5")}), 2, "device");
   EXPECT_FALSE(std::filesystem::exists(Path("o.h5")));
+}
+
+TEST_F(CliLocal, PackDataGivesTheDirectorysValues) {
+  // An IDX directory written here (100 train, 30 test images of 28x28), packed with a seeded subset; the
+  // printed flags on the packed file must give the surface of the directory, value for value.
+  const std::string idx = Path("idx");
+  std::filesystem::create_directories(idx);
+  std::mt19937 rng(5);
+  auto write = [&](const std::string& prefix, uint32_t n) {
+    auto be32 = [](std::ofstream& f, uint32_t v) {
+      for (int shift : {24, 16, 8, 0}) f.put(static_cast<char>((v >> shift) & 0xff));
+    };
+    std::ofstream images(idx + "/" + prefix + "-images-idx3-ubyte", std::ios::binary);
+    std::ofstream labels(idx + "/" + prefix + "-labels-idx1-ubyte", std::ios::binary);
+    be32(images, 0x803);
+    be32(images, n);
+    be32(images, 28);
+    be32(images, 28);
+    be32(labels, 0x801);
+    be32(labels, n);
+    for (uint32_t i = 0; i < n * 28 * 28; ++i) images.put(static_cast<char>(rng() % 256));
+    for (uint32_t i = 0; i < n; ++i) labels.put(static_cast<char>(rng() % 10));
+  };
+  write("train", 100);
+  write("t10k", 30);
+  auto p = testing::RunCommand({Cli(), "pack-data", "--data", "idx:" + idx, "--split", "both", "--max-samples", "40",
+                                "--subset-seed", "9", "--out", Path("packed.pt")});
+  ASSERT_EQ(p.exit_code, 0) << p.output;
+  EXPECT_NE(p.output.find("train 40 of 100, test 30 of 30 samples"), std::string::npos) << p.output;
+  EXPECT_NE(p.output.find("--data " + Path("packed.pt") + " --normalize none"), std::string::npos) << p.output;
+  // The same path in both runs (no per-run measured choice), so equal means equal data in equal order.
+  const std::vector<std::string> same = {"--split", "both", "--x", "-1:1:3", "--y", "-1:1:2", "--no-optimize",
+                                         "--onednn", "off", "--first-layer", "off"};
+  auto run = [&](const std::vector<std::string>& data, const std::string& out) {
+    std::vector<std::string> argv = {Cli(), "local", "--model", Path("cnn.pt"), "--threads", "1", "--out", Path(out)};
+    argv.insert(argv.end(), data.begin(), data.end());
+    argv.insert(argv.end(), same.begin(), same.end());
+    return testing::RunCommand(argv);
+  };
+  auto from_dir = run({"--data", "idx:" + idx, "--max-samples", "40", "--subset-seed", "9"}, "from_dir.h5");
+  ASSERT_EQ(from_dir.exit_code, 0) << from_dir.output;
+  auto from_file = run({"--data", Path("packed.pt"), "--normalize", "none"}, "from_file.h5");
+  ASSERT_EQ(from_file.exit_code, 0) << from_file.output;
+  auto a = io::ReadSurfaceFile(Path("from_dir.h5"));
+  auto b = io::ReadSurfaceFile(Path("from_file.h5"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  for (const char* m : {"train_loss", "train_acc", "test_loss", "test_acc"}) EXPECT_EQ(a->metrics[m], b->metrics[m]) << m;
+
+  ExpectCleanFailure(testing::RunCommand({Cli(), "pack-data", "--data", "fashion-mnist", "--out", Path("x.pt")}), 2,
+                     "only idx: and cifar10: directories");
+  ExpectCleanFailure(testing::RunCommand({Cli(), "pack-data", "--data", "idx:" + Path("nowhere"), "--out", Path("x.pt")}),
+                     2, "no IDX train files");
 }
 
 TEST_F(CliLocal, TrainWritesTorchScriptCheckpointsThatLocalReads) {

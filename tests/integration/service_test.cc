@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <regex>
 #include <thread>
 
@@ -319,6 +320,54 @@ TEST(ServiceTest, PcaAndHessianJobsGiveTheResultsOfLocal) {
   EXPECT_EQ(pr->x.size(), 4u);  // checkpoints of epochs 0..3
   EXPECT_EQ(pr->extra.at("distance_from_plane"), pl->extra.at("distance_from_plane"));
   EXPECT_EQ(pr->extra.at("loss_true"), pl->extra.at("loss_true"));
+}
+
+// A CIFAR-10 data directory on the client's disk: submit packs the samples the job evaluates into an
+// uploaded tensor file, so the workers never read the directory (it is gone before they start), and the
+// surface is `local`'s on the directory.
+TEST(ServiceTest, ADataDirectoryTravelsPackedWithTheJob) {
+  Cluster c;
+  c.StartServer();
+  const std::string cifar = c.dir() + "/cifar";
+  std::filesystem::create_directories(cifar);
+  std::mt19937 rng(11);
+  auto write_batch = [&](const std::string& name, int records) {
+    std::ofstream f(cifar + "/" + name, std::ios::binary);
+    for (int r = 0; r < records; ++r) {
+      f.put(static_cast<char>(rng() % 10));
+      for (int j = 0; j < 3072; ++j) f.put(static_cast<char>(rng() % 256));
+    }
+  };
+  for (int i = 1; i <= 5; ++i) write_batch("data_batch_" + std::to_string(i) + ".bin", 30);
+  write_batch("test_batch.bin", 40);
+  auto m = RunCommand({kCli, "export-arch", "--arch", "cnn", "--input", "3x32x32", "--seed", "5", "--out",
+                       c.dir() + "/rgb.pt"});
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  const std::vector<std::string> spec{"--model", c.dir() + "/rgb.pt", "--data", "cifar10:" + cifar, "--split", "both",
+                                      "--max-samples", "50", "--subset-seed", "3", "--x", "-1:1:3", "--y", "-1:1:3",
+                                      "--tile-size", "3"};
+  std::vector<std::string> local{kCli, "local", "--threads", "1", "--progress", "quiet", "--out", c.dir() + "/l.h5"};
+  local.insert(local.end(), spec.begin(), spec.end());
+  auto l = RunCommand(local);
+  ASSERT_EQ(l.exit_code, 0) << l.output;
+
+  std::vector<std::string> submit{"submit", "--server", c.Addr()};
+  submit.insert(submit.end(), spec.begin(), spec.end());
+  auto r = c.Cli(submit);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("landscape: packed cifar10:" + cifar + " (train 50 of 150, test 40 of 40 samples"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("workers must be able to read"), std::string::npos) << r.output;
+  std::smatch job;
+  ASSERT_TRUE(std::regex_search(r.output, job, std::regex("jobs/[0-9a-f]+")));
+  std::filesystem::rename(cifar, cifar + "-gone");  // no worker could read it now
+  c.StartWorker("w1");
+  auto w = c.Cli({"watch", "--server", c.Addr(), "--progress", "quiet", job.str()});
+  ASSERT_EQ(w.exit_code, 0) << w.output;
+  auto g = c.Cli({"get", "--server", c.Addr(), "--out", c.dir() + "/r.h5", job.str()});
+  ASSERT_EQ(g.exit_code, 0) << g.output;
+  ExpectSameSurface(c.dir() + "/l.h5", c.dir() + "/r.h5");
 }
 
 // --- 2. Failures: a worker killed mid-tile, a server restart, a Redis restart ---------------------

@@ -1,6 +1,8 @@
 #include "datasets.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/Dict.h>
+#include <torch/csrc/jit/serialization/pickle.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -11,6 +13,7 @@
 #include <memory>
 
 #include "landscape/core/rng.h"
+#include "landscape/engine/engine.h"
 #include "model_io.h"
 #include "torch_save_reader.h"
 
@@ -263,7 +266,13 @@ Result<Dataset> LoadTensorFile(const std::string& path, bool train) {
   }
   if (at::isFloatingType(d.labels.scalar_type())) return DataError(path + ": labels must be integers");
   if (d.images.scalar_type() == at::kByte) {
-    d.images = d.images.to(at::kFloat).div_(255.0);
+    // The IDX and CIFAR-10 loaders' formula, so that a packed directory gives their values bit for bit
+    // (ATen's division by a scalar may round differently).
+    const at::Tensor bytes = d.images.contiguous();
+    d.images = at::empty(bytes.sizes(), at::kFloat);
+    const uint8_t* src = bytes.data_ptr<uint8_t>();
+    float* out = d.images.data_ptr<float>();
+    for (int64_t i = 0; i < bytes.numel(); ++i) out[i] = static_cast<float>(src[i]) / 255.0f;
   } else {
     d.images = d.images.to(at::kFloat);
   }
@@ -301,6 +310,10 @@ Status Normalize(Dataset* d, const core::Normalization& norm, const std::vector<
 
 }  // namespace
 
+// The reference's CIFAR-10 normalization (what "auto" means for cifar10: directories).
+const std::vector<double> kCifar10Mean = {125.3 / 255, 123.0 / 255, 113.9 / 255};
+const std::vector<double> kCifar10Std = {63.0 / 255, 62.1 / 255, 66.7 / 255};
+
 Result<Dataset> LoadDatasetSplit(const core::DataSpec& spec, bool train, const std::string& data_root) {
   LS_ASSIGN_OR_RETURN(DataSource src, core::ParseDataSource(spec.source, "data.source"));
   LS_ASSIGN_OR_RETURN(core::Normalization norm, core::ParseNormalization(spec.normalize));
@@ -332,8 +345,8 @@ Result<Dataset> LoadDatasetSplit(const core::DataSpec& spec, bool train, const s
       }
       case DataSource::Kind::kCifar10: {
         LS_ASSIGN_OR_RETURN(d, LoadCifar10(src.location, train, spec));
-        mean = {125.3 / 255, 123.0 / 255, 113.9 / 255};
-        stdev = {63.0 / 255, 62.1 / 255, 66.7 / 255};
+        mean = kCifar10Mean;
+        stdev = kCifar10Std;
         break;
       }
       case DataSource::Kind::kTensor: {
@@ -367,6 +380,60 @@ Result<Dataset> LoadDatasetSplit(const core::DataSpec& spec, bool train, const s
   } catch (const std::exception& e) {
     return Status(StatusCode::kInvalidArgument, spec.source + ": " + FirstLine(e), "data");
   }
+}
+
+Result<PackedData> PackDataset(const core::DataSpec& spec, const std::string& out_path, const std::string& data_root) {
+  LS_ASSIGN_OR_RETURN(DataSource src, core::ParseDataSource(spec.source, "data.source"));
+  if (src.kind != DataSource::Kind::kIdx && src.kind != DataSource::Kind::kCifar10) {
+    return core::InvalidArgument("data.source", "only idx: and cifar10: directories are packed, not '" + spec.source + "'");
+  }
+  LS_ASSIGN_OR_RETURN(core::Normalization norm, core::ParseNormalization(spec.normalize));
+  PackedData packed;
+  packed.normalize = spec.normalize;
+  if (norm.mode == core::Normalization::Mode::kAuto) {
+    // The directory's "auto" statistics, written out: a tensor file's "auto" is no normalization.
+    if (src.kind == DataSource::Kind::kCifar10) {
+      auto join = [](const std::vector<double>& v) {
+        std::string t;
+        char buf[32];
+        for (double x : v) {
+          std::snprintf(buf, sizeof buf, "%.17g", x);
+          t += (t.empty() ? "" : ",") + std::string(buf);
+        }
+        return t;
+      };
+      packed.normalize = join(kCifar10Mean) + "/" + join(kCifar10Std);
+    } else {
+      packed.normalize = "none";
+    }
+  }
+  core::DataSpec raw = spec;
+  raw.normalize = "none";
+  try {
+    c10::impl::GenericDict root(c10::StringType::get(), c10::AnyType::get());
+    for (bool train : {true, false}) {
+      if (train ? spec.split == core::Split::kTest : spec.split == core::Split::kTrain) continue;
+      const std::string root_dir = data_root.empty() ? DefaultDataRoot() : data_root;
+      LS_ASSIGN_OR_RETURN(Dataset d, LoadDatasetSplit(raw, train, root_dir));
+      // The loaders give v / 255 for each byte v: ×255 and rounding gives v back exactly.
+      c10::impl::GenericDict split(c10::StringType::get(), c10::AnyType::get());
+      split.insert("images", d.images.mul(255.0f).round_().to(at::kByte).contiguous());
+      split.insert("labels", d.labels.contiguous());
+      root.insert(train ? "train" : "test", split);
+      packed.splits.push_back(std::string(train ? "train" : "test") + " " + std::to_string(d.size()) + " of " +
+                              std::to_string(d.total));
+      packed.samples += d.size();
+    }
+    const std::vector<char> bytes = torch::jit::pickle_save(root);
+    std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) return Status(StatusCode::kInternal, "cannot write " + out_path);
+    packed.bytes = static_cast<int64_t>(bytes.size());
+  } catch (const std::exception& e) {
+    return Status(StatusCode::kInternal, "cannot pack " + spec.source + ": " + FirstLine(e));
+  }
+  return packed;
 }
 
 }  // namespace landscape::engine

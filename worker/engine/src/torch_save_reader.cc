@@ -200,6 +200,10 @@ class Unpickler {
       if (a.empty() || !a[0] || a[0]->kind != PyValue::Kind::kTensor) return Corrupt("bad parameter");
       return a[0];
     }
+    if (name == "torch.jit._pickle.restore_type_tag") {  // LibTorch's pickle_save: (value, "Dict[str, Tensor]")
+      if (a.empty() || !a[0]) return Corrupt("bad " + name);
+      return a[0];
+    }
     if (name == "torch._tensor._rebuild_from_type_v2" || name == "torch._tensor._rebuild_from_type") {
       if (a.size() < 3 || !a[2]) return Corrupt("bad " + name);
       return Call(a[0], a[2]);

@@ -21,4 +21,20 @@ void PrepareComputeProcess(char** argv);
 /// Peak resident set size of this process in bytes (VmHWM).
 long PeakRssBytes();
 
+/// A fresh directory under the system's temporary directory ("<prefix>-XXXXXX"), removed with
+/// everything in it when the object goes. ok() is false when it could not be made.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "landscape");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  bool ok() const { return !path_.empty(); }
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const;
+
+ private:
+  std::string path_;
+};
+
 }  // namespace landscape::core

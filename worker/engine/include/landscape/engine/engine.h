@@ -152,6 +152,21 @@ core::Status CheckDevice(const std::string& device);
 /// share of the cores); a GPU may not. kInvalidArgument / kFailedPrecondition naming field "device".
 core::Result<std::vector<std::string>> ExpandDevices(const std::string& list);
 
+/// The samples a job evaluates from an `idx:` or `cifar10:` directory, as one tensor file (the
+/// torch.save format that `--data FILE.pt` reads: {"train": {"images": uint8 [N, C, H, W], "labels":
+/// int64 [N]}, "test": {...}}), so that a job can carry its data to workers that cannot see the
+/// directory. Only the splits `spec.split` evaluates, each already cut to max_samples / subset_seed, in
+/// the order the directory gives them: with max_samples and subset_seed cleared and `normalize` below,
+/// the file evaluates to the same values, bit for bit.
+struct PackedData {
+  std::string normalize;            // the normalization to give the file ("auto" of cifar10: written out)
+  std::vector<std::string> splits;  // e.g. "train 1000 of 50000"
+  int64_t samples = 0;
+  int64_t bytes = 0;                // the file's size
+};
+core::Result<PackedData> PackDataset(const core::DataSpec& spec, const std::string& out_path,
+                                     const std::string& data_root = "");
+
 /// Versions of the engine's libraries, for summaries and file attributes.
 std::map<std::string, std::string> EngineVersions();
 
