@@ -22,7 +22,10 @@
 #   --port PORT          the server's gRPC port on 127.0.0.1 (default 50051; 0 picks a free one)
 #   --redis-port PORT    Redis's port on 127.0.0.1 (default 0: a free one)
 #   --metrics-port PORT  the server's /metrics port (default 0: a free one); --no-metrics: none
-#   --device DEV         the workers' device: cpu | cuda | cuda:N (default cpu)
+#   --device DEV         the workers' device: cpu | cuda | cuda:N (default cpu); or a comma-separated
+#                        list (worker i gets entry i, round robin; without --workers, one worker per
+#                        entry), or cuda:all: one worker per visible GPU (CUDA_VISIBLE_DEVICES if set,
+#                        else nvidia-smi -L), worker i on cuda:i-1
 #   --threads T          threads per worker (default: the cores divided among the workers)
 #   --drain-timeout S    seconds a worker gets to finish its task on stop (default 30)
 #   --tokens FILE        the server's tokens file (default: none, no authentication)
@@ -46,6 +49,7 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$SCRIPT_DIR/../.." && pwd)
 
 workers=2
+workers_given=0
 port=50051
 redis_port=0
 metrics_port=0
@@ -79,12 +83,12 @@ parse_args() {
   while [ $# -gt 0 ]; do
     case "$1" in
       -h|--help) usage; exit 0 ;;
-      --workers) need_value "$@"; is_uint "$2" || usage_error "--workers needs a number, got '$2'"; workers=$2; shift 2 ;;
+      --workers) need_value "$@"; is_uint "$2" || usage_error "--workers needs a number, got '$2'"; workers=$2; workers_given=1; shift 2 ;;
       --port) need_value "$@"; is_uint "$2" || usage_error "--port needs a number, got '$2'"; port=$2; shift 2 ;;
       --redis-port) need_value "$@"; is_uint "$2" || usage_error "--redis-port needs a number"; redis_port=$2; shift 2 ;;
       --metrics-port) need_value "$@"; is_uint "$2" || usage_error "--metrics-port needs a number"; metrics_port=$2; shift 2 ;;
       --no-metrics) metrics=0; shift ;;
-      --device) need_value "$@"; [[ $2 =~ ^(cpu|cuda(:[0-9]+)?)$ ]] || usage_error "--device is cpu, cuda or cuda:N, got '$2'"; device=$2; shift 2 ;;
+      --device) need_value "$@"; [[ $2 =~ ^(cuda:all|(cpu|cuda(:[0-9]+)?)(,(cpu|cuda(:[0-9]+)?))*)$ ]] || usage_error "--device is cpu, cuda, cuda:N, a comma-separated list of those, or cuda:all, got '$2'"; device=$2; shift 2 ;;
       --threads) need_value "$@"; is_uint "$2" && [ "$2" -gt 0 ] || usage_error "--threads needs a positive number"; threads=$2; shift 2 ;;
       --drain-timeout) need_value "$@"; is_uint "$2" || usage_error "--drain-timeout needs seconds"; drain_timeout=$2; shift 2 ;;
       --tokens) need_value "$@"; tokens=$2; shift 2 ;;
@@ -262,7 +266,25 @@ env_lines() {
   echo "export LANDSCAPE_REDIS=redis://127.0.0.1:$redis_port"
 }
 
+# The workers' devices, one entry per worker round robin (the array `devices`); without --workers, a
+# list of several entries (or cuda:all) sets the number of workers.
+expand_devices() {
+  local list=$device n
+  if [ "$device" = cuda:all ]; then
+    if [ -n "${CUDA_VISIBLE_DEVICES+x}" ]; then
+      n=$(tr ',' '\n' <<< "$CUDA_VISIBLE_DEVICES" | grep -c . || true)
+    else
+      n=$(nvidia-smi -L 2> /dev/null | grep -c '^GPU' || true)
+    fi
+    [ "${n:-0}" -gt 0 ] || usage_error "--device cuda:all: no GPU is visible (CUDA_VISIBLE_DEVICES is empty, or nvidia-smi -L lists none)"
+    list=$(seq -s, -f 'cuda:%g' 0 $((n - 1)))
+  fi
+  IFS=, read -r -a devices <<< "$list"
+  if [ $workers_given -eq 0 ] && [ ${#devices[@]} -gt 1 ]; then workers=${#devices[@]}; fi
+}
+
 do_start() {
+  expand_devices
   resolve_binaries
   mkdir -p "$(pid_dir)" "$state_dir/logs" "$state_dir/redis" || die "cannot create $state_dir"
   if running_any; then
@@ -299,7 +321,7 @@ do_start() {
   local i
   for ((i = 1; i <= workers; i++)); do
     mkdir -p "$state_dir/cache/worker-$i"
-    spawn "worker-$i" "$worker_bin" --redis "$redis_url" --device "$device" --threads "$threads" \
+    spawn "worker-$i" "$worker_bin" --redis "$redis_url" --device "${devices[$(((i - 1) % ${#devices[@]}))]}" --threads "$threads" \
       --cache "$state_dir/cache/worker-$i" --drain-timeout "$drain_timeout" \
       "${worker_args[@]+"${worker_args[@]}"}"
   done
@@ -314,7 +336,7 @@ do_start() {
     fi
   done
   env_lines > "$state_dir/env"
-  say "ready: server 127.0.0.1:$port, Redis $redis_url (AOF in $state_dir/redis), $workers worker(s) on $device x$threads threads$([ $metrics -eq 1 ] && echo ", metrics http://127.0.0.1:$metrics_port/metrics")"
+  say "ready: server 127.0.0.1:$port, Redis $redis_url (AOF in $state_dir/redis), $workers worker(s) on $(IFS=,; echo "${devices[*]}") x$threads threads$([ $metrics -eq 1 ] && echo ", metrics http://127.0.0.1:$metrics_port/metrics")"
   say "logs in $state_dir/logs; stop with: $PROG stop --state-dir $state_dir"
 }
 

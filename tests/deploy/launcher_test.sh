@@ -154,6 +154,26 @@ check "run: exits with the command's status" test $rc -eq 7
 check "run: the command sees LANDSCAPE_SERVER" grep -Eq '^server=127\.0\.0\.1:[0-9]+$' <<< "$out"
 check "run: everything stopped afterwards" no_process_left
 
+# ---- device lists: one worker per entry, round robin -------------------------------------
+devices_of_workers() { for f in "$TMP"/args/worker-*.args; do arg_after "$f" --device; done | sort | tr '\n' ' '; }
+rm -f "$TMP"/args/*
+"$LAUNCH" run --port 0 --no-metrics --device cuda:0,cuda:1 --build-dir "$STUBS" --state-dir "$TMP/state6" --timeout 20 \
+  --drain-timeout 3 -- true 2> "$TMP/devices.err"; rc=$?
+check "--device cuda:0,cuda:1 without --workers: one worker per GPU" bash -c '[ "$2" -eq 0 ] && [ "$1" = "cuda:0 cuda:1 " ]' _ "$(devices_of_workers)" "$rc"
+rm -f "$TMP"/args/*
+CUDA_VISIBLE_DEVICES=4,6,7 "$LAUNCH" run --port 0 --no-metrics --device cuda:all --build-dir "$STUBS" \
+  --state-dir "$TMP/state6" --timeout 20 --drain-timeout 3 -- true 2> /dev/null; rc=$?
+check "--device cuda:all: a worker per visible GPU, numbered from 0" bash -c '[ "$2" -eq 0 ] && [ "$1" = "cuda:0 cuda:1 cuda:2 " ]' _ "$(devices_of_workers)" "$rc"
+rm -f "$TMP"/args/*
+"$LAUNCH" run --workers 3 --port 0 --no-metrics --device cuda:0,cuda:1 --build-dir "$STUBS" --state-dir "$TMP/state6" \
+  --timeout 20 --drain-timeout 3 -- true 2> /dev/null; rc=$?
+check "--workers 3 over two GPUs: round robin" bash -c '[ "$2" -eq 0 ] && [ "$1" = "cuda:0 cuda:0 cuda:1 " ]' _ "$(devices_of_workers)" "$rc"
+err=$(CUDA_VISIBLE_DEVICES= "$LAUNCH" start --device cuda:all --port 0 --build-dir "$STUBS" --state-dir "$TMP/state6" 2>&1 > /dev/null); rc=$?
+check "--device cuda:all with no GPU visible: usage error (2) saying so" bash -c '[ "$2" -eq 2 ] && grep -q "no GPU is visible" <<< "$1"' _ "$err" "$rc"
+"$LAUNCH" start --device cpu,tpu > /dev/null 2>&1; rc=$?
+check "--device with a bad entry: usage error (2)" test $rc -eq 2
+check "device lists: nothing left running" no_process_left
+
 # ---- failures are reported, and nothing is left running ---------------------------------
 err=$(STUB_SERVER_FAIL=1 "$LAUNCH" start --workers 1 --port 0 --build-dir "$STUBS" --state-dir "$TMP/state3" --timeout 20 2>&1 > /dev/null); rc=$?
 check "server failing at start-up: exit 1" test $rc -eq 1
