@@ -30,6 +30,7 @@ core::Status PackSpecData(core::JobSpec* spec, const std::string& path) {
   std::string label = from;
   if (spec->data.max_samples > 0) label += " max_samples=" + std::to_string(spec->data.max_samples);
   if (spec->data.subset_seed) label += " subset_seed=" + std::to_string(*spec->data.subset_seed);
+  if (label.size() > 1024) label = "..." + label.substr(label.size() - 1021);  // a label's limit
   spec->labels["data_packed_from"] = label;
   spec->data.source = "tensor:" + path;
   spec->data.normalize = packed.normalize;

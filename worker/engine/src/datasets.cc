@@ -417,7 +417,7 @@ Result<PackedData> PackDataset(const core::DataSpec& spec, const std::string& ou
       LS_ASSIGN_OR_RETURN(Dataset d, LoadDatasetSplit(raw, train, root_dir));
       // The loaders give v / 255 for each byte v: ×255 and rounding gives v back exactly.
       c10::impl::GenericDict split(c10::StringType::get(), c10::AnyType::get());
-      split.insert("images", d.images.mul(255.0f).round_().to(at::kByte).contiguous());
+      split.insert("images", d.images.mul_(255.0f).round_().to(at::kByte).contiguous());
       split.insert("labels", d.labels.contiguous());
       root.insert(train ? "train" : "test", split);
       packed.splits.push_back(std::string(train ? "train" : "test") + " " + std::to_string(d.size()) + " of " +

@@ -128,6 +128,7 @@ Result<PointValues> Engine::Evaluate(double alpha, double beta) {
 }
 
 Result<HessianAnalysis> Engine::AnalyzeHessian(int64_t top_k, int64_t trace_samples, uint64_t seed) {
+  c10::DeviceGuard device_guard(impl_->device);
   const auto t0 = std::chrono::steady_clock::now();
   if (!impl_->hessian) impl_->MakeHessian();
   impl_->evaluator->SetPoint(0.0, 0.0);
@@ -266,6 +267,9 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
   const auto t0 = std::chrono::steady_clock::now();
 
   LS_ASSIGN_OR_RETURN(c10::Device device, ParseDevice(opts.device));
+  // Whatever set-up allocates without naming a device lands on this one (engines for several GPUs are
+  // created in parallel threads, each with its own current device).
+  c10::DeviceGuard device_guard(device);
   ConfigureTorchRuntime();
   impl->device = device;
   info.device = device.str();
