@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
   local_cmd->add_option("--json", local.json, "also write a JSON summary");
   local_cmd->add_flag("--overwrite", local.overwrite, "recompute instead of resuming an existing --out");
   local_cmd->add_option("--device", local.device, "cpu | cuda | cuda:N | cuda:all, or a comma-separated list: one engine per entry, points shared out (cpu may repeat: the cores are split)")->capture_default_str();
-  local_cmd->add_option("--threads", local.threads, "intra-op threads (default: the cores this process owns)");
+  local_cmd->add_option("--threads", local.threads, "intra-op threads (default: the cores this process owns)")
+      ->check(CLI::Range(0, 4096));
   local_cmd->add_flag("--no-optimize", local.no_optimize,
                       "evaluate on the model as loaded instead of a frozen, optimized copy per point");
   local_cmd->add_option("--precision", local.precision, "forward passes in fp32 | bf16 | fp16 (GPUs)")
@@ -100,7 +101,7 @@ int main(int argc, char** argv) {
   AddJobFlags(traj_cmd, &traj_flags);
   traj_cmd->add_option("--out", traj.out, "output prefix: writes <out>.dirs.h5 and <out>.proj.h5")->required();
   traj_cmd->add_option("--device", traj.device, "cpu | cuda | cuda:N")->capture_default_str();
-  traj_cmd->add_option("--threads", traj.threads, "intra-op threads");
+  traj_cmd->add_option("--threads", traj.threads, "intra-op threads")->check(CLI::Range(0, 4096));
 
   // hessian
   JobFlags hess_flags;
@@ -114,7 +115,7 @@ int main(int argc, char** argv) {
   hess_cmd->add_option("--trace-seed", hess.seed, "seed of the Hutchinson vectors")->capture_default_str();
   hess_cmd->add_option("--json", hess.json, "write the scalars as JSON");
   hess_cmd->add_option("--device", hess.device, "cpu | cuda | cuda:N")->capture_default_str();
-  hess_cmd->add_option("--threads", hess.threads, "intra-op threads");
+  hess_cmd->add_option("--threads", hess.threads, "intra-op threads")->check(CLI::Range(0, 4096));
 
   // train
   TrainCmdOptions train;
@@ -146,7 +147,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   train_cmd->add_option("--loss", train.loss, "crossentropy | mse")->capture_default_str();
   train_cmd->add_option("--device", train.device, "cpu | cuda | cuda:N")->capture_default_str();
-  train_cmd->add_option("--threads", train.threads, "intra-op threads (default: the cores this process owns)");
+  train_cmd->add_option("--threads", train.threads, "intra-op threads (default: the cores this process owns)")
+      ->check(CLI::Range(0, 4096));
 
   // archs, export-arch
   CLI::App* archs_cmd = app.add_subcommand("archs", "list the built-in architectures");

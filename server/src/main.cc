@@ -38,7 +38,11 @@ int main(int argc, char** argv) {
   app.add_option("--threads", o.executor_threads, "threads for the Redis work behind RPCs")->capture_default_str();
   app.add_option("--drain", drain_s, "seconds in-flight calls get on shutdown")->capture_default_str();
   app.add_option("--log-level", log_level, "trace | debug | info | warn | error")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // --help: 0; a bad flag or value: 2 (usage), as the CLI
+  }
 
   auto log = spdlog::stdout_logger_mt("server");
   spdlog::set_default_logger(log);

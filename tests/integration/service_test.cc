@@ -488,6 +488,25 @@ TEST(ServiceTest, ARedisRestartWithAofLetsTheJobComplete) {
 
 // --- 3. Bad input: a clear status each, workers keep running, no job stuck ------------------------
 
+// The binaries' usage errors (a bad flag or value) exit 2, as the CLI's do, naming the flag.
+TEST(ServiceTest, BadFlagsExitWithTheUsageCode) {
+  struct Case {
+    std::vector<std::string> argv;
+    const char* needle;
+  } cases[] = {
+      {{kWorker, "--threads", "-1"}, "--threads"},
+      {{kWorker, "--first-layer", "sometimes"}, "--first-layer"},
+      {{kServer, "--bogus"}, "--bogus"},
+      {{kCli, "local", "--model", "m.pt", "--x", "0:1:2", "--out", "o.h5", "--threads", "-1"}, "--threads"},
+  };
+  for (const auto& c : cases) {
+    auto r = RunCommand(c.argv, seconds(30));
+    EXPECT_EQ(r.exit_code, 2) << c.argv[0] << " " << c.argv[1] << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.needle), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(RunCommand({kWorker, "--help"}, seconds(30)).exit_code, 0);
+}
+
 TEST(ServiceTest, BadInputGetsAClearErrorAndNothingIsLeftRunning) {
   Cluster c;
   const std::string tokens = c.dir() + "/tokens";

@@ -69,7 +69,8 @@ int main(int argc, char** argv) {
   app.add_option("--redis", o.redis, "redis://HOST:PORT[/DB] (default: $LANDSCAPE_REDIS)");
   app.add_option("--prefix", o.prefix, "prefix of every Redis key (as the server's)")->capture_default_str();
   app.add_option("--device", o.device, "cpu | cuda | cuda:N")->capture_default_str();
-  app.add_option("--threads", o.threads, "intra-op threads per evaluation (default: the cores this process owns)");
+  app.add_option("--threads", o.threads, "intra-op threads per evaluation (default: the cores this process owns)")
+      ->check(CLI::Range(0, 4096));
   app.add_option("--precision", o.precision, "forward passes in fp32 | bf16 | fp16 (fp16: CUDA only)")
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
       ->capture_default_str();
@@ -106,7 +107,11 @@ int main(int argc, char** argv) {
   app.add_option("--cached-jobs", o.cached_jobs, "jobs kept loaded (model and data in memory each)")
       ->capture_default_str();
   app.add_option("--log-level", o.log_level, "trace | debug | info | warn | error")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // --help: 0; a bad flag or value: 2 (usage), as the CLI
+  }
   if (o.precision == "fp16" && o.device.rfind("cuda", 0) != 0) {
     std::fprintf(stderr, "landscape-worker: --precision fp16 needs a CUDA --device (use bf16 on CPUs)\n");
     return 2;
