@@ -109,7 +109,13 @@ TEST_F(CliLocal, DirectionFileFromAnotherDirType) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   ExpectCleanFailure(Local({"--x", "-1:1:2", "--dir-type", "states", "--dir-file", Path("w.dirs.h5"), "--out",
                             Path("s.h5")}),
-                     2, "dir_type");
+                     2, "the direction file was made with dir_type weights");
+  // Another model's directions: no dir_type would fit, and the message says what it is instead.
+  auto mlp = testing::RunCommand({Cli(), "export-arch", "--arch", "mlp", "--out", Path("mlp.pt")});
+  ASSERT_EQ(mlp.exit_code, 0) << mlp.output;
+  ExpectCleanFailure(Local({"--model", Path("mlp.pt"), "--x", "-1:1:2", "--dir-file", Path("w.dirs.h5"), "--out",
+                            Path("m.h5")}),
+                     2, "made for another model");
 }
 
 TEST_F(CliLocal, ComputesAndResumesToTheSameSurface) {

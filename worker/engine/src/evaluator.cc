@@ -412,8 +412,13 @@ Status PointEvaluator::Init(core::DirType type, const io::DirectionSet& dirs) {
     std::ostringstream os;
     os << "the directions have " << dirs.x.size() << " tensors but the model has " << theta.size() << " "
        << (type == core::DirType::kWeights ? "parameters (dir_type weights)" : "state entries (dir_type states)");
-    if (type == core::DirType::kWeights) os << "; was the direction file made with dir_type states?";
-    else os << "; was the direction file made with dir_type weights?";
+    // The other dir_type's count matching says which mistake it is; otherwise the file is another model's.
+    const core::DirType other = type == core::DirType::kWeights ? core::DirType::kStates : core::DirType::kWeights;
+    if (CollectTensors(module_, other).size() == dirs.x.size()) {
+      os << "; the direction file was made with dir_type " << core::Name(other);
+    } else {
+      os << "; was the direction file made for another model?";
+    }
     return Status(StatusCode::kInvalidArgument, os.str(), "directions");
   }
   // Shapes must agree entry by entry.
