@@ -12,6 +12,26 @@ namespace landscape::client {
 using core::Result;
 using core::Status;
 
+void AddDataFlags(CLI::App* app, DataFlags* f) {
+  app->add_option("--data", f->data, "fashion-mnist | mnist | idx:DIR | cifar10:DIR | tensor:FILE | FILE.pt")
+      ->capture_default_str();
+  app->add_option("--split", f->split, "train | test | both")->capture_default_str();
+  app->add_option("--max-samples", f->max_samples, "evaluate on N samples per split (0 = all)")->capture_default_str();
+  app->add_option("--subset-seed", f->subset_seed, "with --max-samples: a seeded random subset instead of the first N");
+  app->add_option("--normalize", f->normalize, "auto | none | MEAN[,..]/STD[,..] input normalization")
+      ->capture_default_str();
+}
+
+Result<core::DataSpec> BuildDataSpec(const DataFlags& f) {
+  core::DataSpec d;
+  d.source = f.data;
+  LS_ASSIGN_OR_RETURN(d.split, core::ParseSplit(f.split, "--split"));
+  d.max_samples = f.max_samples;
+  if (f.subset_seed >= 0) d.subset_seed = static_cast<uint64_t>(f.subset_seed);
+  d.normalize = f.normalize;
+  return d;
+}
+
 void AddJobFlags(CLI::App* app, JobFlags* f) {
   app->add_option("--model", f->model,
                   "the model: a TorchScript archive (torch.jit.save), or a state dict (torch.save) with --arch "
@@ -23,14 +43,8 @@ void AddJobFlags(CLI::App* app, JobFlags* f) {
       ->expected(0, -1);
   app->add_option("--checkpoint-dir", f->checkpoint_dir,
                   "PCA of a training run: every model_<epoch>.pt|.t7|.pth in DIR, by epoch (landscape train writes them)");
-  app->add_option("--data", f->data, "fashion-mnist | mnist | idx:DIR | cifar10:DIR | tensor:FILE | FILE.pt")
-      ->capture_default_str();
-  app->add_option("--split", f->split, "train | test | both")->capture_default_str();
-  app->add_option("--max-samples", f->max_samples, "evaluate on N samples per split (0 = all)")->capture_default_str();
-  app->add_option("--subset-seed", f->subset_seed, "with --max-samples: a seeded random subset instead of the first N");
+  AddDataFlags(app, f);
   app->add_option("--batch-size", f->batch_size, "evaluation batch size (speed only)")->capture_default_str();
-  app->add_option("--normalize", f->normalize, "auto | none | MEAN[,..]/STD[,..] input normalization")
-      ->capture_default_str();
   app->add_option("--loss", f->loss, "crossentropy | mse")->capture_default_str();
   app->add_option("--dir-type", f->dir_type, "weights (parameters) | states (parameters and buffers)")
       ->capture_default_str();
@@ -95,12 +109,8 @@ Result<core::JobSpec> BuildJobSpec(const JobFlags& f, const core::SpecLimits& li
   s.model.model2 = f.model2;
   s.model.model3 = f.model3;
   if (f.checkpoint_dir.empty()) s.model.checkpoints = f.checkpoints;
-  s.data.source = f.data;
-  LS_ASSIGN_OR_RETURN(s.data.split, core::ParseSplit(f.split, "--split"));
-  s.data.max_samples = f.max_samples;
-  if (f.subset_seed >= 0) s.data.subset_seed = static_cast<uint64_t>(f.subset_seed);
+  LS_ASSIGN_OR_RETURN(s.data, BuildDataSpec(f));
   s.data.batch_size = f.batch_size;
-  s.data.normalize = f.normalize;
   LS_ASSIGN_OR_RETURN(s.loss, core::ParseLoss(f.loss, "--loss"));
   LS_ASSIGN_OR_RETURN(s.directions.type, core::ParseDirType(f.dir_type, "--dir-type"));
   LS_ASSIGN_OR_RETURN(s.directions.x.norm, core::ParseNorm(f.xnorm, "--xnorm"));

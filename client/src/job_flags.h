@@ -15,16 +15,26 @@ class App;
 
 namespace landscape::client {
 
-struct JobFlags {
-  std::string model, arch, model2, model3;
-  std::vector<std::string> checkpoints;
-  std::string checkpoint_dir;  // all model_<epoch>.pt / .t7 / .pth files in it, by epoch
+/// Which samples a job reads: the data flags `pack-data` shares with the job flags.
+struct DataFlags {
   std::string data = "fashion-mnist";
   std::string split = "train";
   int64_t max_samples = 0;
   int64_t subset_seed = -1;  // -1: the first max_samples samples
-  int64_t batch_size = 128;
   std::string normalize = "auto";
+};
+
+/// Registers --data, --split, --max-samples, --subset-seed and --normalize.
+void AddDataFlags(CLI::App* app, DataFlags* flags);
+
+/// The DataSpec the data flags describe (batch size left at its default); errors name the flag.
+core::Result<core::DataSpec> BuildDataSpec(const DataFlags& flags);
+
+struct JobFlags : DataFlags {
+  std::string model, arch, model2, model3;
+  std::vector<std::string> checkpoints;
+  std::string checkpoint_dir;  // all model_<epoch>.pt / .t7 / .pth files in it, by epoch
+  int64_t batch_size = 128;
   std::string loss = "crossentropy";
   std::string dir_type = "weights";
   std::string xnorm = "filter", xignore = "biasbn", ynorm = "filter", yignore = "biasbn";

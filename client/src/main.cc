@@ -163,15 +163,11 @@ int main(int argc, char** argv) {
 
   // pack-data
   PackDataOptions pack;
-  std::string pack_split = "train";
-  int64_t pack_subset_seed = -1;
+  DataFlags pack_flags;
   CLI::App* pack_cmd = app.add_subcommand(
       "pack-data", "write the samples a job evaluates from an idx:/cifar10: directory as one tensor file");
-  pack_cmd->add_option("--data", pack.data.source, "idx:DIR | cifar10:DIR")->required();
-  pack_cmd->add_option("--split", pack_split, "train | test | both")->capture_default_str();
-  pack_cmd->add_option("--max-samples", pack.data.max_samples, "N samples per split (0 = all)")->capture_default_str();
-  pack_cmd->add_option("--subset-seed", pack_subset_seed, "with --max-samples: a seeded random subset");
-  pack_cmd->add_option("--normalize", pack.data.normalize, "auto | none | MEAN[,..]/STD[,..]")->capture_default_str();
+  AddDataFlags(pack_cmd, &pack_flags);
+  pack_cmd->get_option("--data")->required()->description("idx:DIR | cifar10:DIR")->default_str("");
   pack_cmd->add_option("--out", pack.out, "tensor file to write (.pt)")->required();
 
   // plot, export, report: pictures and files from a surface (no engine needed)
@@ -333,10 +329,9 @@ int main(int argc, char** argv) {
   if (archs_cmd->parsed()) return RunArchs();
   if (export_cmd->parsed()) return RunExportArch(export_arch);
   if (pack_cmd->parsed()) {
-    auto split = core::ParseSplit(pack_split, "--split");
-    if (!split.ok()) return Report(split.status());
-    pack.data.split = *split;
-    if (pack_subset_seed >= 0) pack.data.subset_seed = static_cast<uint64_t>(pack_subset_seed);
+    auto data = BuildDataSpec(pack_flags);
+    if (!data.ok()) return Report(data.status());
+    pack.data = std::move(*data);
     return RunPackData(pack);
   }
   if (plot_cmd->parsed()) {
