@@ -15,9 +15,17 @@ REDIS_PORT=${LANDSCAPE_TEST_REDIS_PORT:-6391}
 REDIS_DIR=$(mktemp -d)
 redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no --dir "$REDIS_DIR" \
   --daemonize yes --pidfile "$REDIS_DIR/redis.pid" --logfile "$REDIS_DIR/redis.log"
+# Redis reopens its log file for every line it writes, also while it shuts
+# down: wait for the process to be gone before removing its directory, and
+# never let the clean-up change the tests' exit status.
 cleanup() {
-  if [ -f "$REDIS_DIR/redis.pid" ]; then kill "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null || true; fi
-  rm -rf "$REDIS_DIR"
+  local pid=""
+  [ -f "$REDIS_DIR/redis.pid" ] && pid=$(cat "$REDIS_DIR/redis.pid" 2>/dev/null || true)
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -rf "$REDIS_DIR" 2>/dev/null || { sleep 1; rm -rf "$REDIS_DIR" || true; }
 }
 trap cleanup EXIT
 for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done

@@ -30,7 +30,7 @@ failed=0
 cleanup() {
   # Stop anything a failed case left running: only through the launcher, by its pid files.
   for d in "$TMP"/state*; do [ -d "$d" ] && "$LAUNCH" stop --state-dir "$d" --timeout 5 > /dev/null 2>&1; done
-  rm -rf "$TMP"
+  rm -rf "$TMP" 2>/dev/null || true
 }
 trap cleanup EXIT
 

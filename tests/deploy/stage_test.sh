@@ -26,7 +26,7 @@ if [ -z "$name" ]; then
 fi
 
 TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+trap 'rm -rf "$TMP" 2>/dev/null || true' EXIT
 passed=0
 failed=0
 check() { local n=$1; shift; if "$@"; then echo "ok   - $n"; passed=$((passed + 1)); else echo "FAIL - $n"; failed=$((failed + 1)); fi; }
