@@ -40,8 +40,10 @@ void WriteFile(const std::string& path, const std::vector<uint8_t>& bytes, bool 
 }
 
 // train-{images,labels} whose headers say `declared` images, holding `stored` of them.
-std::string WriteIdx(int declared, int stored, bool gzip) {
-  const std::string dir = testing::MakeTempDir("landscape-idx");
+// Removed with its files when the returned object goes.
+testing::ScopedTempDir WriteIdx(int declared, int stored, bool gzip) {
+  testing::ScopedTempDir tmp("landscape-idx");
+  const std::string& dir = tmp.path();
   std::vector<uint8_t> img, lab;
   Put32(&img, 0x00000803);
   Put32(&img, declared);
@@ -56,7 +58,7 @@ std::string WriteIdx(int declared, int stored, bool gzip) {
   const std::string ext = gzip ? ".gz" : "";
   WriteFile(dir + "/train-images-idx3-ubyte" + ext, img, gzip);
   WriteFile(dir + "/train-labels-idx1-ubyte" + ext, lab, gzip);
-  return dir;
+  return tmp;
 }
 
 core::DataSpec Spec(const std::string& dir, int64_t max_samples) {
@@ -75,7 +77,8 @@ void ExpectImage(const Dataset& d, int64_t i, int k) {
 
 TEST(IdxReader, ReadsTheFirstSamplesOfGzipAndPlainFiles) {
   for (bool gzip : {true, false}) {
-    const std::string dir = WriteIdx(50, 50, gzip);
+    const testing::ScopedTempDir tmp = WriteIdx(50, 50, gzip);
+    const std::string& dir = tmp.path();
     auto d = LoadDatasetSplit(Spec(dir, 7), true, "");
     ASSERT_TRUE(d.ok()) << d.status().ToString();
     EXPECT_EQ(d->size(), 7);
@@ -90,7 +93,8 @@ TEST(IdxReader, ReadsTheFirstSamplesOfGzipAndPlainFiles) {
 }
 
 TEST(IdxReader, SeededSubsetsReadThroughTheirLastIndex) {
-  const std::string dir = WriteIdx(40, 40, true);
+  const testing::ScopedTempDir tmp = WriteIdx(40, 40, true);
+  const std::string& dir = tmp.path();
   core::DataSpec spec = Spec(dir, 5);
   spec.subset_seed = 11;
   auto d = LoadDatasetSplit(spec, true, "");
@@ -102,7 +106,8 @@ TEST(IdxReader, SeededSubsetsReadThroughTheirLastIndex) {
 
 TEST(IdxReader, ATruncatedFileServesTheSamplesItHoldsAndRefusesMore) {
   // The header says 30 images; the files hold 12.
-  const std::string dir = WriteIdx(30, 12, true);
+  const testing::ScopedTempDir tmp = WriteIdx(30, 12, true);
+  const std::string& dir = tmp.path();
   auto first = LoadDatasetSplit(Spec(dir, 12), true, "");
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   ExpectImage(*first, 11, 11);
@@ -115,7 +120,8 @@ TEST(IdxReader, ATruncatedFileServesTheSamplesItHoldsAndRefusesMore) {
 }
 
 TEST(IdxReader, RefusesAFileThatIsNotIdx) {
-  const std::string dir = WriteIdx(4, 4, false);
+  const testing::ScopedTempDir tmp = WriteIdx(4, 4, false);
+  const std::string& dir = tmp.path();
   WriteFile(dir + "/train-images-idx3-ubyte", std::vector<uint8_t>(64, 0), false);
   auto d = LoadDatasetSplit(Spec(dir, 2), true, "");
   ASSERT_FALSE(d.ok());
@@ -123,7 +129,8 @@ TEST(IdxReader, RefusesAFileThatIsNotIdx) {
 }
 
 TEST(IdxReader, RefusesAnImplausibleImageSizeInsteadOfAllocatingIt) {
-  const std::string dir = WriteIdx(4, 4, true);
+  const testing::ScopedTempDir tmp = WriteIdx(4, 4, true);
+  const std::string& dir = tmp.path();
   std::vector<uint8_t> img;
   Put32(&img, 0x00000803);
   Put32(&img, 4);

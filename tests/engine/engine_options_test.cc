@@ -42,7 +42,8 @@ core::JobSpec Spec(const std::string& model) {
 }
 
 TEST(EngineOptions, ACheckOnlyEngineSkipsTheMeasurementsAndAgrees) {
-  const std::string dir = testing::MakeTempDir("landscape-engine-options");
+  const testing::ScopedTempDir tmp("landscape-engine-options");
+  const std::string& dir = tmp.path();
   const core::JobSpec spec = Spec(SaveModel(dir));
   EngineOptions full;
   full.threads = 2;
@@ -69,7 +70,8 @@ TEST(EngineOptions, ACheckOnlyEngineSkipsTheMeasurementsAndAgrees) {
 }
 
 TEST(EngineOptions, OneFrozenGraphWithFittedConstantsAgreesWithFreezingPerPoint) {
-  const std::string dir = testing::MakeTempDir("landscape-engine-options");
+  const testing::ScopedTempDir tmp("landscape-engine-options");
+  const std::string& dir = tmp.path();
   const core::JobSpec spec = Spec(SaveModel(dir));
   EngineOptions per_point;
   per_point.threads = 1;

@@ -41,8 +41,9 @@ const std::string kWorker = Binary("worker/landscape-worker");
 
 // Trained once per test process: ~2 s.
 const std::string& Workdir() {
+  static const testing::ScopedTempDir tmp("landscape-service-test");  // removed when the test process exits
   static const std::string dir = [] {
-    const std::string d = testing::MakeTempDir("landscape-service-test");
+    const std::string d = tmp.path();
     auto r = RunCommand({kCli, "train", "--arch", "cnn", "--data", "fashion-mnist", "--max-samples", "512", "--epochs",
                          "1", "--eval-samples", "-1", "--threads", "1", "--out", d + "/model"});
     EXPECT_EQ(r.exit_code, 0) << r.output;

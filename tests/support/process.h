@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace landscape::testing {
@@ -23,6 +24,24 @@ int FreePort();
 
 /// A new empty directory under the system's temporary directory.
 std::string MakeTempDir(const std::string& prefix);
+
+/// A MakeTempDir directory removed with everything in it when destroyed
+/// (kept, and its path printed, when LANDSCAPE_KEEP_TEST_DIRS is set).
+/// Movable, not copyable: exactly one owner removes it.
+class ScopedTempDir {
+ public:
+  explicit ScopedTempDir(const std::string& prefix) : path_(MakeTempDir(prefix)) {}
+  ~ScopedTempDir();
+  ScopedTempDir(ScopedTempDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
+  ScopedTempDir& operator=(ScopedTempDir&&) = delete;
+  ScopedTempDir(const ScopedTempDir&) = delete;
+  ScopedTempDir& operator=(const ScopedTempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 std::string ReadFile(const std::string& path);
 

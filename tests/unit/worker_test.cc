@@ -161,7 +161,7 @@ class FakeFactory final : public core::EvaluatorFactory {
 class WorkerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    scratch_ = testing::MakeTempDir("landscape-worker-test");
+    scratch_ = scratch_dir_.path();
     core::JobRecord j;
     j.id = "job1";
     j.state = JobState::kQueued;
@@ -186,6 +186,7 @@ class WorkerTest : public ::testing::Test {
     stats_ = w.stats();
   }
 
+  testing::ScopedTempDir scratch_dir_{"landscape-worker-test"};
   std::string scratch_;
   std::atomic<int> stop_{0};
   FakeQueue queue_{&stop_};
