@@ -12,8 +12,7 @@ int ExitCodeFor(const core::Status& s) {
     case StatusCode::kNotFound:
     case StatusCode::kFailedPrecondition:
     case StatusCode::kAlreadyExists:
-    case StatusCode::kResourceExhausted:
-    case StatusCode::kDataLoss:
+    case StatusCode::kResourceExhausted:  // over a limit: a smaller grid, batch or file would do
     case StatusCode::kUnimplemented: return kExitUsage;
     case StatusCode::kUnauthenticated:
     case StatusCode::kPermissionDenied: return kExitUsage;
@@ -21,6 +20,7 @@ int ExitCodeFor(const core::Status& s) {
     case StatusCode::kDeadlineExceeded: return kExitDeadline;
     case StatusCode::kCancelled: return kExitCancelled;
     case StatusCode::kAborted:
+    case StatusCode::kDataLoss:  // unreadable or corrupt bytes (a file, a download, a stored record)
     case StatusCode::kInternal: return kExitRuntime;
   }
   return kExitRuntime;
