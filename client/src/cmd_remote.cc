@@ -1,4 +1,5 @@
 // `landscape submit | watch | get | list | cancel`: the remote commands.
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -140,8 +141,10 @@ int RunList(const ListOptions& o) {
   if (!client.ok()) return Report(client.status());
   v1::ListJobsRequest req;
   if (!o.state.empty()) {
+    std::string name = o.state;  // any case: running, Running, RUNNING
+    for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     v1::JobState st;
-    if (!v1::JobState_Parse("JOB_STATE_" + o.state, &st) || st == v1::JOB_STATE_UNSPECIFIED) {
+    if (!v1::JobState_Parse("JOB_STATE_" + name, &st) || st == v1::JOB_STATE_UNSPECIFIED) {
       return Report(core::InvalidArgument("--state", "unknown state '" + o.state +
                                                          "' (QUEUED, PREPARING, RUNNING, SUCCEEDED, FAILED, CANCELLED)"));
     }
