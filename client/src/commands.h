@@ -20,7 +20,7 @@ struct LocalOptions {
   std::string csv;          // optional CSV (long form)
   std::string json;         // optional JSON summary
   bool overwrite = false;   // ignore an existing surface file instead of resuming it
-  std::string device = "cpu";
+  std::string device = "auto";  // CUDA when present, CPU otherwise
   int threads = 0;          // 0 = the cores this process owns
   bool no_optimize = false; // evaluate on the model as loaded (no frozen, optimized graphs)
   std::string precision = "fp32";  // fp32 | bf16 | fp16 forward passes
@@ -49,7 +49,7 @@ struct HessianCmdOptions {
   int64_t trace_samples = 30;
   uint64_t seed = 0;
   std::string json;
-  std::string device = "cpu";
+  std::string device = "auto";  // CUDA when present, CPU otherwise
   int threads = 0;
 };
 int RunHessian(const HessianCmdOptions& opts);
@@ -77,7 +77,7 @@ struct TrainCmdOptions {
   std::string augment = "auto";
   int64_t eval_samples = 0;
   std::string loss = "crossentropy";
-  std::string device = "cpu";
+  std::string device = "auto";  // CUDA when present, CPU otherwise
   int threads = 0;
 };
 int RunTrain(const TrainCmdOptions& opts);

@@ -1,6 +1,7 @@
 // Engine options that change how points are evaluated, never what they are:
 // a check-only engine (a job's prepare step) agrees with a fully measured one.
 #include <gtest/gtest.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/script.h>
 
 #include <cmath>
@@ -95,6 +96,23 @@ TEST(EngineOptions, OneFrozenGraphWithFittedConstantsAgreesWithFreezingPerPoint)
     EXPECT_NEAR(vb->train_loss, va->train_loss, 1e-5 * std::fabs(va->train_loss)) << alpha << "," << beta;
     EXPECT_DOUBLE_EQ(vb->train_acc, va->train_acc) << alpha << "," << beta;
   }
+}
+
+// DESIGN §2: CUDA when present, CPU otherwise. The expectation is LibTorch's own answer to
+// "is there a usable GPU" (this machine: none, so "cpu"); a GPU machine checks the other branch.
+TEST(EngineOptions, TheAutoDeviceIsCudaWhenPresentCpuOtherwise) {
+  const std::string expected = at::hasCUDA() && at::detail::getCUDAHooks().getNumGPUs() > 0 ? "cuda:0" : "cpu";
+  auto d = ResolveDevice("auto");
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(*d, expected);
+  EXPECT_EQ(EngineOptions().device, "auto");
+  auto list = ExpandDevices("auto, cpu");
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  EXPECT_EQ(*list, (std::vector<std::string>{expected, "cpu"}));
+  EXPECT_EQ(*ResolveDevice("cpu"), "cpu");
+  auto bad = ResolveDevice("tpu");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().field(), "device");
 }
 
 }  // namespace

@@ -157,6 +157,9 @@ Result<HessianAnalysis> Engine::AnalyzeHessian(int64_t top_k, int64_t trace_samp
 }
 
 Result<c10::Device> ParseDevice(const std::string& text) {
+  if (text == "auto" || text.empty()) {  // CUDA when present, CPU otherwise
+    return torch::cuda::is_available() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+  }
   try {
     c10::Device d(text);
     if (d.is_cuda()) {
@@ -171,15 +174,20 @@ Result<c10::Device> ParseDevice(const std::string& text) {
       }
       if (!d.has_index()) d = c10::Device(c10::kCUDA, 0);
     } else if (!d.is_cpu()) {
-      return core::InvalidArgument("device", "unsupported device '" + text + "' (expected cpu, cuda or cuda:N)");
+      return core::InvalidArgument("device", "unsupported device '" + text + "' (expected auto, cpu, cuda or cuda:N)");
     }
     return d;
   } catch (const std::exception& e) {
-    return core::InvalidArgument("device", "'" + text + "' is not a device (expected cpu, cuda or cuda:N)");
+    return core::InvalidArgument("device", "'" + text + "' is not a device (expected auto, cpu, cuda or cuda:N)");
   }
 }
 
 core::Status CheckDevice(const std::string& device) { return ParseDevice(device).status(); }
+
+Result<std::string> ResolveDevice(const std::string& device) {
+  LS_ASSIGN_OR_RETURN(c10::Device d, ParseDevice(device));
+  return d.str();
+}
 
 Result<std::vector<std::string>> ExpandDevices(const std::string& list) {
   std::vector<std::string> out;

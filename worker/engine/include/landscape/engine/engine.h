@@ -17,7 +17,7 @@
 namespace landscape::engine {
 
 struct EngineOptions {
-  std::string device = "cpu";  // "cpu", "cuda" or "cuda:N"
+  std::string device = "auto";  // "auto" (CUDA when present, CPU otherwise), "cpu", "cuda" or "cuda:N"
   int threads = 0;             // intra-op threads; 0 = the cores this process owns
   std::string data_root;       // built-in data sets; "" = DefaultDataRoot()
   /// Evaluate each point on a frozen, optimized copy of the model (BatchNorm
@@ -142,12 +142,16 @@ void StorePoint(const PointValues& v, int64_t k, io::Surface* surface);
 /// kernels for every new graph, and a frozen graph is built per grid point.
 void ConfigureTorchRuntime();
 
-/// OK when `device` ("cpu", "cuda", "cuda:N") names a device this process can
+/// OK when `device` ("auto", "cpu", "cuda", "cuda:N") names a device this process can
 /// use; else kInvalidArgument saying why (field "device"). For processes that
 /// should refuse a bad --device at start rather than fail every job.
 core::Status CheckDevice(const std::string& device);
 
-/// The devices of a comma-separated list, canonical ("cuda" → "cuda:0"): "cpu", "cuda", "cuda:N" or
+/// The device `device` names, canonical: "auto" → "cuda:0" when LibTorch has CUDA and a GPU
+/// is visible, else "cpu"; "cuda" → "cuda:0". Errors as CheckDevice.
+core::Result<std::string> ResolveDevice(const std::string& device);
+
+/// The devices of a comma-separated list, canonical ("cuda" → "cuda:0"): "auto", "cpu", "cuda", "cuda:N" or
 /// "cuda:all" (every visible GPU), e.g. "cuda:0,cuda:1". "cpu" may repeat (each entry one engine on a
 /// share of the cores); a GPU may not. kInvalidArgument / kFailedPrecondition naming field "device".
 core::Result<std::vector<std::string>> ExpandDevices(const std::string& list);

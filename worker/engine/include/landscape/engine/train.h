@@ -31,7 +31,7 @@ struct TrainOptions {
   std::string augment = "auto";  // auto (crop+flip for 3x32x32 inputs, none otherwise) | none | crop | crop-flip
   int64_t eval_samples = 0;      // test samples evaluated after each epoch; 0 = the whole test split, -1 = none
   core::Loss loss = core::Loss::kCrossEntropy;
-  std::string device = "cpu";
+  std::string device = "auto";  // as EngineOptions::device: CUDA when present, CPU otherwise
   int threads = 0;
 };
 
