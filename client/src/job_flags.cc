@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 #include <regex>
 #include <cctype>
 #include <set>
@@ -94,6 +95,20 @@ Result<std::vector<std::string>> ListCheckpoints(const std::string& dir) {
   for (auto& [epoch, path] : found) out.push_back(path);
   if (out.empty()) return core::InvalidArgument("--checkpoint-dir", "no model_<epoch>.pt|.t7|.pth files in " + dir);
   return out;
+}
+
+core::SpecLimits LocalLimits() {
+  core::SpecLimits l;
+  l.max_points = 100'000'000;
+  return l;
+}
+
+core::SpecLimits SubmitLimits() {
+  core::SpecLimits l;
+  l.max_points = 0;  // unlimited
+  l.max_tile_size = std::numeric_limits<int64_t>::max();
+  l.max_batch_size = std::numeric_limits<int64_t>::max();
+  return l;
 }
 
 Result<core::JobSpec> BuildJobSpec(const JobFlags& f, const core::SpecLimits& limits) {

@@ -59,8 +59,15 @@ void AddJobFlags(CLI::App* app, JobFlags* flags);
 /// The checkpoints `model_<epoch>.{pt,t7,pth}` in `dir`, ordered by epoch.
 core::Result<std::vector<std::string>> ListCheckpoints(const std::string& dir);
 
+/// The limits `landscape local` applies: a grid of up to 10^8 points (its surface
+/// takes about 50 bytes a point in memory); batch and tile sizes as the default.
+core::SpecLimits LocalLimits();
+/// The limits `landscape submit` applies before sending: none beyond validity (the
+/// server applies its own, configurable ones, and names the field).
+core::SpecLimits SubmitLimits();
+
 /// Builds and validates the JobSpec the flags describe.
-core::Result<core::JobSpec> BuildJobSpec(const JobFlags& flags, const core::SpecLimits& limits = {});
+core::Result<core::JobSpec> BuildJobSpec(const JobFlags& flags, const core::SpecLimits& limits);
 
 /// "KEY=VALUE" strings into a map (errors name the flag).
 core::Result<std::map<std::string, std::string>> ParseLabels(const std::vector<std::string>& labels);
