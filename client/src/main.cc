@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
   local_cmd->add_option("--csv", local.csv, "also write the surface as CSV (long form)");
   local_cmd->add_option("--json", local.json, "also write a JSON summary");
   local_cmd->add_flag("--overwrite", local.overwrite, "recompute instead of resuming an existing --out");
-  local_cmd->add_option("--device", local.device, "cpu | cuda | cuda:N | cuda:all, or a comma-separated list: one engine per entry, points shared out (cpu may repeat: the cores are split)")->capture_default_str();
+  local_cmd->add_option("--device", local.device, "auto (CUDA when present, else CPU) | cpu | cuda | cuda:N | cuda:all, or a comma-separated list: one engine per entry, points shared out (cpu may repeat: the cores are split)")->capture_default_str();
   local_cmd->add_option("--threads", local.threads, "intra-op threads (default: the cores this process owns)")
       ->check(CLI::Range(0, 4096));
   local_cmd->add_flag("--no-optimize", local.no_optimize,
@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
       "trajectory", "PCA directions of a training run and the checkpoints' projections (no surface)");
   AddJobFlags(traj_cmd, &traj_flags);
   traj_cmd->add_option("--out", traj.out, "output prefix: writes <out>.dirs.h5 and <out>.proj.h5")->required();
-  traj_cmd->add_option("--device", traj.device, "cpu | cuda | cuda:N")->capture_default_str();
+  traj_cmd->add_option("--device", traj.device, "auto (CUDA when present, else CPU) | cpu | cuda | cuda:N")->capture_default_str();
   traj_cmd->add_option("--threads", traj.threads, "intra-op threads")->check(CLI::Range(0, 4096));
 
   // hessian
@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   hess_cmd->add_option("--trace-seed", hess.seed, "seed of the Hutchinson vectors")->capture_default_str();
   hess_cmd->add_option("--json", hess.json, "write the scalars as JSON");
-  hess_cmd->add_option("--device", hess.device, "cpu | cuda | cuda:N")->capture_default_str();
+  hess_cmd->add_option("--device", hess.device, "auto (CUDA when present, else CPU) | cpu | cuda | cuda:N")->capture_default_str();
   hess_cmd->add_option("--threads", hess.threads, "intra-op threads")->check(CLI::Range(0, 4096));
 
   // train
@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--eval-samples", train.eval_samples, "test samples evaluated per epoch (0 = all, -1 = none)")
       ->capture_default_str();
   train_cmd->add_option("--loss", train.loss, "crossentropy | mse")->capture_default_str();
-  train_cmd->add_option("--device", train.device, "cpu | cuda | cuda:N")->capture_default_str();
+  train_cmd->add_option("--device", train.device, "auto (CUDA when present, else CPU) | cpu | cuda | cuda:N")->capture_default_str();
   train_cmd->add_option("--threads", train.threads, "intra-op threads (default: the cores this process owns)")
       ->check(CLI::Range(0, 4096));
 
@@ -289,7 +289,7 @@ int main(int argc, char** argv) {
   }
 
   if (local_cmd->parsed()) {
-    auto spec = BuildJobSpec(local_flags);
+    auto spec = BuildJobSpec(local_flags, LocalLimits());
     if (!spec.ok()) return Report(spec.status());
     // A bare --plot means every picture that fits the surface.
     local.plots.erase(std::remove(local.plots.begin(), local.plots.end(), std::string()), local.plots.end());
@@ -302,21 +302,21 @@ int main(int argc, char** argv) {
   if (traj_cmd->parsed()) {
     traj_flags.x = "0:0:1";
     traj_flags.y = "0:0:1";
-    auto spec = BuildJobSpec(traj_flags);
+    auto spec = BuildJobSpec(traj_flags, LocalLimits());
     if (!spec.ok()) return Report(spec.status());
     traj.spec = std::move(*spec);
     return RunTrajectory(traj);
   }
   if (hess_cmd->parsed()) {
     hess_flags.x = "0:0:1";
-    auto spec = BuildJobSpec(hess_flags);
+    auto spec = BuildJobSpec(hess_flags, LocalLimits());
     if (!spec.ok()) return Report(spec.status());
     hess.spec = std::move(*spec);
     return RunHessian(hess);
   }
 
   if (submit_cmd->parsed()) {
-    auto spec = BuildJobSpec(submit_flags);
+    auto spec = BuildJobSpec(submit_flags, SubmitLimits());
     if (!spec.ok()) return Report(spec.status());
     submit.spec = std::move(*spec);
     return RunSubmit(submit);

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "exit_codes.h"
+#include "landscape/core/artifacts.h"
 #include "landscape/core/progress.h"
 #include "landscape/core/sha256.h"
 #include "landscape/io/hdf5_files.h"
@@ -274,6 +275,7 @@ int RemoteClient::Get(const GetOptions& o) {
   if (!surface) return Report(core::DataLoss("the server sent no surface"));
   const bool partial = surface->DoneCount() < surface->PointCount();
   surface->attributes["partial"] = partial ? "true" : "false";
+  for (const auto& [k, v] : header.job().surface_attributes()) surface->attributes[k] = v;
 
   // The direction file in the reference's layout, and a PCA job's projection file.
   std::filesystem::path stem(o.out);
@@ -281,19 +283,33 @@ int RemoteClient::Get(const GetOptions& o) {
   if (!header.job().direction_artifact().empty() && !o.out.empty()) {
     const std::string dir_out = o.dir_out.empty() ? stem.string() + ".dirs.h5" : o.dir_out;
     auto bytes = Download(header.job().direction_artifact(), "the direction file");
-    if (!bytes.ok()) return Report(bytes.status());
-    core::Status ws = io::WriteTextFile(dir_out, *bytes);
-    if (!ws.ok()) return Report(ws);
-    surface->dir_file = dir_out;
-    std::fprintf(stderr, "landscape: wrote %s\n", dir_out.c_str());
+    if (bytes.ok()) {
+      core::Status ws = io::WriteTextFile(dir_out, *bytes);
+      if (!ws.ok()) return Report(ws);
+      surface->dir_file = dir_out;
+      std::fprintf(stderr, "landscape: wrote %s\n", dir_out.c_str());
+    } else if (bytes.status().code() == core::StatusCode::kNotFound) {
+      // Expired (an artifact TTL shorter than the job's retention): the values are still worth having.
+      surface->dir_file = core::ArtifactRef(header.job().direction_artifact());
+      std::fprintf(stderr, "landscape: warning: %s; writing the surface without its direction file\n",
+                   bytes.status().ToString().c_str());
+    } else {
+      return Report(bytes.status());
+    }
   }
   if (!header.job().projection_artifact().empty() && !o.out.empty()) {
     const std::string proj_out = stem.string() + ".proj.h5";
     auto bytes = Download(header.job().projection_artifact(), "the projection file");
-    if (!bytes.ok()) return Report(bytes.status());
-    core::Status ws = io::WriteTextFile(proj_out, *bytes);
-    if (!ws.ok()) return Report(ws);
-    std::fprintf(stderr, "landscape: wrote %s\n", proj_out.c_str());
+    if (bytes.ok()) {
+      core::Status ws = io::WriteTextFile(proj_out, *bytes);
+      if (!ws.ok()) return Report(ws);
+      std::fprintf(stderr, "landscape: wrote %s\n", proj_out.c_str());
+    } else if (bytes.status().code() == core::StatusCode::kNotFound) {
+      std::fprintf(stderr, "landscape: warning: %s; writing the surface without the projection file\n",
+                   bytes.status().ToString().c_str());
+    } else {
+      return Report(bytes.status());
+    }
   }
   if (!o.out.empty()) {
     core::Status ws = io::WriteSurfaceFile(o.out, *surface);

@@ -52,7 +52,12 @@ class JobService {
   core::Result<std::vector<TileValues>> ReadSurfaceTiles(const core::JobRecord& job, int64_t* next);
 
   std::unique_ptr<redis::ArtifactUpload> BeginUpload() { return artifacts_.BeginUpload(); }
-  core::Result<redis::ArtifactInfo> StatArtifact(const std::string& sha256) { return artifacts_.Stat(sha256); }
+  /// The artifact's size and chunks; a download is a use, so its life is extended to the artifact TTL.
+  core::Result<redis::ArtifactInfo> StatArtifact(const std::string& sha256) {
+    auto info = artifacts_.Stat(sha256);
+    if (info.ok()) (void)artifacts_.Touch(sha256);
+    return info;
+  }
   core::Result<std::string> ReadArtifactChunk(const std::string& sha256, int64_t i) {
     return artifacts_.ReadChunk(sha256, i);
   }

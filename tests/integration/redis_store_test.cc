@@ -9,6 +9,7 @@
 #include <fstream>
 #include <thread>
 
+#include "landscape/core/artifacts.h"
 #include "landscape/core/sha256.h"
 #include "landscape/redis/artifact_store.h"
 #include "landscape/redis/job_store.h"
@@ -89,7 +90,9 @@ class RedisStoreTest : public ::testing::Test {
     ASSERT_EQ((*t)->job_id, id);
     auto go = q.BeginPrepare(**t);
     ASSERT_TRUE(go.ok() && *go);
-    ASSERT_TRUE(q.FinishPrepare(**t, "artifact:" + std::string(64, 'b'), "", tile_size).ok());
+    ASSERT_TRUE(q.FinishPrepare(**t, "artifact:" + std::string(64, 'b'), "", tile_size,
+                                {{"hessian_definition", "per-sample mean"}, {"version_x", "1 2"}})
+                    .ok());
   }
 
   std::unique_ptr<testing::RedisServer> own_;
@@ -120,6 +123,8 @@ TEST_F(RedisStoreTest, JobRunsThroughTheQueueAndCompletionIsIdempotent) {
   ASSERT_TRUE(job.ok());
   EXPECT_EQ(job->state, core::JobState::kRunning);
   EXPECT_EQ(job->tiles_total, 4);
+  EXPECT_EQ(job->attributes,
+            (std::map<std::string, std::string>{{"hessian_definition", "per-sample mean"}, {"version_x", "1 2"}}));
 
   std::vector<core::Task> tiles;
   for (int i = 0; i < 4; ++i) {
@@ -279,6 +284,53 @@ TEST_F(RedisStoreTest, ListsOnlyTheTenantsJobsNewestFirstWithPages) {
   redis::ListQuery running;
   running.state = core::JobState::kRunning;
   EXPECT_TRUE(store_->List("alice", running)->jobs.empty());
+}
+
+// A job's direction file must outlive the job's keys (or `get` would find the values without it):
+// the end of a job lengthens the life of the artifacts it made to the job's retention, and never
+// shortens a longer one.
+TEST_F(RedisStoreTest, TheFilesAJobMadeLiveAtLeastAsLongAsTheJob) {
+  redis::ArtifactOptions aopts;
+  aopts.ttl = std::chrono::seconds(100);
+  redis::RedisArtifactStore artifacts(pool_, schema_, aopts);
+  const testing::ScopedTempDir tmp("landscape-artifacts");
+  auto put = [&](const std::string& bytes) {
+    std::ofstream(tmp.path() + "/f", std::ios::binary | std::ios::trunc) << bytes;
+    auto sha = artifacts.PutFile(tmp.path() + "/f");
+    EXPECT_TRUE(sha.ok()) << sha.status();
+    return sha.ok() ? *sha : std::string();
+  };
+  auto ttl = [&](const std::string& sha) { return std::stoll(Cmd({"TTL", schema_.Artifact(sha)})); };
+  // Runs a job of `store` whose prepared files are `dir` and `proj`, and cancels it.
+  auto run_and_end = [&](redis::JobStore& store, const std::string& dir, const std::string& proj) {
+    auto sub = store.Submit("t", "", Spec(2, 0, 1));
+    ASSERT_TRUE(sub.ok());
+    auto q = Queue("w");
+    auto t = q->Next(milliseconds(1000));
+    // Drop the tiles an earlier job left queued.
+    while (t.ok() && t->has_value() && (*t)->kind != core::Task::Kind::kPrepare) {
+      ASSERT_TRUE(q->Skip(**t).ok());
+      t = q->Next(milliseconds(1000));
+    }
+    ASSERT_TRUE(t.ok() && t->has_value());
+    ASSERT_EQ((*t)->job_id, sub->job.id);
+    ASSERT_TRUE(q->BeginPrepare(**t).ok());
+    ASSERT_TRUE(q->FinishPrepare(**t, core::ArtifactRef(dir), proj.empty() ? "" : core::ArtifactRef(proj), 1, {}).ok());
+    ASSERT_TRUE(store.Cancel(sub->job.id).ok());
+    EXPECT_GT(std::stoll(Cmd({"TTL", schema_.Job(sub->job.id)})), 0);
+  };
+
+  const std::string dir = put("directions"), proj = put("projection");
+  ASSERT_LE(ttl(dir), 100);
+  redis::JobStore long_kept(pool_, schema_, redis::JobStoreOptions{std::chrono::seconds(5000)});
+  run_and_end(long_kept, dir, proj);
+  EXPECT_GT(ttl(dir), 4000);
+  EXPECT_LE(ttl(dir), 5000);
+  EXPECT_GT(ttl(proj), 4000);
+
+  const std::string other = put("other directions");
+  run_and_end(*store_, other, "");  // retention 3 s: the artifact keeps its 100 s
+  EXPECT_GT(ttl(other), 50);
 }
 
 TEST_F(RedisStoreTest, ArtifactsAreContentAddressedAndVerified) {

@@ -274,9 +274,20 @@ TEST(ServiceTest, TwoWorkersComputeTheSurfaceOfLocal) {
   auto g = c.Cli({"get", "--server", c.Addr(), "--csv", c.dir() + "/s.csv", "--json", c.dir() + "/s.json", job.str()});
   EXPECT_EQ(g.exit_code, 0) << g.output;
   EXPECT_EQ(Count(testing::ReadFile(c.dir() + "/s.csv"), "\n"), 21);  // header + 20 points
-  auto l = c.Cli({"list", "--server", c.Addr()});
-  EXPECT_EQ(l.exit_code, 0);
+  auto l = c.Cli({"list", "--server", c.Addr(), "--state", "succeeded"});  // any case
+  EXPECT_EQ(l.exit_code, 0) << l.output;
   EXPECT_NE(l.output.find("SUCCEEDED"), std::string::npos) << l.output;
+  // The job ended: its direction file lives as long as its keys.
+  const std::string id = job.str().substr(5);
+  const std::string dir_key = "lls:" + c.JobField(id, "dir_artifact");
+  EXPECT_GE(c.RedisInt({"TTL", dir_key}), c.RedisInt({"TTL", "lls:job:" + id}) - 5);
+  // A direction file gone from Redis (expired) costs the download of the direction file, not the surface's.
+  c.Redis({"DEL", dir_key});
+  auto gone = c.Cli({"get", "--server", c.Addr(), "--out", c.dir() + "/again.h5", job.str()});
+  EXPECT_EQ(gone.exit_code, 0) << gone.output;
+  EXPECT_NE(gone.output.find("without its direction file"), std::string::npos) << gone.output;
+  ExpectSameSurface(LocalReference(200), c.dir() + "/again.h5");
+  EXPECT_FALSE(std::filesystem::exists(c.dir() + "/again.dirs.h5"));
 }
 
 // The paper's analyses as service jobs: PCA directions of a training run (checkpoints uploaded
@@ -305,6 +316,13 @@ TEST(ServiceTest, PcaAndHessianJobsGiveTheResultsOfLocal) {
   auto sl = io::ReadSurfaceFile(c.dir() + "/l.h5");
   ASSERT_TRUE(sl.ok());
   EXPECT_TRUE(sl->Has("min_eig") && sl->Has("max_eig"));
+  // The file says which Hessian it holds, and with what it was computed, as local's does.
+  auto sr = io::ReadSurfaceFile(c.dir() + "/r.h5");
+  ASSERT_TRUE(sr.ok());
+  ASSERT_EQ(sl->attributes.count("hessian_definition"), 1u);
+  EXPECT_EQ(sr->attributes["hessian_definition"], sl->attributes.at("hessian_definition"));
+  EXPECT_NE(sl->attributes.at("hessian_definition").find("over the first 32 samples"), std::string::npos);
+  EXPECT_EQ(sr->attributes["version_libtorch"], sl->attributes.at("version_libtorch"));
   // The PCA directions (with their explained variance) and the projection of every checkpoint.
   auto dl = io::ReadDirectionFile(c.dir() + "/l.dirs.h5");
   auto dr = io::ReadDirectionFile(c.dir() + "/r.dirs.h5");

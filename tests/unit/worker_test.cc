@@ -62,12 +62,13 @@ class FakeQueue final : public core::TileQueue {
     j.state = JobState::kPreparing;
     return true;
   }
-  Status FinishPrepare(const Task& t, const std::string& ref, const std::string& /*proj_ref*/,
-                       int64_t size) override {
+  Status FinishPrepare(const Task& t, const std::string& ref, const std::string& /*proj_ref*/, int64_t size,
+                       const std::map<std::string, std::string>& attributes) override {
     std::lock_guard<std::mutex> lock(mu);
     calls.push_back("finish_prepare");
     auto& j = jobs.at(t.job_id);
     j.state = JobState::kRunning;
+    j.attributes = attributes;
     j.dir_artifact = dir_ref = ref;
     j.tile_size = tile_size = size;
     for (auto& tile : core::PlanTiles(j.points_total, size)) {
@@ -111,10 +112,12 @@ class FakeArtifacts final : public core::ArtifactStore {
  public:
   core::Result<std::string> PutFile(const std::string& path) override {
     put_contents = testing::ReadFile(path);
+    if (!put_error.ok()) return put_error;
     return std::string(64, 'd');
   }
   Status FetchToFile(const std::string&, const std::string&) override { return core::Status(core::StatusCode::kUnimplemented, "unused"); }
   std::string put_contents;
+  Status put_error;
 };
 
 // Values: metric m at point k = 100 * m + k. `on_point` runs before each point.
@@ -146,6 +149,7 @@ class FakeFactory final : public core::EvaluatorFactory {
     core::PreparedFiles files;
     files.directions = scratch + "/dirs.h5";
     std::ofstream(files.directions) << "directions of " << spec.model.model;
+    files.attributes["hessian_definition"] = "of " + spec.model.model;
     return files;
   }
   core::Result<std::unique_ptr<core::TileEvaluator>> Open(const core::JobSpec& spec) override {
@@ -201,6 +205,9 @@ TEST_F(WorkerTest, PreparesOnceThenComputesEveryTileFromThePreparedDirections) {
   EXPECT_EQ(queue_.dir_ref, "artifact:" + std::string(64, 'd'));
   EXPECT_EQ(artifacts_.put_contents, "directions of artifact:" + std::string(64, 'a'));
   EXPECT_EQ(queue_.tile_size, 4);
+  // What the surface says of its computation travels with the job.
+  EXPECT_EQ(queue_.jobs["job1"].attributes,
+            (std::map<std::string, std::string>{{"hessian_definition", "of artifact:" + std::string(64, 'a')}}));
   ASSERT_EQ(queue_.completed.size(), 3u);
   EXPECT_EQ(queue_.completed[2], (std::vector<double>{8, 9, 108, 109}));  // metric-major
   // One evaluator for the whole job, reading the prepared file, not regenerating directions.
@@ -216,6 +223,17 @@ TEST_F(WorkerTest, APreparationErrorFailsTheJobWithTheReason) {
   Run();
   ASSERT_FALSE(queue_.calls.empty());
   EXPECT_EQ(queue_.calls.back(), "fail data: the data do not fit the model");
+  EXPECT_EQ(queue_.jobs["job1"].state, JobState::kFailed);
+  EXPECT_TRUE(queue_.completed.empty());
+  EXPECT_EQ(stats_.jobs_failed, 1);
+}
+
+TEST_F(WorkerTest, ADirectionFileTheStoreRefusesFailsTheJobWithTheReason) {
+  artifacts_.put_error = core::Status(core::StatusCode::kResourceExhausted, "artifact of 2 GiB over the limit of 1 GiB");
+  Run();
+  ASSERT_FALSE(queue_.calls.empty());
+  EXPECT_EQ(queue_.calls.back(),
+            "fail storing the prepared files: artifact of 2 GiB over the limit of 1 GiB");
   EXPECT_EQ(queue_.jobs["job1"].state, JobState::kFailed);
   EXPECT_TRUE(queue_.completed.empty());
   EXPECT_EQ(stats_.jobs_failed, 1);

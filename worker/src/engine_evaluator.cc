@@ -73,6 +73,11 @@ Result<core::PreparedFiles> EngineEvaluatorFactory::Prepare(const core::JobSpec&
   check.check_only = true;  // no tile follows in this engine
   LS_ASSIGN_OR_RETURN(auto engine, engine::Engine::Create(spec, check));
   core::PreparedFiles files;
+  // What `landscape local` writes of the computation itself (not of this worker's evaluation path).
+  for (const auto& [k, v] : engine->info().notes) {
+    if (k == "hessian_definition") files.attributes[k] = v;
+  }
+  for (const auto& [k, v] : engine::EngineVersions()) files.attributes["version_" + k] = v;
   if (spec.directions.kind == core::DirectionKind::kFile) return files;
   std::error_code ec;
   std::filesystem::create_directories(scratch_dir, ec);

@@ -32,11 +32,12 @@ void OnSignal(int) { g_stop.fetch_add(1); }
 struct MainOptions {
   std::string redis;
   std::string prefix = "lls:";
-  std::string device = "cpu";
+  std::string device = "auto";  // CUDA when present, CPU otherwise
   int threads = 0;
   std::string precision = "fp32";
   bool channels_last = false;
   bool auto_batch = false;
+  bool no_optimize = false;
   std::string first_layer = "auto";
   std::string data_parallel = "auto";
   std::string onednn = "auto";
@@ -51,6 +52,7 @@ struct MainOptions {
   double drain_timeout_s = 60;
   size_t cached_jobs = 2;
   std::string log_level = "info";
+  redis::ArtifactOptions artifacts;  // the prepared files the worker stores (as the server's limits)
 };
 
 std::string DefaultName() {
@@ -68,7 +70,7 @@ int main(int argc, char** argv) {
   CLI::App app{"landscape-worker: computes loss-landscape tiles from a Redis queue"};
   app.add_option("--redis", o.redis, "redis://HOST:PORT[/DB] (default: $LANDSCAPE_REDIS)");
   app.add_option("--prefix", o.prefix, "prefix of every Redis key (as the server's)")->capture_default_str();
-  app.add_option("--device", o.device, "cpu | cuda | cuda:N")->capture_default_str();
+  app.add_option("--device", o.device, "auto (CUDA when present, else CPU) | cpu | cuda | cuda:N")->capture_default_str();
   app.add_option("--threads", o.threads, "intra-op threads per evaluation (default: the cores this process owns)")
       ->check(CLI::Range(0, 4096));
   app.add_option("--precision", o.precision, "forward passes in fp32 | bf16 | fp16 (fp16: CUDA only)")
@@ -76,6 +78,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--channels-last", o.channels_last, "NHWC activations (faster convolutions on GPUs)");
   app.add_flag("--auto-batch", o.auto_batch, "choose each job's evaluation batch size by measured throughput");
+  app.add_flag("--no-optimize", o.no_optimize,
+               "evaluate on the model as loaded, never on a frozen, optimized copy per point (with --first-layer, "
+               "--data-parallel and --onednn off: the same path on every worker, whatever it measures)");
   app.add_option("--first-layer", o.first_layer, "auto | on | off: cache the first layer's output per job")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
@@ -106,11 +111,28 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--cached-jobs", o.cached_jobs, "jobs kept loaded (model and data in memory each)")
       ->capture_default_str();
+  double artifact_ttl_s = static_cast<double>(o.artifacts.ttl.count());
+  app.add_option("--artifact-ttl", artifact_ttl_s,
+                 "seconds a stored direction or projection file is kept after its last use (as the server's; a "
+                 "job keeps its files at least as long as its own keys)")
+      ->check(CLI::Range(1.0, 1e9))
+      ->capture_default_str();
+  app.add_option("--max-artifact-bytes", o.artifacts.max_bytes,
+                 "largest direction or projection file stored (as the server's); a job whose file is larger fails")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
+      ->capture_default_str();
   app.add_option("--log-level", o.log_level, "trace | debug | info | warn | error")->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;  // --help: 0; a bad flag or value: 2 (usage), as the CLI
+  }
+  o.artifacts.ttl = std::chrono::seconds(static_cast<int64_t>(artifact_ttl_s));
+  if (auto d = engine::ResolveDevice(o.device); d.ok()) {
+    o.device = *d;
+  } else {
+    std::fprintf(stderr, "landscape-worker: --device: %s\n", d.status().message().c_str());
+    return 2;
   }
   if (o.precision == "fp16" && o.device.rfind("cuda", 0) != 0) {
     std::fprintf(stderr, "landscape-worker: --precision fp16 needs a CUDA --device (use bf16 on CPUs)\n");
@@ -136,10 +158,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "landscape-worker: --claim-idle-ms must be >= 100 and --max-deliveries >= 1\n");
     return 2;
   }
-  if (core::Status d = engine::CheckDevice(o.device); !d.ok()) {
-    std::fprintf(stderr, "landscape-worker: --device: %s\n", d.message().c_str());
-    return 2;
-  }
   if (o.name.empty()) o.name = DefaultName();
   if (o.cache.empty()) o.cache = worker::DefaultCacheDir();
   std::error_code ec;
@@ -162,7 +180,7 @@ int main(int argc, char** argv) {
   auto pool = redis::ConnectionPool::Create(*redis_opts, 4);
   redis::RedisTileQueue queue(pool, schema, qopts, o.name);
   redis::RedisTileQueue control(pool, schema, qopts, o.name);
-  redis::RedisArtifactStore artifacts(pool, schema);
+  redis::RedisArtifactStore artifacts(pool, schema, o.artifacts);
 
   log->info("starting name={} redis={} prefix={} device={} threads={} cache={}", o.name,
             redis::DisplayUrl(*redis_opts), o.prefix, o.device, o.threads, o.cache);
@@ -183,6 +201,7 @@ int main(int argc, char** argv) {
   eopts.precision = o.precision;
   eopts.channels_last = o.channels_last;
   eopts.auto_batch = o.auto_batch;
+  eopts.optimize = !o.no_optimize;
   eopts.first_layer = o.first_layer;
   eopts.data_parallel = o.data_parallel;
   eopts.onednn = o.onednn;

@@ -152,18 +152,27 @@ void Worker::Prepare(const Task& task, const std::atomic<int>& stop) {
   auto dir_stored = publish(files->directions, "store directions");
   auto proj_stored = publish(files->projection, "store projection");
   for (const auto* stored : {&dir_stored, &proj_stored}) {
-    if (!stored->ok()) {
+    if (stored->ok()) continue;
+    if (Transient(stored->status())) {  // Redis away: another delivery may succeed
       Log()->error("cannot store the prepared files of job_id={} error=\"{}\"", task.job_id,
                    stored->status().ToString());
       (void)queue_.Release(task);
       return;
     }
+    // e.g. a direction file over the artifact size limit: no delivery would do better.
+    const Status why = stored->status().WithContext("storing the prepared files");
+    Log()->error("job failed in preparation job_id={} error=\"{}\"", task.job_id, why.ToString());
+    Status s = Retry("fail job", stop, [&] { return queue_.Fail(task, why); });
+    if (!s.ok()) Log()->error("cannot record the failure of job_id={} error=\"{}\"", task.job_id, s.ToString());
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.jobs_failed;
+    return;
   }
   const std::string dir_ref = dir_stored->empty() ? job->spec.directions.file : *dir_stored;
   const std::string proj_ref = *proj_stored;
   const int64_t tile_size = job->spec.EffectiveTileSize();
   Status s =
-      Retry("finish prepare", stop, [&] { return queue_.FinishPrepare(task, dir_ref, proj_ref, tile_size); });
+      Retry("finish prepare", stop, [&] { return queue_.FinishPrepare(task, dir_ref, proj_ref, tile_size, files->attributes); });
   if (!s.ok()) {
     Log()->error("cannot queue the tiles of job_id={} error=\"{}\"", task.job_id, s.ToString());
     return;

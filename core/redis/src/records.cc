@@ -46,6 +46,9 @@ Result<core::JobRecord> ParseJobRecord(const std::map<std::string, std::string>&
   LS_ASSIGN_OR_RETURN(r.tile_size, IntField(h, "tile_size"));
   r.dir_artifact = StrField(h, "dir_artifact");
   r.proj_artifact = StrField(h, "proj_artifact");
+  for (const auto& [k, v] : h) {
+    if (k.rfind("attr:", 0) == 0) r.attributes[k.substr(5)] = v;
+  }
   return r;
 }
 

@@ -94,6 +94,15 @@ local function transition(to, msg, field)
     redis.call('EXPIRE', RESULTS, ttl)
     local req = redis.call('HGET', JOB, 'request_key')
     if req and req ~= '' then redis.call('EXPIRE', req, ttl) end
+    -- The files the job made (directions, projection) live at least as long as
+    -- the job: their keys are {p}artifact:{sha256}, the ref "artifact:{sha256}"
+    -- under the job key's prefix. GT only lengthens a life.
+    local id = redis.call('HGET', JOB, 'id') or ''
+    local prefix = string.sub(JOB, 1, #JOB - #id - 4)
+    for _, f in ipairs({'dir_artifact', 'proj_artifact'}) do
+      local ref = redis.call('HGET', JOB, f)
+      if ref and string.sub(ref, 1, 9) == 'artifact:' then redis.call('EXPIRE', prefix .. ref, ttl, 'GT') end
+    end
   end
   return true
 end
@@ -158,6 +167,7 @@ while b < total do
 end
 redis.call('HSET', JOB, 'tiles_total', n, 'tile_size', size, 'dir_artifact', ARGV[3])
 if ARGV[5] ~= '' then redis.call('HSET', JOB, 'proj_artifact', ARGV[5]) end
+for i = 6, #ARGV - 1, 2 do redis.call('HSET', JOB, 'attr:' .. ARGV[i], ARGV[i + 1]) end
 redis.call('HINCRBY', STATS, 'tiles_queued', n)
 transition('RUNNING')
 return n

@@ -187,11 +187,14 @@ Result<bool> RedisTileQueue::BeginPrepare(const core::Task& task) {
 }
 
 Status RedisTileQueue::FinishPrepare(const core::Task& task, const std::string& dir_ref, const std::string& proj_ref,
-                                     int64_t tile_size) {
+                                     int64_t tile_size, const std::map<std::string, std::string>& attributes) {
   LS_ASSIGN_OR_RETURN(auto c, pool_->Acquire());
-  return scripts::FinishPrepare()
-      .Run(*c, JobKeys(task.job_id), {Schema::kGroup, task.id, dir_ref, std::to_string(tile_size), proj_ref})
-      .status();
+  std::vector<std::string> args{Schema::kGroup, task.id, dir_ref, std::to_string(tile_size), proj_ref};
+  for (const auto& [k, v] : attributes) {
+    args.push_back(k);
+    args.push_back(v);
+  }
+  return scripts::FinishPrepare().Run(*c, JobKeys(task.job_id), args).status();
 }
 
 Status RedisTileQueue::Complete(const core::Task& task, const std::vector<double>& values, double seconds) {

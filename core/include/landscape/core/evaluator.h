@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +32,9 @@ class TileEvaluator {
 struct PreparedFiles {
   std::string directions;  // the direction file (the reference's layout); "" when the spec reads one already
   std::string projection;  // PCA jobs: the checkpoints' projection file (proj_xcoord, proj_ycoord, ...)
+  /// What the surface file says of its computation, as `landscape local` writes it (e.g.
+  /// "hessian_definition", "version_libtorch"): HDF5 attribute name -> text.
+  std::map<std::string, std::string> attributes;
 };
 
 class EvaluatorFactory {

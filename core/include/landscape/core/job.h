@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,8 @@ struct JobRecord {
   int64_t tile_size = 0;
   std::string dir_artifact;  // the prepared direction file, a ref ("artifact:<sha256>" or "file://...")
   std::string proj_artifact;  // PCA jobs: the checkpoints' projection file, a ref; "" otherwise
+  /// Set when prepared: what the surface file says of the computation (PreparedFiles::attributes).
+  std::map<std::string, std::string> attributes;
 
   /// Points per second since the job started running (0 before).
   double Rate(int64_t now_ms) const;

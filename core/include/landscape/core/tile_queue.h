@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,10 +58,11 @@ class TileQueue {
   virtual Result<bool> BeginPrepare(const Task& task) = 0;
 
   /// PREPARING -> RUNNING, atomically: records the direction file `dir_ref`
-  /// (and, for PCA jobs, the projection file `proj_ref`; "" for none), enqueues
-  /// the tiles of `tile_size` points and acknowledges the task.
+  /// (and, for PCA jobs, the projection file `proj_ref`; "" for none) and the
+  /// surface's `attributes` (JobRecord::attributes), enqueues the tiles of
+  /// `tile_size` points and acknowledges the task.
   virtual Status FinishPrepare(const Task& task, const std::string& dir_ref, const std::string& proj_ref,
-                               int64_t tile_size) = 0;
+                               int64_t tile_size, const std::map<std::string, std::string>& attributes) = 0;
 
   /// Atomically: stores the tile's values (a second store of the same tile
   /// changes nothing), bumps the progress, emits the tile event and

@@ -1,6 +1,7 @@
 // The Redis schema: every key landscape uses, under one configurable prefix.
 //
-//   {p}job:{id}             HASH   the job: spec (JSON), state, progress, times, error, dir_artifact, ...
+//   {p}job:{id}             HASH   the job: spec (JSON), state, progress, times, error, dir_artifact, ...,
+//                                  attr:{name} (what the surface file says of the computation)
 //   {p}job:{id}:events      STREAM its events (WatchJob cursors are entry ids); capped
 //   {p}job:{id}:results     HASH   tile index -> the tile's values (little-endian doubles, metric-major)
 //   {p}req:{tenant}:{rid}   STRING job id for a client request_id (idempotent submit)

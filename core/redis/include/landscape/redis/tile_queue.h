@@ -34,7 +34,7 @@ class RedisTileQueue final : public core::TileQueue {
   Result<core::TaskLease> Heartbeat(const core::Task& task) override;
   Result<bool> BeginPrepare(const core::Task& task) override;
   Status FinishPrepare(const core::Task& task, const std::string& dir_ref, const std::string& proj_ref,
-                       int64_t tile_size) override;
+                       int64_t tile_size, const std::map<std::string, std::string>& attributes) override;
   Status Complete(const core::Task& task, const std::vector<double>& values, double seconds) override;
   Status Skip(const core::Task& task) override;
   Status Release(const core::Task& task) override;
