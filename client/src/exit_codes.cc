@@ -13,6 +13,7 @@ int ExitCodeFor(const core::Status& s) {
     case StatusCode::kFailedPrecondition:
     case StatusCode::kAlreadyExists:
     case StatusCode::kResourceExhausted:  // over a limit: a smaller grid, batch or file would do
+    case StatusCode::kDataLoss:           // a file given that is not what it should be (not HDF5, truncated, ...)
     case StatusCode::kUnimplemented: return kExitUsage;
     case StatusCode::kUnauthenticated:
     case StatusCode::kPermissionDenied: return kExitUsage;
@@ -20,7 +21,6 @@ int ExitCodeFor(const core::Status& s) {
     case StatusCode::kDeadlineExceeded: return kExitDeadline;
     case StatusCode::kCancelled: return kExitCancelled;
     case StatusCode::kAborted:
-    case StatusCode::kDataLoss:  // unreadable or corrupt bytes (a file, a download, a stored record)
     case StatusCode::kInternal: return kExitRuntime;
   }
   return kExitRuntime;

@@ -106,7 +106,7 @@ Result<std::string> RemoteClient::Upload(const std::string& path) {
   }
   writer->WritesDone();
   LS_RETURN_IF_ERROR(Check(writer->Finish()).WithContext("uploading " + path));
-  if (artifact.sha256() != sha) return core::DataLoss("the server stored " + path + " under another hash");
+  if (artifact.sha256() != sha) return core::Internal("the server stored " + path + " under another hash");
   return sha;
 }
 
@@ -225,7 +225,7 @@ Result<std::string> RemoteClient::Download(const std::string& sha256, const std:
   while (reader->Read(&chunk)) bytes += chunk.data();
   core::Status s = Check(reader->Finish());
   if (!s.ok()) return s.WithContext("downloading " + what);
-  if (core::Sha256Hex(bytes) != sha256) return core::DataLoss(what + " arrived corrupted");
+  if (core::Sha256Hex(bytes) != sha256) return core::Internal(what + " arrived corrupted");
   return bytes;
 }
 
@@ -254,16 +254,16 @@ int RemoteClient::Get(const GetOptions& o) {
       surface->attributes["job"] = header.job().name();
       for (const auto& [k, v] : spec->labels) surface->attributes["label_" + k] = v;
     }
-    if (!surface) return Report(core::DataLoss("the server sent tiles before the surface header"));
+    if (!surface) return Report(core::Internal("the server sent tiles before the surface header"));
     const auto total = static_cast<int64_t>(surface->PointCount());
     for (const v1::TileResult& t : chunk.tiles()) {
       if (t.begin() < 0 || t.end() > total || t.begin() >= t.end()) {
-        return Report(core::DataLoss("the server sent tile " + std::to_string(t.tile_index()) + " outside the grid"));
+        return Report(core::Internal("the server sent tile " + std::to_string(t.tile_index()) + " outside the grid"));
       }
       for (const v1::MetricValues& mv : t.metrics()) {
         auto it = surface->metrics.find(mv.metric());
         if (it == surface->metrics.end() || mv.values_size() != t.end() - t.begin()) {
-          return Report(core::DataLoss("the server sent malformed values of tile " + std::to_string(t.tile_index())));
+          return Report(core::Internal("the server sent malformed values of tile " + std::to_string(t.tile_index())));
         }
         for (int64_t i = 0; i < mv.values_size(); ++i) it->second[static_cast<size_t>(t.begin() + i)] = mv.values(static_cast<int>(i));
       }
@@ -272,7 +272,7 @@ int RemoteClient::Get(const GetOptions& o) {
   }
   core::Status s = Check(reader->Finish());
   if (!s.ok()) return Report(s);
-  if (!surface) return Report(core::DataLoss("the server sent no surface"));
+  if (!surface) return Report(core::Internal("the server sent no surface"));
   const bool partial = surface->DoneCount() < surface->PointCount();
   surface->attributes["partial"] = partial ? "true" : "false";
   for (const auto& [k, v] : header.job().surface_attributes()) surface->attributes[k] = v;

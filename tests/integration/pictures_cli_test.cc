@@ -225,6 +225,9 @@ TEST_F(PicturesCli, PlotWritesEveryKindAndRefusesBadInput) {
   EXPECT_EQ(Landscape("plot " + h5 + " --vmin 3 --vmax 1 --out " + Path("x.png")), 2) << output_;
   EXPECT_EQ(Landscape("plot " + h5 + " --out " + Path("x.bmp")), 2) << output_;
   EXPECT_EQ(Landscape("plot " + Path("missing.h5") + " --out " + Path("x.png")), 2) << output_;
+  std::ofstream(Path("text.h5")) << "not a surface\n";  // a given file that is not HDF5: bad input, not a crash
+  EXPECT_EQ(Landscape("plot " + Path("text.h5") + " --out " + Path("x.png")), 2) << output_;
+  EXPECT_NE(output_.find("not an HDF5 file"), std::string::npos) << output_;
   EXPECT_EQ(Landscape("plot " + h5 + " --kind pie --out " + Path("x.png")), 2) << output_;
   EXPECT_FALSE(fs::exists(Path("x.png")));
   EXPECT_EQ(Landscape("export " + one + " --format vtp --out " + Path("x.vtp")), 2) << output_;
