@@ -6,11 +6,13 @@ and, with the same weights, the same outputs.
 
 Usage: zoo_case.py LANDSCAPE_BINARY WORK_DIR
 """
+import collections
 import math
 import os
 import subprocess
 import sys
 
+import h5py
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -77,36 +79,57 @@ class VGG9(nn.Module):
         return self.classifier(self.fc(self.features(x).flatten(1)))
 
 
+class Bottleneck(nn.Module):
+    def __init__(self, cin, growth):
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(cin)
+        self.conv1 = nn.Conv2d(cin, 4 * growth, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(4 * growth)
+        self.conv2 = nn.Conv2d(4 * growth, growth, 3, padding=1, bias=False)
+
+    def forward(self, x):
+        y = self.conv2(F.relu(self.bn2(self.conv1(F.relu(self.bn1(x))))))
+        return torch.cat([y, x], 1)
+
+
+class Transition(nn.Module):
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(cin)
+        self.conv = nn.Conv2d(cin, cout, 1, bias=False)
+
+    def forward(self, x):
+        return F.avg_pool2d(self.conv(F.relu(self.bn(x))), 2)
+
+
 class DenseNet(nn.Module):
+    """The reference's module names: conv1, dense1..4 (Sequential of bottlenecks), trans1..3, bn, linear."""
+
     def __init__(self, nblocks, growth, classes=10):
         super().__init__()
         planes = 2 * growth
         self.conv1 = nn.Conv2d(3, planes, 3, padding=1, bias=False)
-        self.stages = nn.ModuleList()
+        self.stages = []
         for s, n in enumerate(nblocks):
-            layers = nn.ModuleList()
+            blocks = []
             for _ in range(n):
-                layers.append(nn.ModuleList([nn.BatchNorm2d(planes), nn.Conv2d(planes, 4 * growth, 1, bias=False),
-                                             nn.BatchNorm2d(4 * growth), nn.Conv2d(4 * growth, growth, 3, padding=1,
-                                                                                   bias=False)]))
+                blocks.append(Bottleneck(planes, growth))
                 planes += growth
-            trans = None
+            setattr(self, f"dense{s + 1}", nn.Sequential(*blocks))
+            stage = [f"dense{s + 1}"]
             if s + 1 < len(nblocks):
-                trans = nn.ModuleList([nn.BatchNorm2d(planes), nn.Conv2d(planes, planes // 2, 1, bias=False)])
+                setattr(self, f"trans{s + 1}", Transition(planes, planes // 2))
+                stage.append(f"trans{s + 1}")
                 planes //= 2
-            self.stages.append(nn.ModuleList([layers] + ([trans] if trans is not None else [])))
+            self.stages.append(stage)
         self.bn = nn.BatchNorm2d(planes)
         self.linear = nn.Linear(planes, classes)
 
     def forward(self, x):
         out = self.conv1(x)
         for stage in self.stages:
-            for bn1, c1, bn2, c2 in stage[0]:
-                y = c2(F.relu(bn2(c1(F.relu(bn1(out))))))
-                out = torch.cat([y, out], 1)
-            if len(stage) > 1:
-                bn, conv = stage[1]
-                out = F.avg_pool2d(conv(F.relu(bn(out))), 2)
+            for name in stage:
+                out = getattr(self, name)(out)
         return self.linear(F.adaptive_avg_pool2d(F.relu(self.bn(out)), 1).flatten(1))
 
 
@@ -156,7 +179,71 @@ def main():
                            capture_output=True)
         out = torch.jit.load(path).eval()(torch.randn(2, 1, 28, 28))
         ok &= r.returncode == 0 and tuple(out.shape) == (2, 10)
+    ok &= reference_checkpoints(binary, work)
     return 0 if ok else 1
+
+
+def reference_checkpoints(binary, work):
+    """Checkpoints of the reference's model classes (their tensor names, in a {"state_dict": ...}
+    dict as its main.py saves) apply onto the exported architectures with --arch: in torch.save's zip
+    format, in the legacy format of PyTorch < 1.6 (the paper's pre-trained files), and without
+    BatchNorm's num_batches_tracked (PyTorch < 0.4.1). The loss at the centre must be the
+    reference model's own on the same data."""
+    torch.manual_seed(1)
+    images, labels = torch.randn(16, 3, 32, 32), torch.arange(16) % 10
+    data = os.path.join(work, "ckpt_data.pt")
+    torch.save({"images": images, "labels": labels}, data)
+    ok = True
+    for name in ("resnet20", "vgg9", "densenet_cifar"):
+        arch = os.path.join(work, name + "-arch.pt")
+        r = subprocess.run([binary, "export-arch", "--arch", name, "--input", "3x32x32", "--out", arch],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            print(name, "export failed:", r.stderr)
+            ok = False
+            continue
+        ref = MODELS[name]()
+        with torch.no_grad():  # BatchNorm statistics and affine parameters that matter
+            for m in ref.modules():
+                if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                    m.running_mean.normal_(0, 0.1)
+                    m.running_var.uniform_(0.5, 2.0)
+                    m.weight.uniform_(0.5, 1.5)
+                    m.bias.normal_(0, 0.1)
+            linears = [m for m in ref.modules() if isinstance(m, nn.Linear)]
+            linears[-1].weight.mul_(30)  # logits far from 0: a loss far from ln 10, whatever went wrong
+            ref.eval()
+            expected = F.cross_entropy(ref(images), labels).item()
+        sd = ref.state_dict()
+        old_sd = collections.OrderedDict((k, v) for k, v in sd.items() if not k.endswith("num_batches_tracked"))
+        variants = {
+            "zip": ({"state_dict": sd, "acc": 90.0, "epoch": 10}, True),
+            "legacy": ({"state_dict": sd, "acc": 90.0, "epoch": 10}, False),
+            "legacy_no_counter": ({"state_dict": old_sd, "acc": 90.0, "epoch": 10}, False),
+        }
+        for variant, (obj, zip_format) in variants.items():
+            ckpt = os.path.join(work, f"{name}-{variant}.t7")
+            torch.save(obj, ckpt, _use_new_zipfile_serialization=zip_format)
+            out = os.path.join(work, f"{name}-{variant}.h5")
+            r = subprocess.run([binary, "local", "--model", ckpt, "--arch", arch, "--data", data, "--x", "0:0:1",
+                                "--threads", "1", "--progress", "quiet", "--overwrite", "--out", out],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                print(f"{name} {variant}: landscape exited with {r.returncode}: {r.stderr.strip()}")
+                ok = False
+                continue
+            with h5py.File(out, "r") as f:
+                got = float(f["train_loss"][()].ravel()[0])
+            good = abs(got - expected) <= 1e-4 * max(1.0, abs(expected))
+            print(f"{name} {variant}: loss {got:.6f}, reference model {expected:.6f}: {'match' if good else 'DIFFER'}")
+            ok &= good
+    # A checkpoint of another architecture is refused, naming the tensor.
+    r = subprocess.run([binary, "local", "--model", os.path.join(work, "vgg9-zip.t7"), "--arch",
+                        os.path.join(work, "resnet20-arch.pt"), "--data", data, "--x", "0:0:1", "--out",
+                        os.path.join(work, "wrong.h5")], capture_output=True, text=True)
+    refused = r.returncode == 2 and "the state dict lacks 'conv1.weight'" in r.stderr
+    print("a VGG checkpoint on ResNet-20:", "refused" if refused else f"NOT refused as expected: {r.stderr.strip()}")
+    return ok and refused
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "torch_save_reader.h"
+#include "zoo.h"
 
 namespace landscape::engine {
 
@@ -83,6 +84,7 @@ Result<ModelFileKind> DetectModelFile(const std::string& path) {
     char magic[2] = {0, 0};
     f.read(magic, 2);
     if (magic[0] != 'P' || magic[1] != 'K') {
+      if (IsLegacyTorchSave(path)) return ModelFileKind::kStateDict;  // PyTorch < 1.6's torch.save
       return Status(StatusCode::kInvalidArgument,
                     path + ": not a model file (expected a TorchScript archive from torch.jit.save, or a state dict "
                            "from torch.save)");
@@ -147,19 +149,35 @@ Status ApplyStateDict(torch::jit::Module& module, const std::vector<std::pair<st
   std::set<std::string> used;
   torch::NoGradGuard no_grad;
   for (auto& nt : CollectTensors(module, core::DirType::kStates)) {
-    auto it = by_name.find(nt.name);
+    // The tensor's own name, else the reference's name for it (checkpoints of the reference's
+    // model classes on a built-in architecture).
+    std::string key = nt.name;
+    auto it = by_name.find(key);
     if (it == by_name.end()) {
-      return Status(StatusCode::kInvalidArgument, what + ": the state dict lacks '" + nt.name +
-                                                      "' (it does not match the architecture)");
+      const std::string alias = ReferenceZooName(nt.name);
+      if (alias != nt.name && by_name.count(alias)) it = by_name.find(key = alias);
+    }
+    if (it == by_name.end()) {
+      // PyTorch before 0.4.1 saved BatchNorm without this counter; evaluation never reads it.
+      static const std::string kCounter = "num_batches_tracked";
+      if (nt.name.size() >= kCounter.size() &&
+          nt.name.compare(nt.name.size() - kCounter.size(), kCounter.size(), kCounter) == 0) {
+        continue;
+      }
+      const std::string alias = ReferenceZooName(nt.name);
+      return Status(StatusCode::kInvalidArgument,
+                    what + ": the state dict lacks '" + nt.name + "'" +
+                        (alias != nt.name ? " (or the reference's name for it, '" + alias + "')" : "") +
+                        ": it does not match the architecture");
     }
     if (it->second.sizes() != nt.tensor.sizes()) {
       std::ostringstream os;
-      os << what << ": '" << nt.name << "' has shape " << it->second.sizes() << " in the state dict but "
-         << nt.tensor.sizes() << " in the architecture";
+      os << what << ": '" << key << "' has shape " << it->second.sizes() << " in the state dict but "
+         << nt.tensor.sizes() << " in the architecture ('" << nt.name << "')";
       return Status(StatusCode::kInvalidArgument, os.str());
     }
     nt.tensor.copy_(it->second);
-    used.insert(nt.name);
+    used.insert(key);
   }
   for (const auto& [name, t] : state) {
     if (!used.count(name)) {

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 
 namespace landscape::engine {
@@ -61,9 +62,17 @@ bool IntList(const PyRef& v, std::vector<int64_t>* out) {
 
 class Unpickler {
  public:
+  /// Reads one pickle of `data` from byte `start`. Storages come from `records("data/<key>")`;
+  /// an empty `records` (the legacy format, whose storages follow the pickles) makes them
+  /// uninitialized, to be filled through storages() once their bytes are read.
   Unpickler(const std::vector<uint8_t>& data,
-            const std::function<Result<std::vector<uint8_t>>(const std::string&)>& records)
-      : d_(data), records_(records) {}
+            const std::function<Result<std::vector<uint8_t>>(const std::string&)>& records, size_t start = 0)
+      : d_(data), records_(records), pos_(start) {}
+
+  /// The byte after the pickle's STOP (after Run).
+  size_t end() const { return pos_; }
+  /// Storage key -> its flat tensor (what persistent ids named).
+  const std::map<std::string, PyRef>& storages() const { return storages_; }
 
   Result<PyRef> Run() {
     while (true) {
@@ -149,8 +158,17 @@ class Unpickler {
     if (key->kind != PyValue::Kind::kString || numel->kind != PyValue::Kind::kInt || numel->i < 0) {
       return Corrupt("bad storage id");
     }
+    if (pid->items.size() >= 6 && pid->items[5] && pid->items[5]->kind != PyValue::Kind::kNone) {
+      return Status(StatusCode::kInvalidArgument, "storage views of the legacy format are not supported");
+    }
     auto cached = storages_.find(key->s);
     if (cached != storages_.end()) return cached->second;
+    if (!records_) {  // legacy: the bytes come after the pickles
+      auto v = Make(PyValue::Kind::kTensor);
+      v->tensor = at::zeros({numel->i}, at::TensorOptions().dtype(dtype));
+      storages_[key->s] = v;
+      return v;
+    }
     auto bytes = records_("data/" + key->s);
     if (!bytes.ok()) return bytes.status();
     const size_t need = static_cast<size_t>(numel->i) * c10::elementSize(dtype);
@@ -458,6 +476,72 @@ Result<PyRef> Unpickle(const std::vector<uint8_t>& pickle,
   }
 }
 
+namespace {
+
+// torch.save's legacy format (PyTorch < 1.6, or _use_new_zipfile_serialization=False), as
+// torch/serialization.py writes it: pickles of the magic number 0x1950a86a20f9469cfc6c (protocol
+// 2: PROTO 2, LONG1 of 10 bytes, STOP), the protocol version 1001, a sys_info dict, the object
+// (storages as persistent ids ('storage', type, key, location, numel, view_metadata)), and the
+// sorted list of storage keys; then each storage in that order: its element count (int64,
+// little-endian) and its bytes.
+constexpr uint8_t kLegacyMagic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
+                                    0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
+
+bool IsLegacy(const std::vector<uint8_t>& d) {
+  return d.size() >= sizeof kLegacyMagic && std::memcmp(d.data(), kLegacyMagic, sizeof kLegacyMagic) == 0;
+}
+
+Result<PyRef> ReadLegacy(const std::vector<uint8_t>& d) {
+  const std::function<Result<std::vector<uint8_t>>(const std::string&)> lazy;  // storages after the pickles
+  size_t pos = sizeof kLegacyMagic;
+  auto next = [&](Unpickler& u) -> Result<PyRef> {
+    auto v = u.Run();
+    pos = u.end();
+    return v;
+  };
+  Unpickler version_u(d, lazy, pos);
+  LS_ASSIGN_OR_RETURN(PyRef version, next(version_u));
+  if (version->kind != PyValue::Kind::kInt || version->i != 1001) {
+    return Status(StatusCode::kInvalidArgument, "legacy torch.save data of an unknown protocol version");
+  }
+  Unpickler info_u(d, lazy, pos);
+  LS_ASSIGN_OR_RETURN(PyRef info, next(info_u));
+  if (PyRef le = info->Get("little_endian"); le && le->kind == PyValue::Kind::kBool && !le->b) {
+    return Status(StatusCode::kInvalidArgument, "legacy torch.save data written on a big-endian machine");
+  }
+  Unpickler object_u(d, lazy, pos);
+  LS_ASSIGN_OR_RETURN(PyRef object, next(object_u));
+  Unpickler keys_u(d, lazy, pos);
+  LS_ASSIGN_OR_RETURN(PyRef keys, next(keys_u));
+  if (keys->kind != PyValue::Kind::kList) return Corrupt("the storage keys are not a list");
+  for (const PyRef& key : keys->items) {
+    if (!key || key->kind != PyValue::Kind::kString) return Corrupt("a storage key is not a string");
+    auto it = object_u.storages().find(key->s);
+    if (it == object_u.storages().end()) return Corrupt("storage " + key->s + " is not used by the object");
+    at::Tensor& t = it->second->tensor;
+    if (pos + 8 > d.size()) return Corrupt("storage " + key->s + " is truncated");
+    int64_t numel = 0;
+    for (int i = 0; i < 8; ++i) numel |= static_cast<int64_t>(d[pos + static_cast<size_t>(i)]) << (8 * i);
+    pos += 8;
+    if (numel != t.numel()) return Corrupt("storage " + key->s + " has another size than its id says");
+    const size_t bytes = static_cast<size_t>(numel) * t.element_size();
+    if (pos + bytes > d.size()) return Corrupt("storage " + key->s + " is truncated");
+    if (bytes > 0) std::memcpy(t.data_ptr(), d.data() + pos, bytes);
+    pos += bytes;
+  }
+  if (keys->items.size() != object_u.storages().size()) return Corrupt("storages without bytes");
+  return object;
+}
+
+}  // namespace
+
+bool IsLegacyTorchSave(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::vector<uint8_t> head(sizeof kLegacyMagic);
+  f.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()));
+  return f.gcount() == static_cast<std::streamsize>(head.size()) && IsLegacy(head);
+}
+
 Result<PyRef> ReadTorchSave(const std::string& path) {
   if (!std::filesystem::exists(path)) return core::NotFound(path + ": no such file");
   {
@@ -465,9 +549,20 @@ Result<PyRef> ReadTorchSave(const std::string& path) {
     char magic[2] = {0, 0};
     f.read(magic, 2);
     if (magic[0] != 'P' || magic[1] != 'K') {
-      return Status(StatusCode::kInvalidArgument,
-                    path + ": not a torch.save zip file (files from PyTorch < 1.6 or with "
-                           "_use_new_zipfile_serialization=False are not supported; re-save with a newer torch)");
+      // Not a zip: the legacy format, or not a torch.save file at all.
+      f.seekg(0);
+      std::vector<uint8_t> data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+      if (!IsLegacy(data)) {
+        return Status(StatusCode::kInvalidArgument, path + ": not a torch.save file (neither its zip format nor "
+                                                           "the legacy format of PyTorch < 1.6)");
+      }
+      try {
+        auto r = ReadLegacy(data);
+        if (!r.ok()) return r.status().WithContext(path);
+        return r;
+      } catch (const std::exception& e) {
+        return Corrupt(path + ": " + e.what());
+      }
     }
   }
   try {

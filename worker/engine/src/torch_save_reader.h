@@ -35,9 +35,14 @@ struct PyValue {
   PyRef Get(const std::string& key) const;
 };
 
-/// Parses a torch.save file. Errors: kNotFound, kInvalidArgument (not a torch.save
-/// zip file; a legacy pre-1.6 file), kDataLoss (corrupt).
+/// Parses a torch.save file: the zip format (PyTorch >= 1.6) or the legacy one (older
+/// PyTorch, e.g. the paper's pre-trained checkpoints; _use_new_zipfile_serialization=False).
+/// Errors: kNotFound, kInvalidArgument (not a torch.save file; legacy storage views),
+/// kDataLoss (corrupt).
 core::Result<PyRef> ReadTorchSave(const std::string& path);
+
+/// True when `path` starts as torch.save's legacy format does (its magic-number pickle).
+bool IsLegacyTorchSave(const std::string& path);
 
 /// Runs the unpickler over `pickle` with storages from `load_storage(key, bytes)`. Exposed for tests.
 core::Result<PyRef> Unpickle(const std::vector<uint8_t>& pickle,

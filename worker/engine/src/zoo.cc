@@ -256,6 +256,26 @@ Module DenseNet(ModuleFactory& f, const std::vector<int64_t>& nblocks, int64_t g
 
 }  // namespace
 
+std::string ReferenceZooName(const std::string& ours) {
+  static const std::regex kStageChild(R"(\.b(\d+)\.)");
+  static const std::regex kShortcutConv(R"((^|\.)shortcut\.conv\.)");
+  static const std::regex kShortcutBn(R"((^|\.)shortcut\.bn\.)");
+  static const std::regex kVggFeature(R"(^features\.(conv|bn)(\d+)\.)");
+  std::string name = std::regex_replace(ours, kStageChild, ".$1.");
+  name = std::regex_replace(name, kShortcutConv, "$1shortcut.0.");
+  name = std::regex_replace(name, kShortcutBn, "$1shortcut.1.");
+  std::smatch m;
+  if (std::regex_search(name, m, kVggFeature)) {
+    // VGG-9's Sequential: conv, BN, ReLU per layer, a max pool after layers 1, 3 and 6.
+    const int k = std::stoi(m[2]);
+    const int index = 3 * k + (k >= 2) + (k >= 4) + (m[1] == "bn" ? 1 : 0);
+    name = "features." + std::to_string(index) + "." + m.suffix().str();
+  }
+  if (name.rfind("fc.", 0) == 0) name = "fc.0." + name.substr(3);
+  if (name.rfind("fc_bn.", 0) == 0) name = "fc.1." + name.substr(6);
+  return name;
+}
+
 std::vector<ArchitectureInfo> Architectures() {
   return {
       {"mlp", "multilayer perceptron 512-256 with ReLU"},

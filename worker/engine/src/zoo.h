@@ -28,4 +28,13 @@ std::vector<ArchitectureInfo> Architectures();
 core::Result<torch::jit::Module> BuildArchitecture(const std::string& name, const std::vector<int64_t>& input_shape,
                                                    int64_t classes, uint64_t seed);
 
+/// The name the reference's own model classes (tomgoldstein/loss-landscape cifar10/models:
+/// ResNet_cifar, WResNet_cifar, VGG, DenseNet) give the tensor a built-in architecture calls
+/// `ours`, so that their checkpoints apply onto ours: stage children "layer1.b0." are
+/// "layer1.0.", projection shortcuts "shortcut.conv."/"shortcut.bn." are "shortcut.0."/
+/// "shortcut.1.", VGG-9's "features.conv2."/"features.bn2." are the Sequential's indices
+/// "features.7."/"features.8.", its "fc." and "fc_bn." are "fc.0." and "fc.1.". Other names
+/// come back unchanged (the two namings agree on them).
+std::string ReferenceZooName(const std::string& ours);
+
 }  // namespace landscape::engine
