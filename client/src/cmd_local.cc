@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "exit_codes.h"
 #include "landscape/core/progress.h"
+#include "landscape/core/sha256.h"
 #include "landscape/core/system.h"
 #include "landscape/engine/engine.h"
 #include "landscape/io/hdf5_files.h"
@@ -25,6 +26,31 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 void OnSignal(int) { g_stop.store(true); }
+
+// What a surface depends on beyond its spec: the contents of every file the spec names (model, arch,
+// model2, model3, checkpoints, a given direction file, a tensor data file), as one sha256 over
+// "field=sha256" lines. A resumed run must find the same, or a model retrained under the same name
+// would continue with the old model's values. Data directories and built-in data sets are named only;
+// an unreadable file counts as "?" (the engine reports it, naming the field).
+std::string InputsFingerprint(const core::JobSpec& spec) {
+  std::vector<std::pair<std::string, std::string>> files;
+  const core::ModelSpec& m = spec.model;
+  for (const auto& [field, path] : {std::pair<std::string, std::string>{"model", m.model}, {"arch", m.arch},
+                                    {"model2", m.model2}, {"model3", m.model3}}) {
+    if (!path.empty()) files.emplace_back(field, path);
+  }
+  for (size_t i = 0; i < m.checkpoints.size(); ++i) files.emplace_back("checkpoint" + std::to_string(i), m.checkpoints[i]);
+  if (spec.directions.kind == core::DirectionKind::kFile) files.emplace_back("dir_file", spec.directions.file);
+  if (auto src = core::ParseDataSource(spec.data.source); src.ok() && src->kind == core::DataSource::Kind::kTensor) {
+    files.emplace_back("data", src->location);
+  }
+  std::string lines;
+  for (const auto& [field, path] : files) {
+    auto sha = core::Sha256File(path);
+    lines += field + "=" + (sha.ok() ? *sha : std::string("?")) + "\n";
+  }
+  return core::Sha256Hex(lines);
+}
 
 std::string SiblingPath(const std::string& out, const std::string& suffix) {
   std::filesystem::path p(out);
@@ -152,6 +178,7 @@ int RunLocal(const LocalOptions& opts) {
   const core::JobSpec& spec = opts.spec;
   if (opts.out.empty()) return Report(core::InvalidArgument("--out", "a surface file is required"));
   const std::string key = core::ComputationKey(spec);
+  const std::string inputs = InputsFingerprint(spec);
 
   // Resume an existing surface computed with the same spec, unless --overwrite.
   io::Surface surface;
@@ -163,6 +190,14 @@ int RunLocal(const LocalOptions& opts) {
     if (it == existing->attributes.end() || it->second != key) {
       return Report(core::Status(core::StatusCode::kAlreadyExists,
                                  opts.out + " exists and was computed with a different spec; use --overwrite or "
+                                            "another --out",
+                                 "--out"));
+    }
+    auto seen = existing->attributes.find("inputs_sha256");  // absent in files of older versions
+    if (seen != existing->attributes.end() && seen->second != inputs) {
+      return Report(core::Status(core::StatusCode::kAlreadyExists,
+                                 opts.out + " was computed from other contents of the input files (a model, "
+                                            "checkpoint, direction or data file changed since); use --overwrite or "
                                             "another --out",
                                  "--out"));
     }
@@ -251,6 +286,7 @@ int RunLocal(const LocalOptions& opts) {
   surface.dir_file = dir_file;
   surface.attributes["spec"] = core::SpecToJson(spec);
   surface.attributes["computation_key"] = key;
+  surface.attributes["inputs_sha256"] = inputs;
   for (const auto& [k, v] : engine::EngineVersions()) surface.attributes["version_" + k] = v;
   for (const auto& [k, v] : spec.labels) surface.attributes["label_" + k] = v;
 

@@ -187,6 +187,16 @@ TEST_F(CliLocal, ResumesAPlaneThroughThreeModels) {
   auto again = Local(flags);
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_NE(again.output.find("6 of 6 points already computed"), std::string::npos) << again.output;
+
+  // Another model saved under the same name: the same spec, other contents; resuming would mix the two.
+  auto other = testing::RunCommand({Cli(), "export-arch", "--arch", "cnn", "--seed", "4", "--out", Path("cnn_s3.pt")});
+  ASSERT_EQ(other.exit_code, 0) << other.output;
+  ExpectCleanFailure(Local(flags), 2, "other contents of the input files");
+  std::vector<std::string> overwrite = flags;
+  overwrite.push_back("--overwrite");
+  auto redone = Local(overwrite);
+  EXPECT_EQ(redone.exit_code, 0) << redone.output;
+  EXPECT_EQ(redone.output.find("already computed"), std::string::npos) << redone.output;
 }
 
 TEST_F(CliLocal, SeveralEnginesShareThePointsAndGiveTheSameSurface) {
