@@ -246,6 +246,9 @@ int RunLocal(const LocalOptions& opts) {
   std::fprintf(stderr, "landscape: loaded in %.2f s (model and data), directions %.2f s, evaluation set up in %.2f s\n",
                info.load_seconds, info.directions_seconds, info.setup_seconds);
   std::fprintf(stderr, "landscape: points evaluated on %s\n", EvaluationPath(info).c_str());
+  if (info.notes.count("target_weights")) {
+    std::fprintf(stderr, "landscape: warning: %s\n", info.notes.at("target_weights").c_str());
+  }
   if (info.notes.count("optimization")) {
     std::fprintf(stderr, "landscape: optimization %s\n", info.notes.at("optimization").c_str());
   }

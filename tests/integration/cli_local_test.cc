@@ -184,6 +184,8 @@ TEST_F(CliLocal, ResumesAPlaneThroughThreeModels) {
                                           "--y", "0:1:2", "--out", Path("plane.h5")};
   auto first = Local(flags);
   ASSERT_EQ(first.exit_code, 0) << first.output;
+  // The CNN has BatchNorm: with target directions in weights mode, the corners are not the other models.
+  EXPECT_NE(first.output.find("warning: the model has buffers"), std::string::npos) << first.output;
   auto again = Local(flags);
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_NE(again.output.find("6 of 6 points already computed"), std::string::npos) << again.output;
@@ -303,6 +305,7 @@ TEST_F(CliLocal, TrainWritesTorchScriptCheckpointsThatLocalReads) {
   auto l = Local({"--model", Path("train/model_2.pt"), "--model2", Path("train/model_0.pt"), "--dir-type", "states",
                   "--x", "-0.5:1.5:5", "--out", Path("interp.h5")});
   ASSERT_EQ(l.exit_code, 0) << l.output;
+  EXPECT_EQ(l.output.find("warning"), std::string::npos) << l.output;  // states: BatchNorm statistics move too
   auto s = io::ReadSurfaceFile(Path("interp.h5"));
   ASSERT_TRUE(s.ok());
   // x = 0 is the trained model, x = 1 the initialization: training lowered the loss.

@@ -335,6 +335,14 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
   if (!spec.grid.is_2d()) impl->dirs.y.clear();
   info.direction_tensors = static_cast<int64_t>(impl->dirs.x.size());
   if (impl->dirs.has_y()) info.xy_cosine = DirectionsCosine(impl->dirs);
+  if (spec.directions.kind == core::DirectionKind::kTarget && spec.directions.type == core::DirType::kWeights &&
+      CollectTensors(module, core::DirType::kStates).size() > CollectTensors(module, core::DirType::kWeights).size()) {
+    // The reference's issue #35: with buffers (BatchNorm statistics) held at model 1's values, the point
+    // x = 1 is not model 2.
+    info.notes["target_weights"] =
+        "the model has buffers (BatchNorm statistics) that --dir-type weights keeps at the first model's values "
+        "along the path, so the point at 1 is not the second model; --dir-type states interpolates them too";
+  }
   const auto t2 = std::chrono::steady_clock::now();
   info.directions_seconds = std::chrono::duration<double>(t2 - t1).count();
 
