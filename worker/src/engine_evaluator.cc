@@ -75,7 +75,7 @@ Result<core::PreparedFiles> EngineEvaluatorFactory::Prepare(const core::JobSpec&
   core::PreparedFiles files;
   // What `landscape local` writes of the computation itself (not of this worker's evaluation path).
   for (const auto& [k, v] : engine->info().notes) {
-    if (k == "hessian_definition") files.attributes[k] = v;
+    if (k == "hessian_definition" || k == "target_weights") files.attributes[k] = v;
   }
   for (const auto& [k, v] : engine::EngineVersions()) files.attributes["version_" + k] = v;
   if (spec.directions.kind == core::DirectionKind::kFile) return files;
