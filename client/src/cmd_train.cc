@@ -19,7 +19,11 @@ int RunTrain(const TrainCmdOptions& o) {
   t.epochs = o.epochs;
   t.batch_size = o.batch_size;
   t.lr = o.lr;
+  t.optimizer = o.optimizer;
   t.momentum = o.momentum;
+  t.beta1 = o.betas.at(0);
+  t.beta2 = o.betas.at(1);
+  t.eps = o.eps;
   t.nesterov = !o.no_nesterov;
   t.weight_decay = o.weight_decay;
   t.lr_steps = o.lr_steps;

@@ -66,8 +66,11 @@ struct TrainCmdOptions {
   int64_t epochs = 10;
   int64_t batch_size = 128;
   double lr = 0.1;
+  std::string optimizer = "sgd";
   double momentum = 0.9;
   bool no_nesterov = false;
+  std::vector<double> betas{0.9, 0.999};
+  double eps = 1e-8;
   double weight_decay = 5e-4;
   std::vector<int64_t> lr_steps;
   double lr_decay = 0.1;

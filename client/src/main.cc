@@ -129,7 +129,12 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--epochs", train.epochs, "epochs")->capture_default_str();
   train_cmd->add_option("--batch-size", train.batch_size, "mini-batch size")->capture_default_str();
   train_cmd->add_option("--lr", train.lr, "initial learning rate")->capture_default_str();
+  train_cmd->add_option("--optimizer", train.optimizer, "sgd (momentum, Nesterov) | adam (as torch.optim.Adam)")
+      ->check(CLI::IsMember({"sgd", "adam"}))
+      ->capture_default_str();
   train_cmd->add_option("--momentum", train.momentum, "SGD momentum")->capture_default_str();
+  train_cmd->add_option("--betas", train.betas, "Adam's beta1 beta2")->expected(2)->delimiter(',')->capture_default_str();
+  train_cmd->add_option("--eps", train.eps, "Adam's epsilon")->capture_default_str();
   train_cmd->add_flag("--no-nesterov", train.no_nesterov, "plain momentum instead of Nesterov");
   train_cmd->add_option("--weight-decay", train.weight_decay, "L2 weight decay")->capture_default_str();
   train_cmd->add_option("--lr-steps", train.lr_steps,

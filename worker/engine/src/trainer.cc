@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -46,13 +47,32 @@ Status ExportArchitecture(const std::string& name, const std::vector<int64_t>& i
 
 namespace {
 
+class Optimizer {
+ public:
+  explicit Optimizer(std::vector<at::Tensor> params) : params_(std::move(params)) {}
+  virtual ~Optimizer() = default;
+  /// One update of every parameter with a gradient, at learning rate `lr`.
+  virtual void Step(double lr) = 0;
+  void ZeroGrad() {
+    for (auto& p : params_) {
+      if (p.grad().defined()) {
+        p.mutable_grad().detach_();
+        p.mutable_grad().zero_();
+      }
+    }
+  }
+
+ protected:
+  std::vector<at::Tensor> params_;
+};
+
 // SGD as torch.optim.SGD: g = grad + wd·θ; buf = μ·buf + g; step = nesterov ? g + μ·buf : buf; θ -= lr·step.
-class Sgd {
+class Sgd final : public Optimizer {
  public:
   Sgd(std::vector<at::Tensor> params, double momentum, bool nesterov, double wd)
-      : params_(std::move(params)), buf_(params_.size()), momentum_(momentum), nesterov_(nesterov), wd_(wd) {}
+      : Optimizer(std::move(params)), buf_(params_.size()), momentum_(momentum), nesterov_(nesterov), wd_(wd) {}
 
-  void Step(double lr) {
+  void Step(double lr) override {
     at::NoGradGuard no_grad;
     for (size_t i = 0; i < params_.size(); ++i) {
       at::Tensor& p = params_[i];
@@ -70,21 +90,46 @@ class Sgd {
       p.add_(g, -lr);
     }
   }
-  void ZeroGrad() {
-    for (auto& p : params_) {
-      if (p.grad().defined()) {
-        p.mutable_grad().detach_();
-        p.mutable_grad().zero_();
-      }
-    }
-  }
 
  private:
-  std::vector<at::Tensor> params_;
   std::vector<at::Tensor> buf_;
   double momentum_;
   bool nesterov_;
   double wd_;
+};
+
+// Adam as torch.optim.Adam (amsgrad off): g = grad + wd·θ; m = β1·m + (1-β1)·g; v = β2·v + (1-β2)·g²;
+// θ -= lr/(1-β1^t) · m / (sqrt(v)/sqrt(1-β2^t) + eps), t the parameter's step count.
+class Adam final : public Optimizer {
+ public:
+  Adam(std::vector<at::Tensor> params, double beta1, double beta2, double eps, double wd)
+      : Optimizer(std::move(params)), m_(params_.size()), v_(params_.size()), t_(params_.size(), 0),
+        beta1_(beta1), beta2_(beta2), eps_(eps), wd_(wd) {}
+
+  void Step(double lr) override {
+    at::NoGradGuard no_grad;
+    for (size_t i = 0; i < params_.size(); ++i) {
+      at::Tensor& p = params_[i];
+      if (!p.grad().defined()) continue;
+      at::Tensor g = p.grad();
+      if (wd_ != 0) g = g.add(p, wd_);
+      if (!m_[i].defined()) {
+        m_[i] = at::zeros_like(p);
+        v_[i] = at::zeros_like(p);
+      }
+      const double t = static_cast<double>(++t_[i]);
+      m_[i].lerp_(g, 1 - beta1_);
+      v_[i].mul_(beta2_).addcmul_(g, g, 1 - beta2_);
+      const double bias1 = 1 - std::pow(beta1_, t), bias2 = 1 - std::pow(beta2_, t);
+      at::Tensor denom = (v_[i].sqrt() / std::sqrt(bias2)).add_(eps_);
+      p.addcdiv_(m_[i], denom, -lr / bias1);
+    }
+  }
+
+ private:
+  std::vector<at::Tensor> m_, v_;
+  std::vector<int64_t> t_;
+  double beta1_, beta2_, eps_, wd_;
 };
 
 at::Tensor BatchLoss(const at::Tensor& out, const at::Tensor& y, core::Loss loss, at::Reduction::Reduction red) {
@@ -132,6 +177,12 @@ Result<TrainResult> Train(const TrainOptions& opts, const std::function<void(con
   if (opts.epochs < 1) return core::InvalidArgument("epochs", "must be at least 1");
   if (opts.batch_size < 1) return core::InvalidArgument("batch-size", "must be at least 1");
   if (!(opts.lr > 0)) return core::InvalidArgument("lr", "must be positive");
+  if (opts.optimizer != "sgd" && opts.optimizer != "adam") return core::InvalidArgument("optimizer", "expected sgd or adam");
+  if (!(opts.beta1 >= 0 && opts.beta1 < 1 && opts.beta2 >= 0 && opts.beta2 < 1)) {
+    return core::InvalidArgument("betas", "must be in [0, 1)");
+  }
+  if (!(opts.eps > 0)) return core::InvalidArgument("eps", "must be positive");
+  if (!(opts.weight_decay >= 0)) return core::InvalidArgument("weight-decay", "must be at least 0");
   if (opts.out_dir.empty()) return core::InvalidArgument("out", "an output directory is required");
   if (opts.augment != "auto" && opts.augment != "none" && opts.augment != "crop" && opts.augment != "crop-flip") {
     return core::InvalidArgument("augment", "expected auto, none, crop or crop-flip");
@@ -186,7 +237,12 @@ Result<TrainResult> Train(const TrainOptions& opts, const std::function<void(con
       p.requires_grad_(true);
       params.push_back(p);
     }
-    Sgd sgd(params, opts.momentum, opts.nesterov, opts.weight_decay);
+    std::unique_ptr<Optimizer> optimizer;
+    if (opts.optimizer == "adam") {
+      optimizer = std::make_unique<Adam>(params, opts.beta1, opts.beta2, opts.eps, opts.weight_decay);
+    } else {
+      optimizer = std::make_unique<Sgd>(params, opts.momentum, opts.nesterov, opts.weight_decay);
+    }
     std::ofstream log(fs::path(opts.out_dir) / "train_log.csv");
     log << "epoch,lr,train_loss,train_acc,test_loss,test_acc,seconds,checkpoint\n";
 
@@ -235,11 +291,11 @@ Result<TrainResult> Train(const TrainOptions& opts, const std::function<void(con
         at::Tensor x = train.images.index_select(0, idx);
         at::Tensor y = train.labels.index_select(0, idx);
         if (crop) x = Augment(x, flip, rng);
-        sgd.ZeroGrad();
+        optimizer->ZeroGrad();
         at::Tensor out = model.forward({x}).toTensor();
         at::Tensor loss = BatchLoss(out, y, opts.loss, at::Reduction::Mean);
         loss.backward();
-        sgd.Step(lr);
+        optimizer->Step(lr);
         const double lv = loss.item<double>();
         if (!std::isfinite(lv)) {
           return Status(StatusCode::kFailedPrecondition,
@@ -273,8 +329,14 @@ Result<TrainResult> Train(const TrainOptions& opts, const std::function<void(con
   j["lr"] = opts.lr;
   j["lr_steps"] = steps;
   j["lr_decay"] = opts.lr_decay;
-  j["momentum"] = opts.momentum;
-  j["nesterov"] = opts.nesterov;
+  j["optimizer"] = opts.optimizer;
+  if (opts.optimizer == "adam") {
+    j["betas"] = {opts.beta1, opts.beta2};
+    j["eps"] = opts.eps;
+  } else {
+    j["momentum"] = opts.momentum;
+    j["nesterov"] = opts.nesterov;
+  }
   j["weight_decay"] = opts.weight_decay;
   j["seed"] = opts.seed;
   j["augment"] = crop ? (flip ? "crop-flip" : "crop") : "none";

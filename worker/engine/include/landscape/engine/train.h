@@ -1,6 +1,7 @@
 // Training models without Python: built-in architectures (or a TorchScript
-// model to start from), SGD with momentum / Nesterov and weight decay, the
-// paper's step schedule, checkpoints every K epochs as TorchScript archives.
+// model to start from), SGD with momentum / Nesterov or Adam (the reference's
+// --optimizer sgd|adam), L2 weight decay, the paper's step schedule,
+// checkpoints every K epochs as TorchScript archives.
 #pragma once
 
 #include <functional>
@@ -18,8 +19,12 @@ struct TrainOptions {
   int64_t epochs = 10;
   int64_t batch_size = 128;
   double lr = 0.1;
+  /// "sgd" (torch.optim.SGD: momentum, Nesterov) or "adam" (torch.optim.Adam with betas and eps
+  /// below); weight_decay is added to the gradient (L2) in both, as torch.optim does.
+  std::string optimizer = "sgd";
   double momentum = 0.9;
   bool nesterov = true;          // the paper's recipe
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // Adam
   double weight_decay = 5e-4;
   /// Epochs at whose start lr is multiplied by lr_decay. Empty: the paper's
   /// 150/225/275 of 300, scaled to `epochs`.
