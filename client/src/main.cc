@@ -179,7 +179,9 @@ int main(int argc, char** argv) {
   PlotCmdOptions plot;
   double plot_vmin = 0, plot_vmax = 0, plot_vlevel = 0;
   CLI::App* plot_cmd = app.add_subcommand("plot", "draw a picture of a surface file (PNG, SVG or PDF)");
-  plot_cmd->add_option("surface", plot.surface, "surface file (HDF5; ours or the reference's)")->required();
+  plot_cmd->add_option("surface", plot.surface,
+                       "surface file (HDF5; ours or the reference's); without one, --proj-file draws the training "
+                       "path alone");
   plot_cmd->add_option("--kind", plot.kind,
                        "contour | filled | heat | 3d | 1d | trajectory | hessian | all (default: contour for 2-D, "
                        "1d for 1-D; 'all' writes OUT_<kind>.EXT for each)");

@@ -157,7 +157,36 @@ std::vector<ReportPicture> ReportPictures(const io::Surface& surface, const std:
   return pictures;
 }
 
+// `plot --proj-file P.h5 [--dir-file D.h5]` without a surface: the training path alone.
+int RunPathPlot(const PlotCmdOptions& o) {
+  if (o.proj_file.empty()) {
+    return Report(core::InvalidArgument("surface", "give a surface file, or --proj-file to draw a training path alone"));
+  }
+  if (!o.kind.empty() && o.kind != "trajectory") {
+    return Report(core::InvalidArgument("--kind", "'" + o.kind + "' needs a surface file; without one, only the "
+                                                  "trajectory can be drawn"));
+  }
+  if (!o.overlays.empty()) return Report(core::InvalidArgument("--overlay", "needs a surface file"));
+  auto format = plot::FormatForPath(o.out);
+  if (!format.ok()) return Report(format.status());
+  const io::Surface none;
+  auto path = LoadPath(o.proj_file, o.dir_file, none);
+  if (!path.ok()) return Report(path.status());
+  if (!path->note.empty() && !o.dir_file.empty()) std::fprintf(stderr, "landscape: note: %s\n", path->note.c_str());
+  plot::PlotData data;
+  data.trajectory = plot::Trajectory{path->x, path->y, path->explained_variance};
+  plot::PlotOptions opts;
+  opts.width = o.width;
+  opts.height = o.height;
+  opts.title = o.title;
+  auto r = plot::Draw(data, plot::Kind::kTrajectory, opts, o.out);
+  if (!r.ok()) return Report(r.status());
+  std::fprintf(stderr, "landscape: wrote %s\n", o.out.c_str());
+  return kExitOk;
+}
+
 int RunPlot(const PlotCmdOptions& o) {
+  if (o.surface.empty()) return RunPathPlot(o);
   auto surface = LoadSurface(o.surface, o.labels);
   if (!surface.ok()) return Report(surface.status());
   const io::Surface& s = *surface;

@@ -258,6 +258,16 @@ TEST_F(PicturesCli, TrajectoryFromAProjectionFile) {
   EXPECT_EQ(Landscape("plot " + h5 + " --kind trajectory --proj-file " + Path("nope.h5") + " --out " + Path("v.png")),
             2)
       << output_;
+  // Without a surface: the path alone (the reference draws it when only proj and dir files exist).
+  EXPECT_EQ(Landscape("plot --proj-file " + Path("proj.h5") + " --dir-file " + Path("pca.h5") + " --out " +
+                      Path("alone.png")),
+            0)
+      << output_;
+  EXPECT_GT(fs::file_size(Path("alone.png")), 5000u);
+  EXPECT_EQ(Landscape("plot --proj-file " + Path("proj.h5") + " --kind contour --out " + Path("w.png")), 2) << output_;
+  EXPECT_NE(output_.find("needs a surface file"), std::string::npos) << output_;
+  EXPECT_EQ(Landscape("plot --out " + Path("w.png")), 2) << output_;
+  EXPECT_FALSE(fs::exists(Path("w.png")));
 }
 
 }  // namespace

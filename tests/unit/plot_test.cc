@@ -350,6 +350,39 @@ TEST(Plot, LogScaleOrdersColoursByLogValue) {
   EXPECT_GT(mid - lo, 30);  // linear colours would make x = 0 as dark as x = -1
 }
 
+// The reference's plot_2D with only a projection file: the path on axes fitted to it, no surface.
+TEST(Plot, TrajectoryAloneFillsTheFrame) {
+  Trajectory t;
+  t.x = {-3.0, -1.0, 0.5, 2.0};
+  t.y = {10.0, 12.0, 11.0, 15.0};
+  PlotData data;
+  data.trajectory = t;
+  const std::string file = Out("path_alone.png");
+  auto f = Draw(data, Kind::kTrajectory, {}, file);
+  ASSERT_TRUE(f.ok()) << f.status();
+  // The axes span the path with 5 % margins.
+  EXPECT_NEAR(f->xmin, -3.0 - 0.25, 1e-9);
+  EXPECT_NEAR(f->xmax, 2.0 + 0.25, 1e-9);
+  EXPECT_NEAR(f->ymin, 10.0 - 0.25, 1e-9);
+  EXPECT_NEAR(f->ymax, 15.0 + 0.25, 1e-9);
+  const Image image = ReadPng(file);
+  ASSERT_TRUE(image.ok());
+  auto red = [](const std::array<int, 3>& c) { return c[0] > 150 && c[1] < 110 && c[2] < 110; };
+  for (size_t i = 0; i + 1 < t.x.size(); ++i) {
+    const double mx = 0.5 * (t.x[i] + t.x[i + 1]), my = 0.5 * (t.y[i] + t.y[i + 1]);
+    bool found = false;
+    for (int dx = -2; dx <= 2 && !found; ++dx) {
+      for (int dy = -2; dy <= 2 && !found; ++dy) found = red(image.At(f->PixelX(mx) + dx, f->PixelY(my) + dy));
+    }
+    EXPECT_TRUE(found) << "segment " << i;
+  }
+  // Only the trajectory may be drawn without a surface.
+  EXPECT_FALSE(Draw(data, Kind::kContour, {}, Out("no_surface.png")).ok());
+  PlotData empty;
+  empty.trajectory = Trajectory{};
+  EXPECT_FALSE(Draw(empty, Kind::kTrajectory, {}, Out("empty_path.png")).ok());
+}
+
 TEST(Plot, SvgAndPdfByExtension) {
   const io::Surface s = Bowl();
   PlotData d;

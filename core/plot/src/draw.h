@@ -12,6 +12,8 @@
 
 namespace landscape::plot::internal {
 
+/// The training path alone (kTrajectory without a surface), on axes fitted to it.
+core::Result<Frame> DrawPathOnly(Stream& st, const PlotData& d, const PlotOptions& o);
 /// Contour lines (kContour), and the training path over them when d.trajectory is set.
 core::Result<Frame> DrawContour(Stream& st, const PlotData& d, const std::string& metric, const PlotOptions& o);
 /// Filled contours (heat = false) or a heat map (heat = true); `default_range`

@@ -172,7 +172,22 @@ Result<std::vector<double>> Levels(double vmin, double vmax, std::optional<doubl
 }
 
 Result<Frame> Draw(const PlotData& data, Kind kind, const PlotOptions& opts, const std::string& out_path) {
-  if (!data.surface) return InvalidArgument("surface", "no surface to draw");
+  if (!data.surface) {
+    // Only a training path (the reference's plot_2D with a projection file and no surface).
+    if (kind != Kind::kTrajectory) return InvalidArgument("surface", "no surface to draw");
+    if (!data.trajectory || data.trajectory->x.empty() || data.trajectory->x.size() != data.trajectory->y.size()) {
+      return InvalidArgument("--proj-file", "the projected path is missing, empty, or its x and y differ in length");
+    }
+    LS_ASSIGN_OR_RETURN(Format format, FormatForPath(out_path));
+    std::lock_guard<std::mutex> lock(PlplotMutex());
+    LS_ASSIGN_OR_RETURN(auto stream, Stream::Open(out_path, format, opts.width, opts.height));
+    SetPalette();
+    plschr(0, internal::kTextScale);
+    plfontld(1);
+    LS_ASSIGN_OR_RETURN(Frame frame, internal::DrawPathOnly(*stream, data, opts));
+    LS_RETURN_IF_ERROR(stream->Finish());
+    return frame;
+  }
   const io::Surface& s = *data.surface;
   LS_RETURN_IF_ERROR(CheckKind(kind, s));
   if (kind == Kind::kTrajectory) {

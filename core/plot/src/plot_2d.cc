@@ -247,6 +247,44 @@ void FillMissing(std::vector<double>* v, size_t nx, size_t ny) {
 
 }  // namespace
 
+namespace {
+// The projected path: red line and dots, a circle at the start, a star at the end (the final model).
+void DrawPath(const Trajectory& t) {
+  plcol0(kRed);
+  plwidth(2.0);
+  plline(static_cast<PLINT>(t.x.size()), t.x.data(), t.y.data());
+  plssym(0, 0.9);
+  plpoin(static_cast<PLINT>(t.x.size()), t.x.data(), t.y.data(), 17);
+  if (!t.x.empty()) {
+    plssym(0, 1.3);
+    plcol0(kBlack);
+    plpoin(1, &t.x.front(), &t.y.front(), 4);  // start: a circle
+    plpoin(1, &t.x.back(), &t.y.back(), 18);   // end (the final model): a star
+    plschr(0, 0.8);
+    plptex(t.x.front(), t.y.front(), 1, 0, -0.5, "start");
+    plschr(0, kTextScale);
+  }
+  plssym(0, 1.0);
+  plwidth(1.0);
+}
+}  // namespace
+
+Result<Frame> DrawPathOnly(Stream& st, const PlotData& d, const PlotOptions& o) {
+  const Trajectory& t = *d.trajectory;
+  double x0 = *std::min_element(t.x.begin(), t.x.end()), x1 = *std::max_element(t.x.begin(), t.x.end());
+  double y0 = *std::min_element(t.y.begin(), t.y.end()), y1 = *std::max_element(t.y.begin(), t.y.end());
+  // 5 % margins; a path without extent along an axis gets a unit one around it.
+  const double px = x1 > x0 ? 0.05 * (x1 - x0) : 0.5, py = y1 > y0 ? 0.05 * (y1 - y0) : 0.5;
+  Viewport2d();
+  plwind(x0 - px, x1 + px, y0 - py, y1 + py);
+  DrawPath(t);
+  Frame f = CurrentFrame(st);
+  Axes2d(d);
+  Title({"training path", std::to_string(t.x.size()) + " checkpoints projected onto the plane of the directions"},
+        o.title);
+  return f;
+}
+
 Result<Frame> DrawContour(Stream& st, const PlotData& d, const std::string& metric, const PlotOptions& o) {
   const io::Surface& s = *d.surface;
   LS_ASSIGN_OR_RETURN(Scale2d sc, Prepare2d(s, metric, o));
@@ -282,23 +320,7 @@ Result<Frame> DrawContour(Stream& st, const PlotData& d, const std::string& metr
       if (v > sc.levels.back()) high.push_back(v);
     }
     if (!high.empty()) ContourLines(m, nx, ny, &grid, high, true, 0.8, kGrey);
-    const auto& t = *d.trajectory;
-    plcol0(kRed);
-    plwidth(2.0);
-    plline(static_cast<PLINT>(t.x.size()), t.x.data(), t.y.data());
-    plssym(0, 0.9);
-    plpoin(static_cast<PLINT>(t.x.size()), t.x.data(), t.y.data(), 17);
-    if (!t.x.empty()) {
-      plssym(0, 1.3);
-      plcol0(kBlack);
-      plpoin(1, &t.x.front(), &t.y.front(), 4);  // start: a circle
-      plpoin(1, &t.x.back(), &t.y.back(), 18);   // end (the final model): a star
-      plschr(0, 0.8);
-      plptex(t.x.front(), t.y.front(), 1, 0, -0.5, "start");
-      plschr(0, kTextScale);
-    }
-    plssym(0, 1.0);
-    plwidth(1.0);
+    DrawPath(*d.trajectory);
   }
   Frame f = CurrentFrame(st);
   Axes2d(d);

@@ -69,7 +69,7 @@ struct Trajectory {
 };
 
 struct PlotData {
-  const io::Surface* surface = nullptr;  // required
+  const io::Surface* surface = nullptr;  // required, except for kTrajectory: then the path alone
   std::string label;                     // legend name of `surface` when there are overlays
   std::vector<Overlay> overlays;         // kCurve1d only
   std::optional<Trajectory> trajectory;  // kTrajectory only (required there)
