@@ -12,7 +12,8 @@ namespace landscape::client {
 
 int RunTrajectory(const LocalOptions& opts) {
   core::JobSpec spec = opts.spec;
-  if (spec.directions.kind != core::DirectionKind::kPca) {
+  const bool onto_file = spec.directions.kind == core::DirectionKind::kFile;
+  if (spec.model.checkpoints.empty() || (spec.directions.kind != core::DirectionKind::kPca && !onto_file)) {
     return Report(core::InvalidArgument("--checkpoints", "give the training checkpoints (or --checkpoint-dir)"));
   }
   // No surface: a one-point plane is enough to build the directions and projections.
@@ -21,21 +22,33 @@ int RunTrajectory(const LocalOptions& opts) {
   engine::EngineOptions eopts;
   eopts.device = opts.device;
   eopts.threads = opts.threads;
-  std::fprintf(stderr, "landscape: PCA of %zu checkpoints...\n", spec.model.checkpoints.size());
+  if (onto_file) {
+    std::fprintf(stderr, "landscape: %zu checkpoints projected onto %s...\n", spec.model.checkpoints.size(),
+                 spec.directions.file.c_str());
+  } else {
+    std::fprintf(stderr, "landscape: PCA of %zu checkpoints...\n", spec.model.checkpoints.size());
+  }
   auto engine = engine::Engine::Create(spec, eopts);
   if (!engine.ok()) return Report(engine.status());
   const io::Projection* proj = (*engine)->trajectory();
   if (!proj) return Report(core::Internal("no trajectory was computed"));
   std::filesystem::path base(opts.out);
   if (base.extension() == ".h5") base.replace_extension("");
-  const std::string dirs_file = base.string() + ".dirs.h5", proj_file = base.string() + ".proj.h5";
-  core::Status s = io::WriteDirectionFile(dirs_file, (*engine)->directions());
+  // With --dir-file the directions are the user's file: only the projection is written.
+  const std::string dirs_file = onto_file ? spec.directions.file : base.string() + ".dirs.h5";
+  const std::string proj_file = base.string() + ".proj.h5";
+  core::Status s = onto_file ? core::Status::Ok() : io::WriteDirectionFile(dirs_file, (*engine)->directions());
   if (!s.ok()) return Report(s);
   s = io::WriteProjectionFile(proj_file, *proj);
   if (!s.ok()) return Report(s);
   PrintTrajectory((*engine)->directions(), *proj);
-  std::fprintf(stderr, "landscape: wrote %s and %s; next: landscape local --model %s --dir-file %s --x .. --y ..\n",
-               dirs_file.c_str(), proj_file.c_str(), spec.model.model.c_str(), dirs_file.c_str());
+  if (onto_file) {
+    std::fprintf(stderr, "landscape: wrote %s; draw it over a surface of these directions: landscape plot SURFACE.h5 "
+                 "--kind trajectory --proj-file %s\n", proj_file.c_str(), proj_file.c_str());
+  } else {
+    std::fprintf(stderr, "landscape: wrote %s and %s; next: landscape local --model %s --dir-file %s --x .. --y ..\n",
+                 dirs_file.c_str(), proj_file.c_str(), spec.model.model.c_str(), dirs_file.c_str());
+  }
   return kExitOk;
 }
 

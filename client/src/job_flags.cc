@@ -139,7 +139,11 @@ Result<core::JobSpec> BuildJobSpec(const JobFlags& f, const core::SpecLimits& li
     s.directions.kind = core::DirectionKind::kFile;
     s.directions.file = f.dir_file;
     if (!f.model2.empty()) return core::InvalidArgument("--model2", "cannot be combined with --dir-file");
-    if (!f.checkpoints.empty()) return core::InvalidArgument("--checkpoints", "cannot be combined with --dir-file");
+    if (!s.model.checkpoints.empty() && !f.checkpoints_onto_dir_file) {
+      return core::InvalidArgument(f.checkpoints.empty() ? "--checkpoint-dir" : "--checkpoints",
+                                   "cannot be combined with --dir-file (landscape trajectory projects checkpoints "
+                                   "onto a direction file)");
+    }
   } else if (!s.model.checkpoints.empty()) {
     s.directions.kind = core::DirectionKind::kPca;
     if (!f.model2.empty()) return core::InvalidArgument("--model2", "cannot be combined with --checkpoints");

@@ -41,6 +41,9 @@ struct JobFlags : DataFlags {
   bool same_dir = false;
   uint64_t seed = 123;
   std::string dir_file;
+  /// `trajectory` only: checkpoints with --dir-file are projected onto the file's directions
+  /// (elsewhere the two are refused together).
+  bool checkpoints_onto_dir_file = false;
   std::string pca_ignore = "none";
   std::string x = "-1:1:51";
   std::string y;

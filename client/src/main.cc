@@ -97,8 +97,10 @@ int main(int argc, char** argv) {
   JobFlags traj_flags;
   LocalOptions traj;
   CLI::App* traj_cmd = app.add_subcommand(
-      "trajectory", "PCA directions of a training run and the checkpoints' projections (no surface)");
+      "trajectory", "PCA directions of a training run and the checkpoints' projections (no surface); with "
+                    "--dir-file, the checkpoints projected onto that file's plane instead");
   AddJobFlags(traj_cmd, &traj_flags);
+  traj_flags.checkpoints_onto_dir_file = true;
   traj_cmd->add_option("--out", traj.out, "output prefix: writes <out>.dirs.h5 and <out>.proj.h5")->required();
   traj_cmd->add_option("--device", traj.device, "auto (CUDA when present, else CPU) | cpu | cuda | cuda:N")->capture_default_str();
   traj_cmd->add_option("--threads", traj.threads, "intra-op threads")->check(CLI::Range(0, 4096));

@@ -143,6 +143,40 @@ def main():
         print(f"checkpoint {i}: loss {loss_true[i]:.6f} (expected {t:.6f}), at its projection "
               f"{loss_proj[i]:.6f} (expected {tp:.6f})")
         ok &= abs(loss_proj[i] - tp) <= 1e-4 * max(1.0, abs(tp))
+
+    # The same checkpoints projected onto a given plane (the reference's plot_trajectory --dir_file):
+    # filter-normalized random directions from `local` (neither unit nor orthogonal), least squares.
+    cmd = [binary, "local", "--model", final, "--arch", f"{work}/arch.pt", "--data", f"{work}/data.pt",
+           "--x", "-1:1:2", "--y", "-1:1:2", "--seed", "5", "--threads", "1", "--progress", "quiet", "--overwrite",
+           "--out", f"{work}/random.h5", "--dir-out", f"{work}/random.dirs.h5"]
+    if subprocess.run(cmd).returncode != 0:
+        return 1
+    cmd = [binary, "trajectory", "--model", final, "--arch", f"{work}/arch.pt", "--data", f"{work}/data.pt",
+           "--checkpoints", *ckpts, "--dir-file", f"{work}/random.dirs.h5", "--threads", "1", "--out", f"{work}/onto"]
+    print(" ".join(cmd), flush=True)
+    if subprocess.run(cmd).returncode != 0:
+        return 1
+    with h5py.File(f"{work}/random.dirs.h5", "r") as f:
+        R = np.stack([np.concatenate([np.array(f[g][str(i)], dtype=np.float64).ravel() for i in range(len(shapes))])
+                      for g in ("xdirection", "ydirection")], 1)
+    coef, *_ = np.linalg.lstsq(R, D.T, rcond=None)
+    dist = np.linalg.norm(D.T - R @ coef, axis=0)
+    with h5py.File(f"{work}/onto.proj.h5", "r") as p:
+        qx, qy, qdist = np.array(p["proj_xcoord"]), np.array(p["proj_ycoord"]), np.array(p["distance_from_plane"])
+        q_loss_true = np.array(p["loss_true"])
+    scale = np.abs(coef).max()
+    onto_ok = (np.allclose(qx, coef[0], atol=1e-5 * scale) and np.allclose(qy, coef[1], atol=1e-5 * scale)
+               and np.allclose(qdist, dist, atol=1e-4 * np.linalg.norm(D, axis=1).max())
+               and np.allclose(q_loss_true, loss_true, rtol=1e-6))
+    print("onto random directions: x", np.round(qx, 4), "expected", np.round(coef[0], 4),
+          "match" if onto_ok else "DIFFER")
+    ok &= onto_ok
+    ok &= not os.path.exists(f"{work}/onto.dirs.h5")  # the directions are the given file
+    # Elsewhere, checkpoints and a direction file together are refused.
+    r = subprocess.run([binary, "local", "--model", final, "--arch", f"{work}/arch.pt", "--data", f"{work}/data.pt",
+                        "--checkpoints", *ckpts, "--dir-file", f"{work}/random.dirs.h5", "--x", "0:1:2",
+                        "--out", f"{work}/no.h5"], capture_output=True, text=True)
+    ok &= r.returncode == 2 and "landscape trajectory" in r.stderr
     return 0 if ok else 1
 
 

@@ -20,6 +20,7 @@
 #include "hessian.h"
 #include "landscape/core/system.h"
 #include "model_io.h"
+#include "pca.h"
 
 namespace landscape::engine {
 
@@ -332,6 +333,12 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
     return Status(StatusCode::kInvalidArgument, "the direction file has no ydirection, but the grid is 2-D",
                   "directions.file");
   }
+  // A training path onto given directions (the reference's project_trajectory with --dir_file).
+  const bool project_onto_file =
+      spec.directions.kind == core::DirectionKind::kFile && !spec.model.checkpoints.empty();
+  if (project_onto_file) {
+    LS_ASSIGN_OR_RETURN(projection, ProjectCheckpoints(spec, module, arch ? &*arch : nullptr, impl->dirs, opts));
+  }
   if (!spec.grid.is_2d()) impl->dirs.y.clear();
   info.direction_tensors = static_cast<int64_t>(impl->dirs.x.size());
   if (impl->dirs.has_y()) info.xy_cosine = DirectionsCosine(impl->dirs);
@@ -412,7 +419,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
 
   if (spec.hessian.enabled) impl->MakeHessian();
 
-  if (spec.directions.kind == core::DirectionKind::kPca) {
+  if (spec.directions.kind == core::DirectionKind::kPca || project_onto_file) {
     // Each checkpoint's true loss beside the loss at its projection onto the plane.
     auto& losses_true = projection.extra["loss_true"];
     auto& acc_true = projection.extra["acc_true"];

@@ -26,7 +26,98 @@ std::vector<float> Flatten(const torch::jit::Module& m, core::DirType type, std:
   return row;
 }
 
+// Least-squares coordinates in the plane of (dx, dy): the point θ* + a·dx + b·dy nearest to θ* + d.
+class PlaneProjector {
+ public:
+  PlaneProjector(std::vector<double> dx, std::vector<double> dy) : dx_(std::move(dx)), dy_(std::move(dy)) {
+    for (size_t j = 0; j < dx_.size(); ++j) {
+      xx_ += dx_[j] * dx_[j];
+      yy_ += dy_[j] * dy_[j];
+      xy_ += dx_[j] * dy_[j];
+    }
+  }
+  /// false when the directions are (nearly) parallel or zero: no plane to project onto.
+  bool Spans() const { return xx_ * yy_ - xy_ * xy_ > 1e-12 * std::max(1e-300, xx_ * yy_); }
+
+  /// Appends d's coordinates and its distance from the plane to `proj`; `extra_sq` is the squared
+  /// norm of entries of d left out of `r` (zero in both directions) that still count for the distance.
+  void Add(const float* r, double extra_sq, io::Projection* proj) const {
+    double dxd = 0, dyd = 0, dd = extra_sq;
+    for (size_t j = 0; j < dx_.size(); ++j) {
+      dxd += dx_[j] * r[j];
+      dyd += dy_[j] * r[j];
+      dd += static_cast<double>(r[j]) * r[j];
+    }
+    const double det = xx_ * yy_ - xy_ * xy_;
+    const double a = (yy_ * dxd - xy_ * dyd) / det;
+    const double b = (xx_ * dyd - xy_ * dxd) / det;
+    // ‖d − a·dx − b·dy‖² = ‖d‖² − 2a⟨d,dx⟩ − 2b⟨d,dy⟩ + a²‖dx‖² + 2ab⟨dx,dy⟩ + b²‖dy‖².
+    const double res2 = dd - 2 * a * dxd - 2 * b * dyd + a * a * xx_ + 2 * a * b * xy_ + b * b * yy_;
+    const double dist = std::sqrt(std::max(0.0, res2));
+    proj->x.push_back(a);
+    proj->y.push_back(b);
+    proj->extra["distance_from_plane"].push_back(dist);
+    proj->extra["relative_distance"].push_back(dd > 0 ? dist / std::sqrt(dd) : 0.0);
+  }
+
+ private:
+  std::vector<double> dx_, dy_;
+  double xx_ = 0, yy_ = 0, xy_ = 0;
+};
+
+// Checkpoint i of the spec, its rows for `type` minus `final_row`.
+Result<std::vector<float>> CheckpointRow(const core::JobSpec& spec, size_t i, const torch::jit::Module& model,
+                                         const torch::jit::Module* arch, const EngineOptions& opts,
+                                         const std::vector<float>& final_row) {
+  const std::string& ref = spec.model.checkpoints[i];
+  LS_ASSIGN_OR_RETURN(std::string path, opts.resolve ? opts.resolve(ref) : Result<std::string>(ref));
+  auto ck = LoadModel(path, arch ? arch : &model, "checkpoint " + std::to_string(i));
+  if (!ck.ok()) return Status(ck.status().code(), ck.status().message(), "model.checkpoints");
+  std::vector<float> row = Flatten(*ck, spec.directions.type, nullptr);
+  if (row.size() != final_row.size()) {
+    return Status(StatusCode::kInvalidArgument,
+                  "checkpoint " + path + " has " + std::to_string(row.size()) + " entries but the model has " +
+                      std::to_string(final_row.size()) + ": different architectures",
+                  "model.checkpoints");
+  }
+  for (size_t k = 0; k < row.size(); ++k) row[k] -= final_row[k];
+  return row;
+}
+
 }  // namespace
+
+Result<io::Projection> ProjectCheckpoints(const core::JobSpec& spec, const torch::jit::Module& model,
+                                          const torch::jit::Module* arch, const io::DirectionSet& dirs,
+                                          const EngineOptions& opts) {
+  const std::vector<float> final_row = Flatten(model, spec.directions.type, nullptr);
+  auto flat = [&](const std::vector<io::HostArray>& axis) {
+    std::vector<double> v;
+    v.reserve(final_row.size());
+    for (const io::HostArray& a : axis) {
+      for (int64_t i = 0; i < a.numel(); ++i) v.push_back(a.At(i));
+    }
+    return v;
+  };
+  if (!dirs.has_y()) {
+    return core::InvalidArgument("directions.file", "projecting checkpoints needs a plane: the file has no ydirection");
+  }
+  std::vector<double> dx = flat(dirs.x), dy = flat(dirs.y);
+  if (dx.size() != final_row.size() || dy.size() != final_row.size()) {
+    return core::InvalidArgument("directions.file", "the direction file has " + std::to_string(dx.size()) +
+                                                        " entries but the model has " +
+                                                        std::to_string(final_row.size()) + " (for its dir_type)");
+  }
+  const PlaneProjector plane(std::move(dx), std::move(dy));
+  if (!plane.Spans()) {
+    return core::InvalidArgument("directions.file", "the x and y directions are parallel: they span no plane");
+  }
+  io::Projection proj;
+  for (size_t i = 0; i < spec.model.checkpoints.size(); ++i) {
+    LS_ASSIGN_OR_RETURN(std::vector<float> row, CheckpointRow(spec, i, model, arch, opts, final_row));
+    plane.Add(row.data(), 0.0, &proj);
+  }
+  return proj;
+}
 
 Result<PcaResult> ComputePca(const core::JobSpec& spec, const torch::jit::Module& model,
                              const torch::jit::Module* arch, const EngineOptions& opts) {
@@ -52,18 +143,7 @@ Result<PcaResult> ComputePca(const core::JobSpec& spec, const torch::jit::Module
   std::vector<std::vector<float>> rows(m);
   std::vector<double> small_sq(m, 0.0);  // ‖ignored part of d_i‖², for the projection's distances
   for (size_t i = 0; i < m; ++i) {
-    const std::string& ref = spec.model.checkpoints[i];
-    LS_ASSIGN_OR_RETURN(std::string path, opts.resolve ? opts.resolve(ref) : Result<std::string>(ref));
-    auto ck = LoadModel(path, arch ? arch : &model, "checkpoint " + std::to_string(i));
-    if (!ck.ok()) return Status(ck.status().code(), ck.status().message(), "model.checkpoints");
-    std::vector<float> row = Flatten(*ck, type, nullptr);
-    if (row.size() != p) {
-      return Status(StatusCode::kInvalidArgument,
-                    "checkpoint " + path + " has " + std::to_string(row.size()) + " entries but the model has " +
-                        std::to_string(p) + ": different architectures",
-                    "model.checkpoints");
-    }
-    for (size_t k = 0; k < p; ++k) row[k] -= final_row[k];
+    LS_ASSIGN_OR_RETURN(std::vector<float> row, CheckpointRow(spec, i, model, arch, opts, final_row));
     for (const auto& [a, b] : small_ranges) {
       for (size_t k = a; k < b; ++k) {
         small_sq[i] += static_cast<double>(row[k]) * row[k];
@@ -149,33 +229,11 @@ Result<PcaResult> ComputePca(const core::JobSpec& spec, const torch::jit::Module
     dx[j] = static_cast<float>(pcs[0][j]);
     dy[j] = static_cast<float>(pcs[1][j]);
   }
-  double xx = 0, yy = 0, xy = 0;
-  for (size_t j = 0; j < p; ++j) {
-    xx += dx[j] * dx[j];
-    yy += dy[j] * dy[j];
-    xy += dx[j] * dy[j];
-  }
-  const double det = xx * yy - xy * xy;
-  io::Projection& proj = result.projection;
+  const PlaneProjector plane(std::move(dx), std::move(dy));
   for (size_t i = 0; i < m; ++i) {
     // Entries zeroed by biasbn still count for the distance: their squared norm is small_sq[i]
     // and the PCs are zero there.
-    double dxd = 0, dyd = 0, dd = ignore ? small_sq[i] : 0.0;
-    const float* r = rows[i].data();
-    for (size_t j = 0; j < p; ++j) {
-      dxd += dx[j] * r[j];
-      dyd += dy[j] * r[j];
-      dd += static_cast<double>(r[j]) * r[j];
-    }
-    const double a = (yy * dxd - xy * dyd) / det;
-    const double b = (xx * dyd - xy * dxd) / det;
-    // ‖d − a·dx − b·dy‖² = ‖d‖² − 2a⟨d,dx⟩ − 2b⟨d,dy⟩ + a²‖dx‖² + 2ab⟨dx,dy⟩ + b²‖dy‖².
-    const double res2 = dd - 2 * a * dxd - 2 * b * dyd + a * a * xx + 2 * a * b * xy + b * b * yy;
-    const double dist = std::sqrt(std::max(0.0, res2));
-    proj.x.push_back(a);
-    proj.y.push_back(b);
-    proj.extra["distance_from_plane"].push_back(dist);
-    proj.extra["relative_distance"].push_back(dd > 0 ? dist / std::sqrt(dd) : 0.0);
+    plane.Add(rows[i].data(), ignore ? small_sq[i] : 0.0, &result.projection);
   }
   result.dirs.attributes["pca_checkpoints"] = std::to_string(m);
   result.dirs.attributes["pca_ignore"] = core::Name(spec.directions.pca_ignore);

@@ -26,4 +26,13 @@ struct PcaResult {
 core::Result<PcaResult> ComputePca(const core::JobSpec& spec, const torch::jit::Module& model,
                                    const torch::jit::Module* arch, const EngineOptions& opts);
 
+/// Every checkpoint of spec.model.checkpoints projected onto the plane of given directions
+/// (`dirs`, e.g. a random or PCA direction file; the reference's project_trajectory with
+/// proj_method "lstsq": the coordinates (a, b) of the nearest point θ* + a·dx + b·dy, in the
+/// surface's frame even when the directions are neither unit nor orthogonal), with the
+/// distances as ComputePca's. `model` is the final model θ*.
+core::Result<io::Projection> ProjectCheckpoints(const core::JobSpec& spec, const torch::jit::Module& model,
+                                                const torch::jit::Module* arch, const io::DirectionSet& dirs,
+                                                const EngineOptions& opts);
+
 }  // namespace landscape::engine
