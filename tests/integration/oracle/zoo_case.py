@@ -60,6 +60,55 @@ class ResNet(nn.Module):
         return self.linear(F.avg_pool2d(out, 8).flatten(1))
 
 
+class Bottleneck4(nn.Module):
+    """The reference's Bottleneck (expansion 4) and Bottleneck_noshortcut (no addition, no last ReLU)."""
+
+    def __init__(self, cin, planes, stride, shortcut):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, 4 * planes, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(4 * planes)
+        self.use_shortcut = shortcut
+        self.shortcut = nn.Sequential()
+        if shortcut and (stride != 1 or cin != 4 * planes):
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, 4 * planes, 1, stride, bias=False), nn.BatchNorm2d(4 * planes))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = F.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        if not self.use_shortcut:
+            return out
+        return F.relu(out + self.shortcut(x))
+
+
+class ImageNetResNet(nn.Module):
+    """The reference's ResNet class (resnet18/34/50/101/152): 64-512 channels at CIFAR resolution."""
+
+    def __init__(self, blocks, bottleneck, shortcut=True, classes=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        cin, expansion = 64, 4 if bottleneck else 1
+        for s, n in enumerate(blocks):
+            planes, layers = 64 * 2 ** s, []
+            for b in range(n):
+                stride = 2 if s > 0 and b == 0 else 1
+                layers.append(Bottleneck4(cin, planes, stride, shortcut) if bottleneck
+                              else Block(cin, planes, stride, shortcut))
+                cin = planes * expansion
+            setattr(self, f"layer{s + 1}", nn.Sequential(*layers))
+        self.linear = nn.Linear(512 * expansion, classes)
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.layer4(self.layer3(self.layer2(self.layer1(out))))
+        return self.linear(F.avg_pool2d(out, 4).flatten(1))
+
+
 class VGG9(nn.Module):
     def __init__(self, classes=10):
         super().__init__()
@@ -140,6 +189,11 @@ MODELS = {
     "resnet56_noshort": lambda: ResNet(56, shortcut=False),
     "resnet110": lambda: ResNet(110),
     "wrn56_2": lambda: ResNet(56, k=2),
+    "resnet18": lambda: ImageNetResNet([2, 2, 2, 2], False),
+    "resnet18_noshort": lambda: ImageNetResNet([2, 2, 2, 2], False, shortcut=False),
+    "resnet50": lambda: ImageNetResNet([3, 4, 6, 3], True),
+    "resnet50_noshort": lambda: ImageNetResNet([3, 4, 6, 3], True, shortcut=False),
+    "resnet50_16_noshort": lambda: ResNet(50, shortcut=False),
     "vgg9": VGG9,
     "densenet_cifar": lambda: DenseNet([6, 12, 24, 16], 12),
 }
@@ -194,7 +248,7 @@ def reference_checkpoints(binary, work):
     data = os.path.join(work, "ckpt_data.pt")
     torch.save({"images": images, "labels": labels}, data)
     ok = True
-    for name in ("resnet20", "vgg9", "densenet_cifar"):
+    for name in ("resnet20", "resnet50", "vgg9", "densenet_cifar"):
         arch = os.path.join(work, name + "-arch.pt")
         r = subprocess.run([binary, "export-arch", "--arch", name, "--input", "3x32x32", "--out", arch],
                            capture_output=True, text=True)

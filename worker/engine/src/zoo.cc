@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <array>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -150,6 +151,67 @@ Module BasicBlock(ModuleFactory& f, int64_t in, int64_t out, int64_t stride, boo
   return f.Composite(shortcut ? "BasicBlock" : "BasicBlockNoShort", c, fwd);
 }
 
+// The reference's Bottleneck (expansion 4): 1×1, 3×3 (stride), 1×1 convolutions with BatchNorm, a
+// projection shortcut when the shape changes; `shortcut` false: Bottleneck_noshortcut (no addition).
+Module Bottleneck(ModuleFactory& f, int64_t in, int64_t planes, int64_t stride, bool shortcut) {
+  const int64_t out = 4 * planes;
+  std::vector<std::pair<std::string, Module>> c = {{"conv1", f.Conv(in, planes, 1, 1, 0)},
+                                                   {"bn1", f.BatchNorm(planes)},
+                                                   {"conv2", f.Conv(planes, planes, 3, stride, 1)},
+                                                   {"bn2", f.BatchNorm(planes)},
+                                                   {"conv3", f.Conv(planes, out, 1, 1, 0)},
+                                                   {"bn3", f.BatchNorm(out)}};
+  std::string fwd =
+      "def forward(self, x):\n"
+      "    out = torch.relu(self.bn1.forward(self.conv1.forward(x)))\n"
+      "    out = torch.relu(self.bn2.forward(self.conv2.forward(out)))\n"
+      "    out = self.bn3.forward(self.conv3.forward(out))\n";
+  if (!shortcut) {
+    fwd += "    return out\n";  // the reference's Bottleneck_noshortcut: no addition, no final ReLU
+    return f.Composite("BottleneckNoShort", c, fwd);
+  }
+  if (stride != 1 || in != out) {
+    c.emplace_back("shortcut", f.Sequential("Shortcut", {{"conv", f.Conv(in, out, 1, stride, 0)},
+                                                          {"bn", f.BatchNorm(out)}}));
+    fwd += "    out = out + self.shortcut.forward(x)\n";
+  } else {
+    fwd += "    out = out + x\n";
+  }
+  fwd += "    return torch.relu(out)\n";
+  return f.Composite("Bottleneck", c, fwd);
+}
+
+// The reference's ImageNet-style ResNet at CIFAR resolution (its ResNet class: resnet18/34/50/101/152):
+// a 3×3 stem of 64 channels, four stages of 64, 128, 256, 512 planes (strides 1, 2, 2, 2), global
+// average pooling (the reference's avg_pool2d(4) of the 4×4 map), a linear classifier.
+Module ImageNetResNet(ModuleFactory& f, const std::array<int64_t, 4>& blocks, bool bottleneck, bool shortcut,
+                      int64_t in_ch, int64_t classes) {
+  const int64_t expansion = bottleneck ? 4 : 1;
+  std::vector<std::pair<std::string, Module>> top = {{"conv1", f.Conv(in_ch, 64, 3, 1, 1)}, {"bn1", f.BatchNorm(64)}};
+  int64_t planes_in = 64;
+  for (int s = 0; s < 4; ++s) {
+    const int64_t planes = int64_t{64} << s;
+    std::vector<std::pair<std::string, Module>> stage;
+    for (int64_t b = 0; b < blocks[static_cast<size_t>(s)]; ++b) {
+      const int64_t stride = (s > 0 && b == 0) ? 2 : 1;
+      stage.emplace_back("b" + std::to_string(b), bottleneck ? Bottleneck(f, planes_in, planes, stride, shortcut)
+                                                             : BasicBlock(f, planes_in, planes, stride, shortcut));
+      planes_in = planes * expansion;
+    }
+    top.emplace_back("layer" + std::to_string(s + 1), f.Sequential("Stage", stage));
+  }
+  top.emplace_back("linear", f.Linear(512 * expansion, classes, kClassifierStd));
+  return f.Composite("ResNetImageNet", top,
+                     "def forward(self, x):\n"
+                     "    out = torch.relu(self.bn1.forward(self.conv1.forward(x)))\n"
+                     "    out = self.layer1.forward(out)\n"
+                     "    out = self.layer2.forward(out)\n"
+                     "    out = self.layer3.forward(out)\n"
+                     "    out = self.layer4.forward(out)\n"
+                     "    out = torch.mean(out, [2, 3])\n"
+                     "    return self.linear.forward(out)\n");
+}
+
 // CIFAR ResNet (He et al. 2016; the reference's ResNet_cifar / WResNet_cifar):
 // 6n+2 layers, widths 16k, 32k, 64k, global average pooling.
 Module CifarResNet(ModuleFactory& f, int64_t depth, int64_t k, bool shortcut, int64_t in_ch, int64_t classes) {
@@ -284,8 +346,13 @@ std::vector<ArchitectureInfo> Architectures() {
       {"resnet32", "CIFAR ResNet-32"},
       {"resnet44", "CIFAR ResNet-44"},
       {"resnet56", "CIFAR ResNet-56"},
-      {"resnet110", "CIFAR ResNet-110"},
-      {"resnetN_noshort", "any of the above without skip connections (e.g. resnet56_noshort)"},
+      {"resnet110", "CIFAR ResNet-110 (any depth 6n+2 but 50; resnet50_16 is the CIFAR ResNet-50)"},
+      {"resnet18", "ImageNet-style ResNet-18 at CIFAR resolution (the reference's ResNet18: 64-512 channels)"},
+      {"resnet34", "ImageNet-style ResNet-34"},
+      {"resnet50", "ImageNet-style ResNet-50, bottleneck blocks (the reference's ResNet50)"},
+      {"resnet101", "ImageNet-style ResNet-101, bottleneck blocks"},
+      {"resnet152", "ImageNet-style ResNet-152, bottleneck blocks"},
+      {"resnetN_noshort", "any of the above without skip connections (e.g. resnet56_noshort, resnet50_16_noshort)"},
       {"wrn56_K", "Wide-ResNet-56 with width factor K (e.g. wrn56_2, wrn56_4, wrn56_8; _noshort too)"},
       {"vgg9", "VGG-9 of the paper: 7 conv + BN, FC 256 + BN, classifier"},
       {"densenet_small", "DenseNet-BC, 4 dense blocks of 2 bottleneck layers, growth 12"},
@@ -301,7 +368,7 @@ Result<torch::jit::Module> BuildArchitecture(const std::string& name, const std:
   ModuleFactory f(seed);
   try {
     std::smatch m;
-    static const std::regex kResNet(R"(resnet(\d+)(_noshort)?)");
+    static const std::regex kResNet(R"(resnet(\d+)(_16)?(_noshort)?)");
     static const std::regex kWrn(R"(wrn(\d+)_(\d+)(_noshort)?)");
     if (name == "mlp") {
       return f.Composite("MLP",
@@ -334,10 +401,21 @@ Result<torch::jit::Module> BuildArchitecture(const std::string& name, const std:
     }
     if (std::regex_match(name, m, kResNet)) {
       const int64_t depth = std::stoll(m[1]);
-      if (depth < 8 || (depth - 2) % 6 != 0) {
-        return core::InvalidArgument("arch", "ResNet depth must be 6n+2 (20, 32, 44, 56, 110, ...), got " + m[1].str());
+      const bool shortcut = !m[3].matched;
+      // The reference's keys: 18/34/50/101/152 are its ImageNet-style ResNet; "_16" (resnet50_16_noshort)
+      // and every other 6n+2 depth its CIFAR ResNet of 16 base channels.
+      static const std::map<int64_t, std::pair<std::array<int64_t, 4>, bool>> kImageNet = {
+          {18, {{2, 2, 2, 2}, false}}, {34, {{3, 4, 6, 3}, false}}, {50, {{3, 4, 6, 3}, true}},
+          {101, {{3, 4, 23, 3}, true}}, {152, {{3, 8, 36, 3}, true}}};
+      auto in = kImageNet.find(depth);
+      if (!m[2].matched && in != kImageNet.end()) {
+        return ImageNetResNet(f, in->second.first, in->second.second, shortcut, c, classes);
       }
-      return CifarResNet(f, depth, 1, !m[2].matched, c, classes);
+      if (depth < 8 || (depth - 2) % 6 != 0) {
+        return core::InvalidArgument("arch", "ResNet depth must be 18, 34, 50, 101, 152 (ImageNet-style) or 6n+2 "
+                                             "(CIFAR: 20, 32, 44, 56, 110, ...), got " + m[1].str());
+      }
+      return CifarResNet(f, depth, 1, shortcut, c, classes);
     }
     if (std::regex_match(name, m, kWrn)) {
       const int64_t depth = std::stoll(m[1]), k = std::stoll(m[2]);
