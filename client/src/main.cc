@@ -188,7 +188,7 @@ int main(int argc, char** argv) {
                        "contour | filled | heat | 3d | 1d | trajectory | hessian | all (default: contour for 2-D, "
                        "1d for 1-D; 'all' writes OUT_<kind>.EXT for each)");
   plot_cmd->add_option("--metric", plot.metric,
-                       "train_loss | test_loss | train_acc | test_acc | train_err | test_err | eig_ratio | min_eig | "
+                       "train_loss | test_loss | train_acc | test_acc | train_err | test_err | eig_ratio | eig_ratio_signed | min_eig | "
                        "max_eig (default: train_loss, else test_loss)");
   CLI::Option* vmin_opt = plot_cmd->add_option("--vmin", plot_vmin, "lowest level / colour (default: the data's)");
   CLI::Option* vmax_opt = plot_cmd->add_option("--vmax", plot_vmax, "highest level / colour (default: the data's)");

@@ -12,6 +12,7 @@
 
 #include "landscape/io/hdf5_files.h"
 #include "landscape/plot/plot.h"
+#include "landscape/io/surface_views.h"
 #include "png_reader.h"
 
 namespace landscape::plot {
@@ -285,6 +286,18 @@ TEST(Plot, HessianRatioMapUsesTheReferenceRange) {
   one.done.assign(one.x.size(), 1);
   const Drawn c = DrawPng(one, Kind::kHessian, "hessian_1d.png");
   EXPECT_TRUE(c.image.ok());
+
+  // The signed ratio (the reference's second ratio picture) keeps min_eig's sign; the plain one does not.
+  auto signed_ratio = io::MetricValues(one, "eig_ratio_signed");
+  auto abs_ratio = io::MetricValues(one, "eig_ratio");
+  ASSERT_TRUE(signed_ratio.ok() && abs_ratio.ok());
+  EXPECT_DOUBLE_EQ((*signed_ratio)[0], -0.05);  // x = -1: -0.1 / 2
+  EXPECT_DOUBLE_EQ((*abs_ratio)[0], 0.05);
+  EXPECT_DOUBLE_EQ((*signed_ratio)[5], 0.0);  // x = 0
+  PlotOptions o;
+  o.metric = "eig_ratio_signed";
+  const Drawn h = DrawPng(s, Kind::kHeat, "eig_ratio_signed_heat.png", o);
+  EXPECT_TRUE(h.image.ok());
 }
 
 TEST(Plot, TrajectoryIsDrawnOverTheContour) {

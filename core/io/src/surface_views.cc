@@ -75,7 +75,10 @@ std::vector<std::string> AvailableMetrics(const Surface& s) {
   for (const char* split : {"train", "test"}) {
     if (s.Has(std::string(split) + "_acc")) out.push_back(std::string(split) + "_err");
   }
-  if (s.Has("min_eig") && s.Has("max_eig")) out.emplace_back("eig_ratio");
+  if (s.Has("min_eig") && s.Has("max_eig")) {
+    out.emplace_back("eig_ratio");
+    out.emplace_back("eig_ratio_signed");
+  }
   return out;
 }
 
@@ -96,10 +99,13 @@ core::Result<std::vector<double>> MetricValues(const Surface& s, const std::stri
       return v;
     }
   }
-  if (metric == "eig_ratio" && s.Has("min_eig") && s.Has("max_eig")) {
+  if ((metric == "eig_ratio" || metric == "eig_ratio_signed") && s.Has("min_eig") && s.Has("max_eig")) {
     std::vector<double> lo = Masked(s, "min_eig");
     const std::vector<double> hi = Masked(s, "max_eig");
-    for (size_t k = 0; k < lo.size(); ++k) lo[k] = std::fabs(lo[k] / hi[k]);  // NaN/inf stay non-finite
+    const bool signed_ratio = metric == "eig_ratio_signed";
+    for (size_t k = 0; k < lo.size(); ++k) {
+      lo[k] = signed_ratio ? lo[k] / hi[k] : std::fabs(lo[k] / hi[k]);  // NaN/inf stay non-finite
+    }
     return lo;
   }
   return core::InvalidArgument(field, "the surface has no metric '" + metric + "' (it has: " +
@@ -108,6 +114,7 @@ core::Result<std::vector<double>> MetricValues(const Surface& s, const std::stri
 
 std::string MetricDisplayName(const std::string& metric) {
   if (metric == "eig_ratio") return "|λmin/λmax|";
+  if (metric == "eig_ratio_signed") return "λmin/λmax";
   if (metric == "min_eig") return "λmin";
   if (metric == "max_eig") return "λmax";
   std::string split = metric.substr(0, metric.find('_'));

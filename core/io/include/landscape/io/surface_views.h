@@ -17,7 +17,9 @@ namespace landscape::io {
 /// (train_loss, train_acc, test_loss, test_acc, min_eig, max_eig) it derives:
 ///   train_err / test_err = 100 - accuracy (percent; the reference meant to
 ///                          support these and never did),
-///   eig_ratio            = |min_eig / max_eig| (the paper's convexity map).
+///   eig_ratio            = |min_eig / max_eig| (the paper's convexity map),
+///   eig_ratio_signed     = min_eig / max_eig (the reference's second ratio picture:
+///                          negative where the surface curves down along some direction).
 /// An unknown or absent metric is InvalidArgument naming `field` and the
 /// metrics this surface has.
 core::Result<std::vector<double>> MetricValues(const Surface& s, const std::string& metric,
