@@ -256,10 +256,12 @@ Result<Dataset> LoadTensorFile(const std::string& path, bool train) {
   Dataset d;
   d.images = images->tensor;
   d.labels = labels->tensor;
+  // [N, H, W] are one-channel images; [N, D] feature vectors (tabular data) and [N, C, H, W] (or more
+  // dimensions) reach the model as they are.
   if (d.images.dim() == 3) d.images = d.images.unsqueeze(1);
-  if (d.images.dim() != 4) {
-    return DataError(path + ": images must be [N, C, H, W] (or [N, H, W]), got " + std::to_string(d.images.dim()) +
-                     " dimensions");
+  if (d.images.dim() < 2) {
+    return DataError(path + ": inputs must be [N, D] features, [N, H, W] or [N, C, H, W] images, got " +
+                     std::to_string(d.images.dim()) + " dimension(s)");
   }
   if (d.labels.dim() != 1 || d.labels.size(0) != d.images.size(0)) {
     return DataError(path + ": labels must be [N] with N = " + std::to_string(d.images.size(0)));
