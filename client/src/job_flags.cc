@@ -46,7 +46,7 @@ void AddJobFlags(CLI::App* app, JobFlags* f) {
                   "PCA of a training run: every model_<epoch>.pt|.t7|.pth in DIR, by epoch (landscape train writes them)");
   AddDataFlags(app, f);
   app->add_option("--batch-size", f->batch_size, "evaluation batch size (speed only)")->capture_default_str();
-  app->add_option("--loss", f->loss, "crossentropy | mse")->capture_default_str();
+  app->add_option("--loss", f->loss, "crossentropy | mse (softmax vs one-hot, the reference's) | regression (raw outputs vs float targets, no accuracy)")->capture_default_str();
   app->add_option("--dir-type", f->dir_type, "weights (parameters) | states (parameters and buffers)")
       ->capture_default_str();
   app->add_option("--xnorm", f->xnorm, "filter | layer | weight | dfilter | dlayer | none")->capture_default_str();

@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--augment", train.augment, "auto | none | crop | crop-flip")->capture_default_str();
   train_cmd->add_option("--eval-samples", train.eval_samples, "test samples evaluated per epoch (0 = all, -1 = none)")
       ->capture_default_str();
-  train_cmd->add_option("--loss", train.loss, "crossentropy | mse")->capture_default_str();
+  train_cmd->add_option("--loss", train.loss, "crossentropy | mse | regression (float targets)")->capture_default_str();
   train_cmd->add_option("--device", train.device, "auto (CUDA when present, else CPU) | cpu | cuda | cuda:N")->capture_default_str();
   train_cmd->add_option("--threads", train.threads, "intra-op threads (default: the cores this process owns)")
       ->check(CLI::Range(0, 4096));

@@ -21,7 +21,8 @@ constexpr NameTable<Norm, 6> kNorms{{{Norm::kFilter, "filter"},
                                      {Norm::kDLayer, "dlayer"},
                                      {Norm::kNone, "none"}}};
 constexpr NameTable<Ignore, 2> kIgnores{{{Ignore::kBiasBN, "biasbn"}, {Ignore::kNone, "none"}}};
-constexpr NameTable<Loss, 2> kLosses{{{Loss::kCrossEntropy, "crossentropy"}, {Loss::kMse, "mse"}}};
+constexpr NameTable<Loss, 3> kLosses{
+    {{Loss::kCrossEntropy, "crossentropy"}, {Loss::kMse, "mse"}, {Loss::kRegression, "regression"}}};
 constexpr NameTable<Split, 3> kSplits{{{Split::kTrain, "train"}, {Split::kTest, "test"}, {Split::kBoth, "both"}}};
 constexpr NameTable<DirectionKind, 4> kKinds{{{DirectionKind::kRandom, "random"},
                                               {DirectionKind::kTarget, "target"},
@@ -175,13 +176,14 @@ Result<Normalization> ParseNormalization(std::string_view text, std::string_view
 std::vector<std::string> JobSpec::MetricNames() const {
   std::vector<std::string> names;
   if (compute_loss) {
+    const bool acc = loss != Loss::kRegression;  // regression targets have no accuracy
     if (evaluates_train()) {
       names.emplace_back("train_loss");
-      names.emplace_back("train_acc");
+      if (acc) names.emplace_back("train_acc");
     }
     if (evaluates_test()) {
       names.emplace_back("test_loss");
-      names.emplace_back("test_acc");
+      if (acc) names.emplace_back("test_acc");
     }
   }
   if (hessian.enabled) {

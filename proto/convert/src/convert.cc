@@ -99,6 +99,7 @@ Result<core::JobSpec> SpecFromProto(const v1::JobSpec& p) {
     case v1::LOSS_UNSPECIFIED:
     case v1::LOSS_CROSS_ENTROPY: s.loss = core::Loss::kCrossEntropy; break;
     case v1::LOSS_MSE: s.loss = core::Loss::kMse; break;
+    case v1::LOSS_REGRESSION: s.loss = core::Loss::kRegression; break;
     default: return BadEnum("loss", p.loss());
   }
 
@@ -161,7 +162,9 @@ void SpecToProto(const core::JobSpec& s, v1::JobSpec* p) {
   d->set_batch_size(s.data.batch_size);
   d->set_normalize(s.data.normalize);
 
-  p->set_loss(s.loss == core::Loss::kMse ? v1::LOSS_MSE : v1::LOSS_CROSS_ENTROPY);
+  p->set_loss(s.loss == core::Loss::kMse          ? v1::LOSS_MSE
+              : s.loss == core::Loss::kRegression ? v1::LOSS_REGRESSION
+                                                  : v1::LOSS_CROSS_ENTROPY);
 
   v1::DirectionSpec* dir = p->mutable_directions();
   switch (s.directions.kind) {

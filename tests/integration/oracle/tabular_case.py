@@ -1,6 +1,7 @@
 """Feature vectors ([N, D] tensors, tabular data) through `landscape local`: a TorchScript MLP
 with BatchNorm1d, a 1-D random-direction line and a first-layer-cached 2-D plane, against the
-losses and accuracies PyTorch computes at θ + α·dx (+ β·dy) with the written directions.
+losses and accuracies PyTorch computes at θ + α·dx (+ β·dy) with the written directions; and
+regression targets with --loss regression (losses, Hessian, training).
 
 Usage: tabular_case.py LANDSCAPE_BINARY WORK_DIR
 """
@@ -64,7 +65,92 @@ def main():
                 p.copy_(p0)
         print(f"{name}: worst relative loss difference {worst:.2e}")
         ok &= worst < 1e-5
+    ok &= regression(binary, work)
     return 0 if ok else 1
+
+
+def regression(binary, work):
+    """--loss regression: float targets [N] (one output) and [N, 3] (three), the loss F.mse_loss of the
+    outputs, no accuracy; the Hessian of that loss at the centre against autograd's; train's SGD steps
+    against torch.optim."""
+    ok = True
+    torch.manual_seed(7)
+    x = torch.randn(80, 5)
+    for k in (1, 3):
+        w_true = torch.randn(5, k)
+        t = x @ w_true + 0.1 * torch.randn(80, k)
+        t = t[:, 0] if k == 1 else t
+        torch.save({"images": x, "labels": t}, f"{work}/reg{k}.pt")
+        net = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, k))
+        torch.jit.save(torch.jit.script(net), f"{work}/reg{k}.pt.model")
+        out = f"{work}/reg{k}.h5"
+        cmd = [binary, "local", "--model", f"{work}/reg{k}.pt.model", "--data", f"{work}/reg{k}.pt", "--loss",
+               "regression", "--x", "-1:1:5", "--hessian", "--threads", "1", "--progress", "quiet", "--overwrite",
+               "--out", out]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            print(f"regression k={k} failed:", r.stderr)
+            return False
+        with h5py.File(out, "r") as f:
+            xs, loss = np.array(f["xcoordinates"]), np.array(f["train_loss"]).ravel()
+            has_acc = "train_acc" in f
+            min_eig, max_eig = np.array(f["min_eig"]).ravel(), np.array(f["max_eig"]).ravel()
+        with h5py.File(out[:-3] + ".dirs.h5", "r") as f:
+            params = list(net.parameters())
+            dx = [torch.tensor(np.array(f["xdirection"][str(i)])) for i in range(len(params))]
+        base = [p.detach().clone() for p in params]
+        worst = 0.0
+        for i, a in enumerate(xs):
+            with torch.no_grad():
+                for p, p0, u in zip(params, base, dx):
+                    p.copy_(p0 + a * u)
+                want = F.mse_loss(net(x).reshape(t.shape), t).item()
+            worst = max(worst, abs(loss[i] - want) / max(1.0, want))
+        with torch.no_grad():
+            for p, p0 in zip(params, base):
+                p.copy_(p0)
+        # The Hessian at the centre over the weights with dim > 1 (the project's definition).
+        w1, w2 = net[0].weight.detach().clone(), net[2].weight.detach().clone()
+        n1 = w1.numel()
+
+        def loss_of(flat):
+            h = torch.tanh(x @ flat[:n1].reshape(w1.shape).T + net[0].bias.detach())
+            o = h @ flat[n1:].reshape(w2.shape).T + net[2].bias.detach()
+            return F.mse_loss(o.reshape(t.shape), t)
+        hess = torch.autograd.functional.hessian(loss_of, torch.cat([w1.ravel(), w2.ravel()]).double().float())
+        eig = torch.linalg.eigvalsh(hess.double())
+        centre = len(xs) // 2
+        eig_ok = (abs(max_eig[centre] - eig[-1].item()) <= 1e-3 * abs(eig[-1].item())
+                  and abs(min_eig[centre] - eig[0].item()) <= 1e-3 * abs(eig[-1].item()))
+        print(f"regression k={k}: worst relative loss difference {worst:.2e}, accuracy written: {has_acc}, "
+              f"Hessian extremes {min_eig[centre]:.5g} {max_eig[centre]:.5g} (autograd {eig[0].item():.5g} "
+              f"{eig[-1].item():.5g})")
+        ok &= worst < 1e-5 and not has_acc and eig_ok
+    # Training on the targets: three full-batch SGD steps as torch.optim.
+    start = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 3))
+    torch.jit.save(torch.jit.script(start), f"{work}/reg_start.pt")
+    r = subprocess.run([binary, "train", "--arch", f"{work}/reg_start.pt", "--data", f"{work}/reg3.pt", "--loss",
+                        "regression", "--epochs", "3", "--batch-size", "80", "--lr", "0.05", "--lr-decay", "1",
+                        "--weight-decay", "0", "--augment", "none", "--eval-samples", "-1", "--threads", "1",
+                        "--out", f"{work}/reg_train"], capture_output=True, text=True)
+    if r.returncode != 0:
+        print("regression training failed:", r.stderr)
+        return False
+    t3 = torch.load(f"{work}/reg3.pt")["labels"]
+    opt = torch.optim.SGD(start.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+    for _ in range(3):
+        opt.zero_grad()
+        F.mse_loss(start(x), t3).backward()
+        opt.step()
+    ours = torch.jit.load(f"{work}/reg_train/model_3.pt").state_dict()
+    diff = max((ours[k] - v).abs().max().item() for k, v in start.state_dict().items())
+    print(f"regression training: largest difference to torch.optim {diff:.2e}")
+    ok &= diff < 1e-5
+    # Float targets with a classification loss are refused, naming the fix.
+    r = subprocess.run([binary, "local", "--model", f"{work}/reg1.pt.model", "--data", f"{work}/reg1.pt", "--x",
+                        "0:0:1", "--out", f"{work}/no.h5"], capture_output=True, text=True)
+    ok &= r.returncode == 2 and "--loss regression" in r.stderr
+    return ok
 
 
 if __name__ == "__main__":

@@ -263,10 +263,12 @@ Result<Dataset> LoadTensorFile(const std::string& path, bool train) {
     return DataError(path + ": inputs must be [N, D] features, [N, H, W] or [N, C, H, W] images, got " +
                      std::to_string(d.images.dim()) + " dimension(s)");
   }
-  if (d.labels.dim() != 1 || d.labels.size(0) != d.images.size(0)) {
-    return DataError(path + ": labels must be [N] with N = " + std::to_string(d.images.size(0)));
+  // Integer class labels [N], or float regression targets [N] / [N, K] (for --loss regression).
+  const bool targets = at::isFloatingType(d.labels.scalar_type());
+  if (d.labels.dim() < 1 || d.labels.size(0) != d.images.size(0) || (!targets && d.labels.dim() != 1)) {
+    return DataError(path + ": labels must be [N] class indices (or float targets [N, K]) with N = " +
+                     std::to_string(d.images.size(0)));
   }
-  if (at::isFloatingType(d.labels.scalar_type())) return DataError(path + ": labels must be integers");
   if (d.images.scalar_type() == at::kByte) {
     // The IDX and CIFAR-10 loaders' formula, so that a packed directory gives their values bit for bit
     // (ATen's division by a scalar may round differently).
@@ -278,7 +280,7 @@ Result<Dataset> LoadTensorFile(const std::string& path, bool train) {
   } else {
     d.images = d.images.to(at::kFloat);
   }
-  d.labels = d.labels.to(at::kLong);
+  d.labels = d.labels.to(targets ? at::kFloat : at::kLong);
   return d;
 }
 
@@ -374,8 +376,12 @@ Result<Dataset> LoadDatasetSplit(const core::DataSpec& spec, bool train, const s
     const int64_t total = d.total;
     if (d.size() == 0) return DataError(spec.source + ": the " + (train ? "train" : "test") + " split is empty");
     LS_RETURN_IF_ERROR(Normalize(&d, norm, mean, stdev));
-    const int64_t min_label = d.labels.min().item<int64_t>();
-    if (min_label < 0) return DataError(spec.source + ": negative label " + std::to_string(min_label));
+    if (!at::isFloatingType(d.labels.scalar_type())) {  // class indices (float targets may be anything finite)
+      const int64_t min_label = d.labels.min().item<int64_t>();
+      if (min_label < 0) return DataError(spec.source + ": negative label " + std::to_string(min_label));
+    } else if (!at::isfinite(d.labels).all().item<bool>()) {
+      return DataError(spec.source + ": the regression targets hold NaN or infinite values");
+    }
     d.description = core::DataSourceToString(src) + " " + (train ? "train" : "test") + " (" +
                     std::to_string(d.size()) + " of " + std::to_string(total) + " samples)";
     return d;

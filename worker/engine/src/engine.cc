@@ -232,7 +232,8 @@ Result<std::string> Resolve(const EngineOptions& opts, const std::string& ref) {
 
 // Runs the model on a couple of samples: the data must fit and give [B, classes]
 // logits with every label below `classes`.
-Result<int64_t> ProbeModel(torch::jit::Module& module, const Dataset& d, const std::string& model_path) {
+Result<int64_t> ProbeModel(torch::jit::Module& module, const Dataset& d, const std::string& model_path,
+                           core::Loss loss) {
   const int64_t n = std::min<int64_t>(2, d.size());
   at::Tensor out;
   std::ostringstream shape;
@@ -246,6 +247,24 @@ Result<int64_t> ProbeModel(torch::jit::Module& module, const Dataset& d, const s
                   "the data do not fit the model: " + model_path + " fails on " + d.description + " images of shape " +
                       shape.str() + ": " + FirstLine(e),
                   "data");
+  }
+  const bool targets = at::isFloatingType(d.labels.scalar_type());
+  if (loss == core::Loss::kRegression) {
+    // Targets of the shape of the outputs: [N] for one output, [N, K] for K.
+    const int64_t k_out = out.dim() >= 1 && out.size(0) == n ? out.numel() / n : -1;
+    const int64_t k_target = d.labels.numel() / std::max<int64_t>(1, d.labels.size(0));
+    if (k_out != k_target) {
+      std::ostringstream os;
+      os << "the model's output has shape " << out.sizes() << " for " << n << " samples, but the targets have "
+         << k_target << " value(s) per sample";
+      return Status(StatusCode::kFailedPrecondition, os.str(), "data");
+    }
+    return k_out;
+  }
+  if (targets) {
+    return Status(StatusCode::kFailedPrecondition,
+                  "the labels are floats (regression targets): use --loss regression, or give integer class labels",
+                  "loss");
   }
   if (out.dim() != 2 || out.size(0) != n) {
     std::ostringstream os;
@@ -321,7 +340,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
   }
   info.input_shape.assign(splits[0].data.images.sizes().begin() + 1, splits[0].data.images.sizes().end());
   for (const auto& s : splits) {
-    LS_ASSIGN_OR_RETURN(info.num_classes, ProbeModel(module, s.data, model_path));
+    LS_ASSIGN_OR_RETURN(info.num_classes, ProbeModel(module, s.data, model_path, spec.loss));
   }
   const auto t1 = std::chrono::steady_clock::now();
   info.load_seconds = std::chrono::duration<double>(t1 - t0).count();

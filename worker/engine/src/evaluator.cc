@@ -42,6 +42,12 @@ void AccumulateBatch(const at::Tensor& out_any, const at::Tensor& y, core::Loss 
                      at::Tensor& correct) {
   // Reduced-precision logits: the loss is computed in float32.
   const at::Tensor out = out_any.scalar_type() == at::kFloat ? out_any : out_any.to(at::kFloat);
+  if (loss == core::Loss::kRegression) {
+    // Per sample: the mean over the K outputs of (output - target)^2; targets [B] or [B, K].
+    const int64_t k = out.numel() / std::max<int64_t>(1, out.size(0));
+    loss_sum.add_((out - y.reshape(out.sizes())).pow_(2).sum().div_(static_cast<double>(k)));
+    return;  // no accuracy
+  }
   if (loss == core::Loss::kCrossEntropy) {
     loss_sum.add_(at::cross_entropy_loss(out, y, {}, at::Reduction::Sum));
   } else {
@@ -69,7 +75,9 @@ Result<std::pair<double, double>> EvaluateModule(torch::jit::Module& module, con
       AccumulateBatch(out, data.labels.narrow(0, s, len), loss, loss_sum, correct);
     }
     const double n = static_cast<double>(data.size());
-    return std::make_pair(loss_sum.item<double>() / n, 100.0 * static_cast<double>(correct.item<int64_t>()) / n);
+    return std::make_pair(loss_sum.item<double>() / n, loss == core::Loss::kRegression
+                                                           ? NAN
+                                                           : 100.0 * static_cast<double>(correct.item<int64_t>()) / n);
   } catch (const std::exception& e) {
     return Status(StatusCode::kInternal, "evaluation failed: " + FirstLine(e));
   }
@@ -907,7 +915,8 @@ Result<PointValues> PointEvaluator::Evaluate(double alpha, double beta) {
       }
       const double n = static_cast<double>(splits_[s].data.size());
       const double loss = loss_sum.item<double>() / n;
-      const double acc = 100.0 * static_cast<double>(correct.item<int64_t>()) / n;
+      const double acc =
+          loss_ == core::Loss::kRegression ? NAN : 100.0 * static_cast<double>(correct.item<int64_t>()) / n;
       if (splits_[s].train) {
         v.train_loss = loss;
         v.train_acc = acc;

@@ -39,6 +39,10 @@ at::Tensor HessianOperator::BatchLoss(const at::Tensor& x, const at::Tensor& y) 
   if (loss_ == core::Loss::kCrossEntropy) {
     return at::cross_entropy_loss(out, y, {}, at::Reduction::Sum) / static_cast<double>(n_);
   }
+  if (loss_ == core::Loss::kRegression) {
+    const int64_t k = out.numel() / std::max<int64_t>(1, out.size(0));
+    return (out - y.reshape(out.sizes())).pow(2).sum() / static_cast<double>(k * n_);
+  }
   const int64_t classes = out.size(1);
   at::Tensor p = at::softmax(out, 1);
   return (p - at::one_hot(y, classes).to(p.scalar_type())).pow(2).sum() /

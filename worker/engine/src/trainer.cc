@@ -134,6 +134,11 @@ class Adam final : public Optimizer {
 
 at::Tensor BatchLoss(const at::Tensor& out, const at::Tensor& y, core::Loss loss, at::Reduction::Reduction red) {
   if (loss == core::Loss::kCrossEntropy) return at::cross_entropy_loss(out, y, {}, red);
+  if (loss == core::Loss::kRegression) {
+    const int64_t k = out.numel() / std::max<int64_t>(1, out.size(0));
+    at::Tensor per_sample = (out - y.reshape(out.sizes())).pow(2).sum() / static_cast<double>(k);
+    return red == at::Reduction::Sum ? per_sample : per_sample / static_cast<double>(out.size(0));
+  }
   const int64_t classes = out.size(1);
   at::Tensor p = at::softmax(out, 1);
   at::Tensor d = (p - at::one_hot(y, classes).to(p.scalar_type())).pow(2);
@@ -165,10 +170,10 @@ std::pair<double, double> EvaluateSplit(torch::jit::Module& m, const Dataset& d,
     at::Tensor x = d.images.narrow(0, s, len), y = d.labels.narrow(0, s, len);
     at::Tensor out = m.forward({x}).toTensor();
     total += BatchLoss(out, y, loss, at::Reduction::Sum).item<double>();
-    correct += out.argmax(1).eq(y).sum().item<int64_t>();
+    if (loss != core::Loss::kRegression) correct += out.argmax(1).eq(y).sum().item<int64_t>();
   }
   const double n = static_cast<double>(d.size());
-  return {total / n, 100.0 * static_cast<double>(correct) / n};
+  return {total / n, loss == core::Loss::kRegression ? NAN : 100.0 * static_cast<double>(correct) / n};
 }
 
 }  // namespace
@@ -303,13 +308,15 @@ Result<TrainResult> Train(const TrainOptions& opts, const std::function<void(con
                             "); try a smaller --lr");
         }
         loss_sum += lv * static_cast<double>(len);
-        correct += out.argmax(1).eq(y).sum().item<int64_t>();
+        if (opts.loss != core::Loss::kRegression) correct += out.argmax(1).eq(y).sum().item<int64_t>();
       }
       EpochLog e;
       e.epoch = epoch;
       e.lr = lr;
       e.train_loss = loss_sum / static_cast<double>(n);
-      e.train_acc = 100.0 * static_cast<double>(correct) / static_cast<double>(n);
+      e.train_acc = opts.loss == core::Loss::kRegression
+                        ? NAN
+                        : 100.0 * static_cast<double>(correct) / static_cast<double>(n);
       if (test) std::tie(e.test_loss, e.test_acc) = EvaluateSplit(model, *test, 256, opts.loss);
       e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (epoch == 1 || epoch == opts.epochs || (opts.save_every > 0 && epoch % opts.save_every == 0)) save(epoch, &e);

@@ -24,7 +24,10 @@ enum class DirType { kWeights, kStates };
 enum class Norm { kFilter, kLayer, kWeight, kDFilter, kDLayer, kNone };
 /// What happens to tensors with dim <= 1: `biasbn` zeroes them; `none` copies θ.
 enum class Ignore { kBiasBN, kNone };
-enum class Loss { kCrossEntropy, kMse };
+/// kCrossEntropy and kMse are the reference's classification losses (kMse: MSE of softmax against one-hot);
+/// kRegression: mean squared error of the raw outputs against float targets (labels [N] or [N, K]),
+/// per sample averaged over K, no accuracy.
+enum class Loss { kCrossEntropy, kMse, kRegression };
 enum class Split { kTrain, kTest, kBoth };
 /// Where the directions come from.
 enum class DirectionKind { kRandom, kTarget, kFile, kPca };
