@@ -62,8 +62,15 @@ int RunHessian(const HessianCmdOptions& opts) {
   eopts.threads = opts.threads;
   auto engine = engine::Engine::Create(spec, eopts);
   if (!engine.ok()) return Report(engine.status());
-  auto a = (*engine)->AnalyzeHessian(opts.top_k, opts.trace_samples, opts.seed);
+  auto a = (*engine)->AnalyzeHessian(opts.top_k, opts.trace_samples, opts.seed, !opts.dir_out.empty());
   if (!a.ok()) return Report(a.status());
+  if (a->directions) {
+    core::Status w = io::WriteDirectionFile(opts.dir_out, *a->directions);
+    if (!w.ok()) return Report(w);
+    std::fprintf(stderr, "landscape: wrote %s (x, y: the eigenvectors of the two largest eigenvalues, unit norm); "
+                 "next: landscape local --model %s --dir-file %s --x -0.1:0.1:21 --y -0.1:0.1:21\n",
+                 opts.dir_out.c_str(), spec.model.model.c_str(), opts.dir_out.c_str());
+  }
   std::fprintf(stderr, "landscape: Hessian at the centre (%lld parameters with dim > 1, %lld products, %.1f s)\n",
                static_cast<long long>(a->parameters), static_cast<long long>(a->products), a->seconds);
   for (size_t i = 0; i < a->top_eigenvalues.size(); ++i) {

@@ -49,6 +49,7 @@ struct HessianCmdOptions {
   int64_t trace_samples = 30;
   uint64_t seed = 0;
   std::string json;
+  std::string dir_out;  // the two leading eigenvectors as a direction file ("" = none)
   std::string device = "auto";  // CUDA when present, CPU otherwise
   int threads = 0;
 };

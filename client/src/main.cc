@@ -116,6 +116,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   hess_cmd->add_option("--trace-seed", hess.seed, "seed of the Hutchinson vectors")->capture_default_str();
   hess_cmd->add_option("--json", hess.json, "write the scalars as JSON");
+  hess_cmd->add_option("--dir-out", hess.dir_out,
+                       "write the two leading eigenvectors as a direction file (x, y), for local --dir-file");
   hess_cmd->add_option("--device", hess.device, "auto (CUDA when present, else CPU) | cpu | cuda | cuda:N")->capture_default_str();
   hess_cmd->add_option("--threads", hess.threads, "intra-op threads")->check(CLI::Range(0, 4096));
 

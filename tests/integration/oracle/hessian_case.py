@@ -144,6 +144,23 @@ def main():
     scale = max(abs(ev[0]), abs(ev[-1]))
     ok &= check("cnn+bn mse max_eig", got_max, ev[-1], scale)
     ok &= check("cnn+bn mse min_eig", got_min, ev[0], scale)
+
+    # 3. The two leading eigenvectors as a direction file (hessian --dir-out): autograd's, up to sign,
+    # in the weight tensors with dim > 1, zero in the others (bias, BatchNorm).
+    run(binary, ["hessian", "--model", f"{work}/cnn.pt", "--data", f"{work}/cnn_data.pt", "--loss", "mse",
+                 "--hessian-tol", "1e-10", "--top-k", "2", "--trace-samples", "0", "--threads", "1",
+                 "--dir-out", f"{work}/cnn_eig.dirs.h5"])
+    w, v = np.linalg.eigh(0.5 * (H + H.T))
+    pnames = [k for k, _ in net64.named_parameters()]
+    with h5py.File(f"{work}/cnn_eig.dirs.h5", "r") as f:
+        for axis, col in (("xdirection", -1), ("ydirection", -2)):
+            tensors = [np.array(f[axis][str(i)], dtype=np.float64) for i in range(len(pnames))]
+            got = np.concatenate([t.ravel() for t, k in zip(tensors, pnames) if k in names])
+            zeros = all(not t.any() for t, k in zip(tensors, pnames) if k not in names)
+            want = v[:, col]
+            err = min(np.abs(got - want).max(), np.abs(got + want).max())
+            print(f"eigenvector {axis}: max |landscape - numpy| = {err:.3g} (up to sign), other tensors zero: {zeros}")
+            ok &= err < 1e-3 and zeros and abs(np.linalg.norm(got) - 1) < 1e-5
     return 0 if ok else 1
 
 

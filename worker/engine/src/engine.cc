@@ -128,7 +128,12 @@ Result<PointValues> Engine::Evaluate(double alpha, double beta) {
   return v;
 }
 
-Result<HessianAnalysis> Engine::AnalyzeHessian(int64_t top_k, int64_t trace_samples, uint64_t seed) {
+Result<HessianAnalysis> Engine::AnalyzeHessian(int64_t top_k, int64_t trace_samples, uint64_t seed,
+                                               bool directions) {
+  if (directions && impl_->spec.directions.type != core::DirType::kWeights) {
+    return core::InvalidArgument("directions.type", "Hessian eigenvector directions are weight directions: use "
+                                                    "--dir-type weights");
+  }
   c10::DeviceGuard device_guard(impl_->device);
   const auto t0 = std::chrono::steady_clock::now();
   if (!impl_->hessian) impl_->MakeHessian();
@@ -139,8 +144,36 @@ Result<HessianAnalysis> Engine::AnalyzeHessian(int64_t top_k, int64_t trace_samp
   a.parameters = op.size();
   const double tol = impl_->spec.hessian.tolerance;
   const int64_t maxit = impl_->spec.hessian.max_iterations;
+  std::vector<std::vector<double>> vectors;
+  if (directions) top_k = std::max<int64_t>(top_k, 2);
   if (top_k > 0) {
-    LS_ASSIGN_OR_RETURN(a.top_eigenvalues, ComputeTopEigenvalues(op, top_k, tol, maxit));
+    LS_ASSIGN_OR_RETURN(a.top_eigenvalues,
+                        ComputeTopEigenvalues(op, top_k, tol, maxit, directions ? &vectors : nullptr));
+  }
+  if (directions) {
+    if (vectors.size() < 2) return Status(StatusCode::kInternal, "fewer than two Hessian eigenvectors");
+    // The engine's weight directions give the tensor list and shapes; the operator's parameters are
+    // those of them with dim > 1, in the same order.
+    io::DirectionSet d;
+    for (int axis = 0; axis < 2; ++axis) {
+      const std::vector<double>& v = vectors[static_cast<size_t>(axis)];
+      std::vector<io::HostArray>& out = axis == 0 ? d.x : d.y;
+      size_t off = 0;
+      for (const io::HostArray& like : impl_->dirs.x) {
+        io::HostArray t = io::HostArray::Zeros(like.shape, io::DType::kFloat32);
+        if (like.shape.size() > 1 && like.dtype != io::DType::kInt64) {
+          float* dst = t.data<float>();
+          for (int64_t j = 0; j < t.numel(); ++j) dst[j] = static_cast<float>(v.at(off + static_cast<size_t>(j)));
+          off += static_cast<size_t>(t.numel());
+        }
+        out.push_back(std::move(t));
+      }
+      if (off != v.size()) return Status(StatusCode::kInternal, "the Hessian's parameters do not match the model's");
+    }
+    d.attributes["hessian_eigenvalues"] =
+        std::to_string(a.top_eigenvalues[0]) + " " + std::to_string(a.top_eigenvalues[1]);
+    d.attributes["hessian_definition"] = impl_->info.notes["hessian_definition"];
+    a.directions = std::move(d);
   }
   LS_ASSIGN_OR_RETURN(ExtremeEigenvalues ext, ComputeExtremeEigenvalues(op, tol, maxit));
   a.min_eig = ext.min_eig;

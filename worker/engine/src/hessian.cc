@@ -116,7 +116,7 @@ class SpectraOp {
 };
 
 Result<Eigen::VectorXd> Solve(HessianOperator& op, int64_t nev, Spectra::SortRule rule, double tol, int64_t maxit,
-                              double sign = 1.0, double shift = 0.0) {
+                              double sign = 1.0, double shift = 0.0, Eigen::MatrixXd* vectors = nullptr) {
   const int64_t n = op.size();
   if (n < 2) return Status(StatusCode::kFailedPrecondition, "the Hessian needs at least 2 parameters with dim > 1");
   nev = std::min<int64_t>(nev, n - 1);
@@ -130,6 +130,7 @@ Result<Eigen::VectorXd> Solve(HessianOperator& op, int64_t nev, Spectra::SortRul
       return Status(StatusCode::kInternal, "the Lanczos solver did not converge in " + std::to_string(maxit) +
                                                " restarts (tolerance " + std::to_string(tol) + ")");
     }
+    if (vectors) *vectors = solver.eigenvectors();
     return Eigen::VectorXd(solver.eigenvalues());
   } catch (const std::exception& e) {
     return Status(StatusCode::kInternal, "Hessian eigenvalues: " + FirstLine(e));
@@ -167,10 +168,27 @@ Result<ExtremeEigenvalues> ComputeExtremeEigenvalues(HessianOperator& op, double
   return r;
 }
 
-Result<std::vector<double>> ComputeTopEigenvalues(HessianOperator& op, int64_t k, double tol, int64_t maxit) {
-  LS_ASSIGN_OR_RETURN(Eigen::VectorXd ev, Solve(op, k, Spectra::SortRule::LargestAlge, tol, maxit));
-  std::vector<double> out(ev.data(), ev.data() + ev.size());
-  std::sort(out.rbegin(), out.rend());
+Result<std::vector<double>> ComputeTopEigenvalues(HessianOperator& op, int64_t k, double tol, int64_t maxit,
+                                                  std::vector<std::vector<double>>* vectors) {
+  Eigen::MatrixXd vecs;
+  LS_ASSIGN_OR_RETURN(Eigen::VectorXd ev,
+                      Solve(op, k, Spectra::SortRule::LargestAlge, tol, maxit, 1.0, 0.0, vectors ? &vecs : nullptr));
+  std::vector<Eigen::Index> order(static_cast<size_t>(ev.size()));
+  for (Eigen::Index i = 0; i < ev.size(); ++i) order[static_cast<size_t>(i)] = i;
+  std::sort(order.begin(), order.end(), [&](Eigen::Index a, Eigen::Index b) { return ev[a] > ev[b]; });
+  std::vector<double> out;
+  for (Eigen::Index i : order) out.push_back(ev[i]);
+  if (vectors) {
+    vectors->clear();
+    for (Eigen::Index i : order) {
+      Eigen::VectorXd v = vecs.col(i);
+      // A deterministic sign: the largest-magnitude entry positive (as PCA's svd_flip).
+      Eigen::Index arg = 0;
+      v.cwiseAbs().maxCoeff(&arg);
+      if (v[arg] < 0) v = -v;
+      vectors->emplace_back(v.data(), v.data() + v.size());
+    }
+  }
   return out;
 }
 

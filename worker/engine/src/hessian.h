@@ -62,9 +62,11 @@ struct ExtremeEigenvalues {
 core::Result<ExtremeEigenvalues> ComputeExtremeEigenvalues(HessianOperator& op, double tolerance,
                                                            int64_t max_iterations);
 
-/// The k largest (algebraic) eigenvalues, in decreasing order.
+/// The k largest (algebraic) eigenvalues, in decreasing order; with `vectors`, their unit
+/// eigenvectors too (in the operator's parameter order, each with its largest entry positive).
 core::Result<std::vector<double>> ComputeTopEigenvalues(HessianOperator& op, int64_t k, double tolerance,
-                                                        int64_t max_iterations);
+                                                        int64_t max_iterations,
+                                                        std::vector<std::vector<double>>* vectors = nullptr);
 
 struct TraceEstimate {
   double trace = 0;

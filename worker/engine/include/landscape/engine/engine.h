@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,10 @@ struct HessianAnalysis {
   int64_t products = 0;                 // Hessian-vector products used
   double seconds = 0;
   std::string definition;
+  /// With AnalyzeHessian(..., directions = true): the two leading eigenvectors as a direction
+  /// file's x and y (weights type: unit vectors over the tensors with dim > 1, zero elsewhere),
+  /// for `local --dir-file` (PyHessian's plots along the top eigenvectors).
+  std::optional<io::DirectionSet> directions;
 };
 
 class Engine {
@@ -126,7 +131,8 @@ class Engine {
 
   /// Top-k eigenvalues, λmin and the Hutchinson trace estimate of the Hessian at
   /// the centre (over spec.hessian.max_samples samples, 0 = the evaluation set).
-  core::Result<HessianAnalysis> AnalyzeHessian(int64_t top_k, int64_t trace_samples, uint64_t seed);
+  core::Result<HessianAnalysis> AnalyzeHessian(int64_t top_k, int64_t trace_samples, uint64_t seed,
+                                               bool directions = false);
 
  private:
   struct Impl;
