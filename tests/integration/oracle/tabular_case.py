@@ -146,6 +146,19 @@ def regression(binary, work):
     diff = max((ours[k] - v).abs().max().item() for k, v in start.state_dict().items())
     print(f"regression training: largest difference to torch.optim {diff:.2e}")
     ok &= diff < 1e-5
+    # A built-in MLP on feature vectors, trained on three targets: three outputs, and it evaluates.
+    r = subprocess.run([binary, "train", "--arch", "mlp", "--data", f"{work}/reg3.pt", "--loss", "regression",
+                        "--epochs", "2", "--eval-samples", "-1", "--threads", "1", "--out", f"{work}/reg_mlp"],
+                       capture_output=True, text=True)
+    ok &= r.returncode == 0
+    if r.returncode == 0:
+        outs = torch.jit.load(f"{work}/reg_mlp/model_2.pt").eval()(x)
+        ok &= tuple(outs.shape) == (80, 3)
+    else:
+        print("training the built-in MLP on targets failed:", r.stderr)
+    r = subprocess.run([binary, "train", "--arch", "mlp", "--data", f"{work}/reg3.pt", "--epochs", "1",
+                        "--out", f"{work}/reg_no"], capture_output=True, text=True)
+    ok &= r.returncode == 2 and "--loss regression" in r.stderr
     # Float targets with a classification loss are refused, naming the fix.
     r = subprocess.run([binary, "local", "--model", f"{work}/reg1.pt.model", "--data", f"{work}/reg1.pt", "--x",
                         "0:0:1", "--out", f"{work}/no.h5"], capture_output=True, text=True)

@@ -205,7 +205,14 @@ Result<TrainResult> Train(const TrainOptions& opts, const std::function<void(con
     if (t.ok()) test = std::move(*t);
   }
   const std::vector<int64_t> shape(train.images.sizes().begin() + 1, train.images.sizes().end());
-  const int64_t classes = std::max<int64_t>(train.labels.max().item<int64_t>() + 1, 2);
+  const bool targets = at::isFloatingType(train.labels.scalar_type());
+  if (targets != (opts.loss == core::Loss::kRegression)) {
+    return core::InvalidArgument("loss", targets ? "the labels are floats (regression targets): use --loss regression"
+                                                 : "--loss regression needs float targets, the labels are integers");
+  }
+  // A built-in architecture's outputs: the classes, or the targets' values per sample.
+  const int64_t classes = targets ? train.labels.numel() / std::max<int64_t>(1, train.size())
+                                  : std::max<int64_t>(train.labels.max().item<int64_t>() + 1, 2);
 
   torch::jit::Module model;
   if (fs::exists(opts.arch)) {
@@ -225,8 +232,11 @@ Result<TrainResult> Train(const TrainOptions& opts, const std::function<void(con
     }
   }
   const bool crop = opts.augment == "crop" || opts.augment == "crop-flip" ||
-                    (opts.augment == "auto" && shape[0] == 3 && shape[1] == 32 && shape[2] == 32);
+                    (opts.augment == "auto" && shape.size() == 3 && shape[0] == 3 && shape[1] == 32 && shape[2] == 32);
   const bool flip = opts.augment == "crop-flip" || (opts.augment == "auto" && crop);
+  if (crop && train.images.dim() != 4) {
+    return core::InvalidArgument("augment", "crops need images [N, C, H, W]; use --augment none");
+  }
 
   TrainResult result;
   try {

@@ -363,7 +363,15 @@ std::vector<ArchitectureInfo> Architectures() {
 
 Result<torch::jit::Module> BuildArchitecture(const std::string& name, const std::vector<int64_t>& input_shape,
                                              int64_t classes, uint64_t seed) {
-  if (input_shape.size() != 3) return core::InvalidArgument("arch", "input shape must be [C, H, W]");
+  // Feature vectors [D] suit the MLP only (as [D, 1, 1]); everything else takes images [C, H, W].
+  if (input_shape.size() == 1 && name == "mlp") {
+    return BuildArchitecture(name, {input_shape[0], 1, 1}, classes, seed);
+  }
+  if (input_shape.size() != 3) {
+    return core::InvalidArgument("arch", name == "mlp" ? "input shape must be [D] or [C, H, W]"
+                                                       : "'" + name + "' takes images [C, H, W]; feature vectors "
+                                                         "need the mlp (or a TorchScript model)");
+  }
   const int64_t c = input_shape[0], h = input_shape[1], w = input_shape[2];
   ModuleFactory f(seed);
   try {
