@@ -13,6 +13,7 @@ struct PlotCmdOptions {
   std::string kind;                   // contour|filled|heat|3d|1d|trajectory|hessian|all; "" = contour (2-D) / 1d
   std::string metric;                 // "" = train_loss, else test_loss; also *_err, eig_ratio
   std::optional<double> vmin, vmax;   // colour/level range
+  std::optional<double> xmin, xmax;   // 1-D: the α range shown
   std::optional<double> vlevel;       // level spacing (the reference's arange)
   bool log = false;
   std::string proj_file;              // trajectory: proj_xcoord/proj_ycoord

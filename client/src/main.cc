@@ -181,7 +181,7 @@ int main(int argc, char** argv) {
 
   // plot, export, report: pictures and files from a surface (no engine needed)
   PlotCmdOptions plot;
-  double plot_vmin = 0, plot_vmax = 0, plot_vlevel = 0;
+  double plot_vmin = 0, plot_vmax = 0, plot_vlevel = 0, plot_xmin = 0, plot_xmax = 0;
   CLI::App* plot_cmd = app.add_subcommand("plot", "draw a picture of a surface file (PNG, SVG or PDF)");
   plot_cmd->add_option("surface", plot.surface,
                        "surface file (HDF5; ours or the reference's); without one, --proj-file draws the training "
@@ -193,6 +193,8 @@ int main(int argc, char** argv) {
                        "train_loss | test_loss | train_acc | test_acc | train_err | test_err | eig_ratio | eig_ratio_signed | min_eig | "
                        "max_eig (default: train_loss, else test_loss)");
   CLI::Option* vmin_opt = plot_cmd->add_option("--vmin", plot_vmin, "lowest level / colour (default: the data's)");
+  CLI::Option* xmin_opt = plot_cmd->add_option("--xmin", plot_xmin, "1d: the smallest α shown (default: the grid's)");
+  CLI::Option* xmax_opt = plot_cmd->add_option("--xmax", plot_xmax, "1d: the largest α shown (default: the grid's)");
   CLI::Option* vmax_opt = plot_cmd->add_option("--vmax", plot_vmax, "highest level / colour (default: the data's)");
   CLI::Option* vlevel_opt =
       plot_cmd->add_option("--vlevel", plot_vlevel, "level spacing: levels arange(vmin, vmax, vlevel) as the "
@@ -349,6 +351,8 @@ int main(int argc, char** argv) {
     if (vmin_opt->count()) plot.vmin = plot_vmin;
     if (vmax_opt->count()) plot.vmax = plot_vmax;
     if (vlevel_opt->count()) plot.vlevel = plot_vlevel;
+    if (xmin_opt->count()) plot.xmin = plot_xmin;
+    if (xmax_opt->count()) plot.xmax = plot_xmax;
     return RunPlot(plot);
   }
   if (export_file_cmd->parsed()) return RunExport(exp);

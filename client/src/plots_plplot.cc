@@ -237,6 +237,11 @@ int RunPlot(const PlotCmdOptions& o) {
   opts.metric = o.metric;
   opts.vmin = o.vmin;
   opts.vmax = o.vmax;
+  opts.xmin = o.xmin;
+  opts.xmax = o.xmax;
+  if ((o.xmin || o.xmax) && s.is_2d()) {
+    return Report(core::InvalidArgument("--xmin/--xmax", "apply to 1-D pictures; crop a 2-D surface with its grid"));
+  }
   opts.vlevel = o.vlevel;
   opts.log = o.log;
   opts.width = o.width;

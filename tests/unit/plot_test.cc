@@ -239,6 +239,18 @@ TEST(Plot, CurvesPutLossOnTheLeftAxisAndAccuracyOnTheRight) {
     const double acc_py = d.frame.bottom - (90 - 40 * x * x) / 100.0 * (d.frame.bottom - d.frame.top);
     EXPECT_TRUE(near_colour(d.frame.PixelX(x), acc_py, red)) << "accuracy at x=" << x;
   }
+
+  // An α range (the reference's --xmin/--xmax): the axes span it, the loss axis the points inside it.
+  PlotOptions crop;
+  crop.xmin = -0.5;
+  crop.xmax = 0.25;
+  const Drawn c = DrawPng(s, Kind::kCurve1d, "curve_crop.png", crop);
+  ASSERT_TRUE(c.image.ok());
+  EXPECT_NEAR(c.frame.xmin, -0.5, 1e-12);
+  EXPECT_NEAR(c.frame.xmax, 0.25, 1e-12);
+  EXPECT_NEAR(c.frame.ymax, 4 * 0.25 * 1.05, 1e-9);  // the largest loss inside: 4 * 0.5^2 at x = -0.5
+  crop.xmin = 0.5;
+  EXPECT_FALSE(Draw(PlotData{&s, "", {}, std::nullopt}, Kind::kCurve1d, crop, Out("bad_crop.png")).ok());
 }
 
 TEST(Plot, ThreeDSurfaceIsNotBlankAndSpansTheColourMap) {

@@ -90,7 +90,11 @@ Result<Frame> DrawCurves(Stream& st, const PlotData& d, const PlotOptions& o) {
         if (o.log) {
           for (double& y : v) y = Tx(y, true);
         }
-        auto [a, b] = FiniteRange(v);
+        std::vector<double> shown;  // the points inside the requested α range
+        for (size_t i = 0; i < v.size() && i < s.x.size(); ++i) {
+          if ((!o.xmin || s.x[i] >= *o.xmin) && (!o.xmax || s.x[i] <= *o.xmax)) shown.push_back(v[i]);
+        }
+        auto [a, b] = FiniteRange(shown);
         if (std::isfinite(a)) llo = std::min(llo, a), lhi = std::max(lhi, b);
         any_loss = true;
       } else {
@@ -133,6 +137,9 @@ Result<Frame> DrawCurves(Stream& st, const PlotData& d, const PlotOptions& o) {
     y1 = o.vmax.value_or(lhi > y0 ? y0 + (lhi - y0) * 1.05 : y0 + 1);
   }
   if (!(y0 < y1)) return InvalidArgument("--vmin/--vmax", "need vmin < vmax");
+  if (o.xmin) xlo = *o.xmin;
+  if (o.xmax) xhi = *o.xmax;
+  if ((o.xmin || o.xmax) && !(xlo < xhi)) return InvalidArgument("--xmin/--xmax", "need xmin < xmax");
   if (!(xlo < xhi)) xlo -= 0.5, xhi += 0.5;
 
   plvpor(0.10, 0.88, 0.14, 0.84);

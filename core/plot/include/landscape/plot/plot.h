@@ -50,6 +50,8 @@ struct PlotOptions {
                                       // reference; default: about 16 round levels (contour lines of
                                       // positive values spanning over 25x: 1-2-5 per decade)
   bool log = false;                   // logarithmic colour scale and levels (2-D), log loss axis (1-D)
+  std::optional<double> xmin, xmax;   // 1-D: the α range shown (the reference's plot_1D --xmin/--xmax);
+                                      // the automatic loss range then covers the points inside it
   int width = 1000;                   // pixels (PNG); points for SVG/PDF
   int height = 750;
   std::string title;                  // replaces the generated first title line when not empty
