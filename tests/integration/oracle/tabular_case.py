@@ -1,7 +1,7 @@
 """Feature vectors ([N, D] tensors, tabular data) through `landscape local`: a TorchScript MLP
 with BatchNorm1d, a 1-D random-direction line and a first-layer-cached 2-D plane, against the
 losses and accuracies PyTorch computes at θ + α·dx (+ β·dy) with the written directions; and
-regression targets with --loss regression (losses, Hessian, training).
+regression targets with --loss regression (losses, Hessian, training); token ids (int64 inputs).
 
 Usage: tabular_case.py LANDSCAPE_BINARY WORK_DIR
 """
@@ -66,7 +66,54 @@ def main():
         print(f"{name}: worst relative loss difference {worst:.2e}")
         ok &= worst < 1e-5
     ok &= regression(binary, work)
+    ok &= token_ids(binary, work)
     return 0 if ok else 1
+
+
+class Bag(nn.Module):
+    """Token ids through an embedding, averaged: integer inputs must reach the model as int64."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(50, 8)
+        self.fc = nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.fc(self.emb(x).mean(1))
+
+
+def token_ids(binary, work):
+    torch.manual_seed(11)
+    x = torch.randint(0, 50, (64, 10))
+    y = (x[:, 0] > 25).long()
+    torch.save({"images": x, "labels": y}, f"{work}/tok.pt")
+    net = Bag().eval()
+    torch.jit.save(torch.jit.script(net), f"{work}/bag.pt")
+    out = f"{work}/tok.h5"
+    r = subprocess.run([binary, "local", "--model", f"{work}/bag.pt", "--data", f"{work}/tok.pt", "--x", "-1:1:5",
+                        "--threads", "1", "--progress", "quiet", "--overwrite", "--out", out],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        print("token ids failed:", r.stderr)
+        return False
+    with h5py.File(out, "r") as f:
+        xs, loss = np.array(f["xcoordinates"]), np.array(f["train_loss"]).ravel()
+    with h5py.File(out[:-3] + ".dirs.h5", "r") as f:
+        params = list(net.parameters())
+        dx = [torch.tensor(np.array(f["xdirection"][str(i)])) for i in range(len(params))]
+    base = [p.detach().clone() for p in params]
+    worst = 0.0
+    for i, a in enumerate(xs):
+        with torch.no_grad():
+            for p, p0, u in zip(params, base, dx):
+                p.copy_(p0 + a * u)
+            want = F.cross_entropy(net(x), y).item()
+        worst = max(worst, abs(loss[i] - want) / max(1.0, want))
+    print(f"token ids: worst relative loss difference {worst:.2e}")
+    # Integer inputs are not normalized.
+    r = subprocess.run([binary, "local", "--model", f"{work}/bag.pt", "--data", f"{work}/tok.pt", "--normalize",
+                        "0.5/0.2", "--x", "0:0:1", "--out", f"{work}/no_tok.h5"], capture_output=True, text=True)
+    return worst < 1e-5 and r.returncode == 2 and "--normalize none" in r.stderr
 
 
 def regression(binary, work):

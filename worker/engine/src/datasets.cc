@@ -256,9 +256,10 @@ Result<Dataset> LoadTensorFile(const std::string& path, bool train) {
   Dataset d;
   d.images = images->tensor;
   d.labels = labels->tensor;
-  // [N, H, W] are one-channel images; [N, D] feature vectors (tabular data) and [N, C, H, W] (or more
-  // dimensions) reach the model as they are.
-  if (d.images.dim() == 3) d.images = d.images.unsqueeze(1);
+  // [N, H, W] are one-channel images; [N, D] feature vectors (tabular data, or token ids when the
+  // tensor holds integers) and [N, C, H, W] (or more dimensions) reach the model as they are.
+  if (d.images.dim() == 3 && at::isFloatingType(d.images.scalar_type())) d.images = d.images.unsqueeze(1);
+  if (d.images.dim() == 3 && d.images.scalar_type() == at::kByte) d.images = d.images.unsqueeze(1);
   if (d.images.dim() < 2) {
     return DataError(path + ": inputs must be [N, D] features, [N, H, W] or [N, C, H, W] images, got " +
                      std::to_string(d.images.dim()) + " dimension(s)");
@@ -269,7 +270,10 @@ Result<Dataset> LoadTensorFile(const std::string& path, bool train) {
     return DataError(path + ": labels must be [N] class indices (or float targets [N, K]) with N = " +
                      std::to_string(d.images.size(0)));
   }
-  if (d.images.scalar_type() == at::kByte) {
+  if (at::isIntegralType(d.images.scalar_type(), /*includeBool=*/false) && d.images.scalar_type() != at::kByte) {
+    // Integer inputs other than image bytes are indices (token ids for an embedding): kept as int64.
+    d.images = d.images.to(at::kLong);
+  } else if (d.images.scalar_type() == at::kByte) {
     // The IDX and CIFAR-10 loaders' formula, so that a packed directory gives their values bit for bit
     // (ATen's division by a scalar may round differently).
     const at::Tensor bytes = d.images.contiguous();
@@ -296,6 +300,10 @@ Status Normalize(Dataset* d, const core::Normalization& norm, const std::vector<
     stdev = norm.std;
   }
   if (mean.empty()) return Status::Ok();
+  if (!at::isFloatingType(d->images.scalar_type())) {
+    return core::InvalidArgument("data.normalize", "the inputs are integers (indices), which are not normalized: "
+                                                   "use --normalize none");
+  }
   const int64_t c = d->images.size(1);
   if (mean.size() == 1) {
     mean.assign(static_cast<size_t>(c), mean[0]);

@@ -130,7 +130,7 @@ Result<std::unique_ptr<PointEvaluator>> PointEvaluator::Create(torch::jit::Modul
     // The forward pass's inputs: converted once (dtype, memory format), kept on the device.
     for (Split& s : e->splits_) {
       at::Tensor x = s.data.images;
-      if (e->dtype_ != at::kFloat) x = x.to(e->dtype_);
+      if (e->dtype_ != at::kFloat && at::isFloatingType(x.scalar_type())) x = x.to(e->dtype_);  // ids stay ids
       if (e->channels_last_ && x.dim() == 4) x = x.contiguous(at::MemoryFormat::ChannelsLast);
       e->inputs_.push_back(x);
     }
