@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "landscape/engine/engine.h"
 #include "process.h"
@@ -42,6 +44,17 @@ core::JobSpec Spec(const std::string& model) {
   return spec;
 }
 
+// Both engines give the same loss (to float32 rounding) and accuracy at every (α, β) of `points`.
+void ExpectSameValues(Engine& a, Engine& b, const std::vector<std::pair<double, double>>& points) {
+  for (auto [alpha, beta] : points) {
+    auto va = a.Evaluate(alpha, beta);
+    auto vb = b.Evaluate(alpha, beta);
+    ASSERT_TRUE(va.ok() && vb.ok());
+    EXPECT_NEAR(vb->train_loss, va->train_loss, 1e-5 * std::fabs(va->train_loss)) << alpha << "," << beta;
+    EXPECT_DOUBLE_EQ(vb->train_acc, va->train_acc) << alpha << "," << beta;
+  }
+}
+
 TEST(EngineOptions, ACheckOnlyEngineSkipsTheMeasurementsAndAgrees) {
   const testing::ScopedTempDir tmp("landscape-engine-options");
   const std::string& dir = tmp.path();
@@ -61,13 +74,7 @@ TEST(EngineOptions, ACheckOnlyEngineSkipsTheMeasurementsAndAgrees) {
   EXPECT_EQ((*b)->info().lanes, 1);
   EXPECT_EQ((*b)->info().batch_size, 32);
   EXPECT_EQ((*b)->info().notes.count("optimization"), 0u) << "a skipped measurement is not a failure";
-  for (auto [alpha, beta] : {std::pair{0.0, 0.0}, std::pair{0.7, -0.4}, std::pair{-1.0, 1.0}}) {
-    auto va = (*a)->Evaluate(alpha, beta);
-    auto vb = (*b)->Evaluate(alpha, beta);
-    ASSERT_TRUE(va.ok() && vb.ok());
-    EXPECT_NEAR(vb->train_loss, va->train_loss, 1e-5 * std::fabs(va->train_loss)) << alpha << "," << beta;
-    EXPECT_DOUBLE_EQ(vb->train_acc, va->train_acc) << alpha << "," << beta;
-  }
+  ExpectSameValues(**a, **b, {{0.0, 0.0}, {0.7, -0.4}, {-1.0, 1.0}});
 }
 
 TEST(EngineOptions, OneFrozenGraphWithFittedConstantsAgreesWithFreezingPerPoint) {
@@ -89,13 +96,7 @@ TEST(EngineOptions, OneFrozenGraphWithFittedConstantsAgreesWithFreezingPerPoint)
   EXPECT_TRUE((*b)->info().optimized);
   EXPECT_FALSE((*b)->info().cuda_graphs);
   EXPECT_NE((*b)->info().notes.at("cuda_graphs").find("no CUDA graphs on CPUs"), std::string::npos);
-  for (auto [alpha, beta] : {std::pair{0.0, 0.0}, std::pair{0.7, -0.4}, std::pair{-1.0, 1.0}, std::pair{3.0, 2.0}}) {
-    auto va = (*a)->Evaluate(alpha, beta);
-    auto vb = (*b)->Evaluate(alpha, beta);
-    ASSERT_TRUE(va.ok() && vb.ok());
-    EXPECT_NEAR(vb->train_loss, va->train_loss, 1e-5 * std::fabs(va->train_loss)) << alpha << "," << beta;
-    EXPECT_DOUBLE_EQ(vb->train_acc, va->train_acc) << alpha << "," << beta;
-  }
+  ExpectSameValues(**a, **b, {{0.0, 0.0}, {0.7, -0.4}, {-1.0, 1.0}, {3.0, 2.0}});
 }
 
 // DESIGN §2: CUDA when present, CPU otherwise. The expectation is LibTorch's own answer to

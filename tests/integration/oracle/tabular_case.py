@@ -70,6 +70,28 @@ def main():
     return 0 if ok else 1
 
 
+def worst_along_line(net, surface, loss_of):
+    """The largest relative difference between a 1-D surface's train_loss and loss_of() with the net's
+    parameters at θ + α·dx (dx from the surface's direction file), over the surface's α; the parameters
+    are θ again afterwards."""
+    with h5py.File(surface, "r") as f:
+        xs, loss = np.array(f["xcoordinates"]), np.array(f["train_loss"]).ravel()
+    params = list(net.parameters())
+    with h5py.File(surface[:-3] + ".dirs.h5", "r") as f:
+        dx = [torch.tensor(np.array(f["xdirection"][str(i)])) for i in range(len(params))]
+    base = [p.detach().clone() for p in params]
+    worst = 0.0
+    with torch.no_grad():
+        for i, a in enumerate(xs):
+            for p, p0, u in zip(params, base, dx):
+                p.copy_(p0 + a * u)
+            want = loss_of()
+            worst = max(worst, abs(loss[i] - want) / max(1.0, want))
+        for p, p0 in zip(params, base):
+            p.copy_(p0)
+    return worst
+
+
 class Bag(nn.Module):
     """Token ids through an embedding, averaged: integer inputs must reach the model as int64."""
 
@@ -96,19 +118,7 @@ def token_ids(binary, work):
     if r.returncode != 0:
         print("token ids failed:", r.stderr)
         return False
-    with h5py.File(out, "r") as f:
-        xs, loss = np.array(f["xcoordinates"]), np.array(f["train_loss"]).ravel()
-    with h5py.File(out[:-3] + ".dirs.h5", "r") as f:
-        params = list(net.parameters())
-        dx = [torch.tensor(np.array(f["xdirection"][str(i)])) for i in range(len(params))]
-    base = [p.detach().clone() for p in params]
-    worst = 0.0
-    for i, a in enumerate(xs):
-        with torch.no_grad():
-            for p, p0, u in zip(params, base, dx):
-                p.copy_(p0 + a * u)
-            want = F.cross_entropy(net(x), y).item()
-        worst = max(worst, abs(loss[i] - want) / max(1.0, want))
+    worst = worst_along_line(net, out, lambda: F.cross_entropy(net(x), y).item())
     print(f"token ids: worst relative loss difference {worst:.2e}")
     # Integer inputs are not normalized.
     r = subprocess.run([binary, "local", "--model", f"{work}/bag.pt", "--data", f"{work}/tok.pt", "--normalize",
@@ -139,23 +149,10 @@ def regression(binary, work):
             print(f"regression k={k} failed:", r.stderr)
             return False
         with h5py.File(out, "r") as f:
-            xs, loss = np.array(f["xcoordinates"]), np.array(f["train_loss"]).ravel()
+            xs = np.array(f["xcoordinates"])
             has_acc = "train_acc" in f
             min_eig, max_eig = np.array(f["min_eig"]).ravel(), np.array(f["max_eig"]).ravel()
-        with h5py.File(out[:-3] + ".dirs.h5", "r") as f:
-            params = list(net.parameters())
-            dx = [torch.tensor(np.array(f["xdirection"][str(i)])) for i in range(len(params))]
-        base = [p.detach().clone() for p in params]
-        worst = 0.0
-        for i, a in enumerate(xs):
-            with torch.no_grad():
-                for p, p0, u in zip(params, base, dx):
-                    p.copy_(p0 + a * u)
-                want = F.mse_loss(net(x).reshape(t.shape), t).item()
-            worst = max(worst, abs(loss[i] - want) / max(1.0, want))
-        with torch.no_grad():
-            for p, p0 in zip(params, base):
-                p.copy_(p0)
+        worst = worst_along_line(net, out, lambda: F.mse_loss(net(x).reshape(t.shape), t).item())
         # The Hessian at the centre over the weights with dim > 1 (the project's definition).
         w1, w2 = net[0].weight.detach().clone(), net[2].weight.detach().clone()
         n1 = w1.numel()

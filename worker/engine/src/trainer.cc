@@ -47,12 +47,23 @@ Status ExportArchitecture(const std::string& name, const std::vector<int64_t>& i
 
 namespace {
 
+// torch.optim's shape: every parameter with a gradient g (plus wd·θ: L2 weight decay, added to the
+// gradient as torch.optim does) is updated by the subclass's rule.
 class Optimizer {
  public:
-  explicit Optimizer(std::vector<at::Tensor> params) : params_(std::move(params)) {}
+  Optimizer(std::vector<at::Tensor> params, double wd) : params_(std::move(params)), wd_(wd) {}
   virtual ~Optimizer() = default;
   /// One update of every parameter with a gradient, at learning rate `lr`.
-  virtual void Step(double lr) = 0;
+  void Step(double lr) {
+    at::NoGradGuard no_grad;
+    for (size_t i = 0; i < params_.size(); ++i) {
+      at::Tensor& p = params_[i];
+      if (!p.grad().defined()) continue;
+      at::Tensor g = p.grad();
+      if (wd_ != 0) g = g.add(p, wd_);
+      Update(i, p, g, lr);
+    }
+  }
   void ZeroGrad() {
     for (auto& p : params_) {
       if (p.grad().defined()) {
@@ -63,73 +74,67 @@ class Optimizer {
   }
 
  protected:
+  /// Parameter i (`p`) with its decayed gradient `g`.
+  virtual void Update(size_t i, at::Tensor& p, const at::Tensor& g, double lr) = 0;
+  size_t size() const { return params_.size(); }
+
+ private:
   std::vector<at::Tensor> params_;
+  double wd_;
 };
 
-// SGD as torch.optim.SGD: g = grad + wd·θ; buf = μ·buf + g; step = nesterov ? g + μ·buf : buf; θ -= lr·step.
+// SGD as torch.optim.SGD: buf = μ·buf + g; step = nesterov ? g + μ·buf : buf; θ -= lr·step.
 class Sgd final : public Optimizer {
  public:
   Sgd(std::vector<at::Tensor> params, double momentum, bool nesterov, double wd)
-      : Optimizer(std::move(params)), buf_(params_.size()), momentum_(momentum), nesterov_(nesterov), wd_(wd) {}
+      : Optimizer(std::move(params), wd), buf_(size()), momentum_(momentum), nesterov_(nesterov) {}
 
-  void Step(double lr) override {
-    at::NoGradGuard no_grad;
-    for (size_t i = 0; i < params_.size(); ++i) {
-      at::Tensor& p = params_[i];
-      if (!p.grad().defined()) continue;
-      at::Tensor g = p.grad();
-      if (wd_ != 0) g = g.add(p, wd_);
-      if (momentum_ != 0) {
-        if (!buf_[i].defined()) {
-          buf_[i] = g.clone();
-        } else {
-          buf_[i].mul_(momentum_).add_(g);
-        }
-        g = nesterov_ ? g.add(buf_[i], momentum_) : buf_[i];
+ protected:
+  void Update(size_t i, at::Tensor& p, const at::Tensor& g, double lr) override {
+    at::Tensor step = g;
+    if (momentum_ != 0) {
+      if (!buf_[i].defined()) {
+        buf_[i] = g.clone();
+      } else {
+        buf_[i].mul_(momentum_).add_(g);
       }
-      p.add_(g, -lr);
+      step = nesterov_ ? g.add(buf_[i], momentum_) : buf_[i];
     }
+    p.add_(step, -lr);
   }
 
  private:
   std::vector<at::Tensor> buf_;
   double momentum_;
   bool nesterov_;
-  double wd_;
 };
 
-// Adam as torch.optim.Adam (amsgrad off): g = grad + wd·θ; m = β1·m + (1-β1)·g; v = β2·v + (1-β2)·g²;
+// Adam as torch.optim.Adam (amsgrad off): m = β1·m + (1-β1)·g; v = β2·v + (1-β2)·g²;
 // θ -= lr/(1-β1^t) · m / (sqrt(v)/sqrt(1-β2^t) + eps), t the parameter's step count.
 class Adam final : public Optimizer {
  public:
   Adam(std::vector<at::Tensor> params, double beta1, double beta2, double eps, double wd)
-      : Optimizer(std::move(params)), m_(params_.size()), v_(params_.size()), t_(params_.size(), 0),
-        beta1_(beta1), beta2_(beta2), eps_(eps), wd_(wd) {}
+      : Optimizer(std::move(params), wd), m_(size()), v_(size()), t_(size(), 0), beta1_(beta1), beta2_(beta2),
+        eps_(eps) {}
 
-  void Step(double lr) override {
-    at::NoGradGuard no_grad;
-    for (size_t i = 0; i < params_.size(); ++i) {
-      at::Tensor& p = params_[i];
-      if (!p.grad().defined()) continue;
-      at::Tensor g = p.grad();
-      if (wd_ != 0) g = g.add(p, wd_);
-      if (!m_[i].defined()) {
-        m_[i] = at::zeros_like(p);
-        v_[i] = at::zeros_like(p);
-      }
-      const double t = static_cast<double>(++t_[i]);
-      m_[i].lerp_(g, 1 - beta1_);
-      v_[i].mul_(beta2_).addcmul_(g, g, 1 - beta2_);
-      const double bias1 = 1 - std::pow(beta1_, t), bias2 = 1 - std::pow(beta2_, t);
-      at::Tensor denom = (v_[i].sqrt() / std::sqrt(bias2)).add_(eps_);
-      p.addcdiv_(m_[i], denom, -lr / bias1);
+ protected:
+  void Update(size_t i, at::Tensor& p, const at::Tensor& g, double lr) override {
+    if (!m_[i].defined()) {
+      m_[i] = at::zeros_like(p);
+      v_[i] = at::zeros_like(p);
     }
+    const double t = static_cast<double>(++t_[i]);
+    m_[i].lerp_(g, 1 - beta1_);
+    v_[i].mul_(beta2_).addcmul_(g, g, 1 - beta2_);
+    const double bias1 = 1 - std::pow(beta1_, t), bias2 = 1 - std::pow(beta2_, t);
+    at::Tensor denom = (v_[i].sqrt() / std::sqrt(bias2)).add_(eps_);
+    p.addcdiv_(m_[i], denom, -lr / bias1);
   }
 
  private:
   std::vector<at::Tensor> m_, v_;
   std::vector<int64_t> t_;
-  double beta1_, beta2_, eps_, wd_;
+  double beta1_, beta2_, eps_;
 };
 
 at::Tensor BatchLoss(const at::Tensor& out, const at::Tensor& y, core::Loss loss, at::Reduction::Reduction red) {

@@ -129,6 +129,21 @@ def forward(self, x):
 
 constexpr double kClassifierStd = 1e-3;
 
+// The residual addition of a block whose body maps `in` channels to `out` at `stride`: the identity, or
+// (when the shape changes) the reference's projection shortcut, Sequential(conv 1×1, BatchNorm), as
+// child "shortcut"; then the final ReLU.
+void AddResidual(ModuleFactory& f, int64_t in, int64_t out, int64_t stride,
+                 std::vector<std::pair<std::string, Module>>* children, std::string* fwd) {
+  if (stride != 1 || in != out) {
+    children->emplace_back("shortcut", f.Sequential("Shortcut", {{"conv", f.Conv(in, out, 1, stride, 0)},
+                                                                  {"bn", f.BatchNorm(out)}}));
+    *fwd += "    out = out + self.shortcut.forward(x)\n";
+  } else {
+    *fwd += "    out = out + x\n";
+  }
+  *fwd += "    return torch.relu(out)\n";
+}
+
 Module BasicBlock(ModuleFactory& f, int64_t in, int64_t out, int64_t stride, bool shortcut) {
   std::vector<std::pair<std::string, Module>> c = {{"conv1", f.Conv(in, out, 3, stride, 1)},
                                                    {"bn1", f.BatchNorm(out)},
@@ -139,15 +154,10 @@ Module BasicBlock(ModuleFactory& f, int64_t in, int64_t out, int64_t stride, boo
       "    out = torch.relu(self.bn1.forward(self.conv1.forward(x)))\n"
       "    out = self.bn2.forward(self.conv2.forward(out))\n";
   if (shortcut) {
-    if (stride != 1 || in != out) {
-      c.emplace_back("shortcut", f.Sequential("Shortcut", {{"conv", f.Conv(in, out, 1, stride, 0)},
-                                                            {"bn", f.BatchNorm(out)}}));
-      fwd += "    out = out + self.shortcut.forward(x)\n";
-    } else {
-      fwd += "    out = out + x\n";
-    }
+    AddResidual(f, in, out, stride, &c, &fwd);
+  } else {
+    fwd += "    return torch.relu(out)\n";  // the reference's BasicBlock_noshortcut: the ReLU, no addition
   }
-  fwd += "    return torch.relu(out)\n";
   return f.Composite(shortcut ? "BasicBlock" : "BasicBlockNoShort", c, fwd);
 }
 
@@ -170,14 +180,7 @@ Module Bottleneck(ModuleFactory& f, int64_t in, int64_t planes, int64_t stride, 
     fwd += "    return out\n";  // the reference's Bottleneck_noshortcut: no addition, no final ReLU
     return f.Composite("BottleneckNoShort", c, fwd);
   }
-  if (stride != 1 || in != out) {
-    c.emplace_back("shortcut", f.Sequential("Shortcut", {{"conv", f.Conv(in, out, 1, stride, 0)},
-                                                          {"bn", f.BatchNorm(out)}}));
-    fwd += "    out = out + self.shortcut.forward(x)\n";
-  } else {
-    fwd += "    out = out + x\n";
-  }
-  fwd += "    return torch.relu(out)\n";
+  AddResidual(f, in, out, stride, &c, &fwd);
   return f.Composite("Bottleneck", c, fwd);
 }
 
