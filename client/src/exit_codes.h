@@ -1,4 +1,4 @@
-// The CLI's exit codes (DESIGN.md §6) and the one mapping from Status to them.
+// The CLI's exit codes (docs/design.md §6) and the one mapping from Status to them.
 #pragma once
 
 #include "landscape/core/status.h"

@@ -1,5 +1,5 @@
 // The job flags shared by `landscape local` and `landscape submit`, and their
-// translation into a JobSpec (DESIGN.md §7). No CLI11 in this header.
+// translation into a JobSpec (docs/design.md §7). No CLI11 in this header.
 #pragma once
 
 #include <map>

@@ -14,7 +14,7 @@
 //
 // Exit status: 0 passed, 1 failed, 77 skipped (test tools missing; the message
 // says how to install them). Flags are taken from `BINARY --help` when the
-// binaries are built under --build, else from DESIGN.md §7.
+// binaries are built under --build, else from docs/design.md §7.
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";

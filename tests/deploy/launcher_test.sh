@@ -192,12 +192,12 @@ check "a port in use: exit 1 naming the port" bash -c '[ "$2" -eq 1 ] && grep -q
 # ---- the flags the launcher passes are the binaries' flags --------------------------------
 real_server=$(find "$BUILD_DIR" -maxdepth 4 -type f -name landscape-server -perm -u+x -not -path '*/CMakeFiles/*' 2> /dev/null | head -n 1)
 real_worker=$(find "$BUILD_DIR" -maxdepth 4 -type f -name landscape-worker -perm -u+x -not -path '*/CMakeFiles/*' 2> /dev/null | head -n 1)
-# DESIGN.md §7, and --drain-timeout (the service branch's worker), until the binaries exist.
+# docs/design.md §7, and --drain-timeout (the service branch's worker), until the binaries exist.
 server_flags="--listen --redis --tokens --metrics"
 worker_flags="--redis --device --threads --cache --drain-timeout"
 [ -n "$real_server" ] && server_flags=$("$real_server" --help 2>&1 | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u | tr '\n' ' ')
 [ -n "$real_worker" ] && worker_flags=$("$real_worker" --help 2>&1 | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u | tr '\n' ' ')
-echo "#    server flags from ${real_server:-DESIGN.md §7}; worker flags from ${real_worker:-DESIGN.md §7 + --drain-timeout}"
+echo "#    server flags from ${real_server:-docs/design.md §7}; worker flags from ${real_worker:-docs/design.md §7 + --drain-timeout}"
 used_ok() {  # ARGS-FILE ALLOWED...
   local f=$1 flag
   shift

@@ -1,6 +1,6 @@
 // `landscape plot | export | report` as a user runs them: real files in, real
 // files out, checked by independent python3 oracles (h5py, numpy, xml.etree,
-// html.parser in tests/integration/oracles/) and by exit codes (DESIGN.md §6).
+// html.parser in tests/integration/oracles/) and by exit codes (docs/design.md §6).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>

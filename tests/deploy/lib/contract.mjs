@@ -1,5 +1,5 @@
 // What the deployment files must agree on: ports, names, and the flags of the
-// binaries (DESIGN.md §7). When a binary is built, its --help output is the
+// binaries (docs/design.md §7). When a binary is built, its --help output is the
 // authority for its flags; these lists are the fallback before it exists.
 import fs from "node:fs";
 import path from "node:path";
@@ -14,7 +14,7 @@ export const DRAIN_MARGIN_S = 30;
 // Secrets the operator creates (never rendered, so an apply cannot overwrite them).
 export const OPERATOR_SECRETS = { "landscape-tokens": ["tokens"] };
 
-// The work queue: a Redis stream read through one consumer group (DESIGN.md §4).
+// The work queue: a Redis stream read through one consumer group (docs/design.md §4).
 // KEDA scales the workers on its lag. Read from the Redis schema when the
 // sources have it (core/redis/include/landscape/redis/schema.h), so a rename
 // there fails this test; else the names the service branch uses.
@@ -37,7 +37,7 @@ export const IMAGES = {
   "landscape/worker-cuda": { target: "worker-cuda", binary: "landscape-worker" },
 };
 
-// DESIGN.md §7, the user-facing contract.
+// docs/design.md §7, the user-facing contract.
 export const DESIGN_FLAGS = {
   "landscape-server": ["--listen", "--redis", "--tokens", "--metrics"],
   "landscape-worker": ["--redis", "--device", "--threads", "--cache"],
@@ -106,7 +106,7 @@ export function binaryFlags(buildDir, name) {
   const assumed = ASSUMED_FLAGS[name] || [];
   return {
     flags: new Set([...(DESIGN_FLAGS[name] || []), ...assumed]),
-    source: `DESIGN.md §7 (${name} is not built)`,
+    source: `docs/design.md §7 (${name} is not built)`,
     assumed,
   };
 }

@@ -1,4 +1,4 @@
-"""Checks that a surface file has the reference's layout (DESIGN.md section 5),
+"""Checks that a surface file has the reference's layout (docs/design.md section 5),
 the way tomgoldstein/loss-landscape's plot_2D.py, plot_1D.py and h52vtp.py read
 it with h5py: names, dtypes, shapes [ny, nx] with row = y, dir_file a string.
 

@@ -1,4 +1,4 @@
-// Making the directions of a job (DESIGN.md §1): random (filter-normalized by
+// Making the directions of a job (docs/design.md §1): random (filter-normalized by
 // default), target (model2 - model), PCA of a trajectory, or read from a file.
 #pragma once
 

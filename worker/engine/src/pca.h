@@ -1,4 +1,4 @@
-// PCA directions from a training trajectory (DESIGN.md §1; the reference's
+// PCA directions from a training trajectory (docs/design.md §1; the reference's
 // plot_trajectory.py / projection.py semantics, computed without P × M memory
 // twice: the rows are held once and the PCA goes through the M × M Gram matrix).
 #pragma once

@@ -1,4 +1,4 @@
-// The direction math of the paper's reference code (DESIGN.md §1), on plain
+// The direction math of the paper's reference code (docs/design.md §1), on plain
 // float arrays so that it is exact, portable and testable without LibTorch.
 // All reductions accumulate in double in a fixed order: the same inputs give
 // bit-identical directions on every machine.

@@ -2,7 +2,7 @@
 //
 // One type for `landscape local`, the gRPC API (converted to/from proto in the
 // server and client), the Redis job record (as JSON) and the summary files.
-// Semantics follow ../shared/DESIGN.md §1 (the paper's reference code).
+// Semantics follow docs/design.md §1 (the paper's reference code).
 #pragma once
 
 #include <cstdint>
