@@ -86,6 +86,18 @@ Result<std::string> ResolveAllowedPath(const PathPolicy& policy, std::string_vie
     return InvalidArgument(f, "'" + path + "' is not an absolute path (paths must start with '/')");
   }
   std::error_code ec;
+  if (!must_exist) {
+    // weakly_canonical takes a dangling symlink lexically: its target may exist where the file is
+    // opened (a worker), so a path through one is refused.
+    fs::path prefix = "/";
+    for (const fs::path& part : fs::path(path).relative_path()) {
+      prefix /= part;
+      if (fs::is_symlink(fs::symlink_status(prefix, ec)) && !fs::exists(prefix, ec)) {
+        return InvalidArgument(f, "'" + path + "' passes through a symbolic link that does not resolve");
+      }
+    }
+    ec.clear();
+  }
   const fs::path resolved = must_exist ? fs::canonical(path, ec) : fs::weakly_canonical(path, ec);
   if (ec) return InvalidArgument(f, "'" + path + "' cannot be resolved: " + ec.message());
   const std::vector<std::string> parts = Components(resolved);

@@ -76,6 +76,14 @@ TEST_F(PathPolicyTest, RefusesEscapes) {
       EXPECT_NE(s.message().find("outside the allowed roots"), std::string::npos) << bad << ": " << s.message();
     }
   }
+  // A dangling symlink: its target may exist where the file is opened.
+  fs::create_symlink(root_ / "nowhere" / "x", root_ / "data" / "dangling");
+  for (bool must_exist : {true, false}) {
+    Status d = Check(P("data/dangling"), must_exist);
+    EXPECT_EQ(d.code(), StatusCode::kInvalidArgument);
+    Status below = Check(P("data/dangling/m.pt"), must_exist);
+    EXPECT_EQ(below.code(), StatusCode::kInvalidArgument) << below.message();
+  }
   Status rel = Check("data/sub/m.pt", false);
   EXPECT_EQ(rel.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(rel.message().find("absolute"), std::string::npos) << rel.message();
