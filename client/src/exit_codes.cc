@@ -16,7 +16,7 @@ int ExitCodeFor(const core::Status& s) {
     case StatusCode::kDataLoss:           // a file given that is not what it should be (not HDF5, truncated, ...)
     case StatusCode::kUnimplemented: return kExitUsage;
     case StatusCode::kUnauthenticated:
-    case StatusCode::kPermissionDenied: return kExitUsage;
+    case StatusCode::kPermissionDenied: return kExitNoPermission;
     case StatusCode::kUnavailable: return kExitUnreachable;
     case StatusCode::kDeadlineExceeded: return kExitDeadline;
     case StatusCode::kCancelled: return kExitCancelled;

@@ -15,6 +15,7 @@ enum ExitCode : int {
   kExitInterrupted = 130,  // SIGINT; the work done so far is saved
   kExitUnreachable = 69, // the server cannot be reached (EX_UNAVAILABLE)
   kExitDeadline = 75,    // a deadline passed (EX_TEMPFAIL)
+  kExitNoPermission = 77,  // UNAUTHENTICATED or PERMISSION_DENIED: a missing or wrong token (EX_NOPERM)
 };
 
 /// The exit code for a failed Status (kExitOk for OK).

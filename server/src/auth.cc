@@ -1,13 +1,39 @@
 #include "auth.h"
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <set>
 #include <sstream>
+
+#include "landscape/core/sha256.h"
 
 namespace landscape::server {
 
 using core::Status;
 using core::StatusCode;
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  // The compiler may not turn the loop into an early exit: diff is read once, after it.
+  return *static_cast<volatile unsigned char*>(&diff) == 0;
+}
+
+std::string SecretDigest(std::string_view secret) { return core::Sha256Hex(secret); }
+
+core::Result<std::string> ReadSecret(const std::string& value, const std::string& flag) {
+  std::string secret = value;
+  if (std::ifstream in(value); in) {
+    std::getline(in, secret);
+  }
+  const auto not_space = [](unsigned char c) { return !std::isspace(c); };
+  while (!secret.empty() && !not_space(secret.back())) secret.pop_back();
+  secret.erase(secret.begin(), std::find_if(secret.begin(), secret.end(), not_space));
+  if (secret.size() < 8) return core::InvalidArgument(flag, "the secret needs at least 8 characters");
+  return secret;
+}
 
 TokenAuth TokenAuth::Open() { return TokenAuth(); }
 
@@ -22,6 +48,7 @@ core::Result<TokenAuth> TokenAuth::FromFile(const std::string& path) {
 core::Result<TokenAuth> TokenAuth::FromText(const std::string& text, const std::string& origin) {
   TokenAuth a;
   a.open_ = false;
+  std::set<std::string> seen;  // digests, for duplicates (at load time only)
   std::istringstream lines(text);
   std::string line;
   for (int n = 1; std::getline(lines, line); ++n) {
@@ -39,9 +66,11 @@ core::Result<TokenAuth> TokenAuth::FromText(const std::string& text, const std::
       }
     }
     if (token.size() < 8) return core::InvalidArgument("--tokens", where + ": tokens need at least 8 characters");
-    if (!a.tenants_.emplace(token, tenant).second) {
+    std::string digest = SecretDigest(token);
+    if (!seen.insert(digest).second) {
       return core::InvalidArgument("--tokens", where + ": the same token is listed twice");
     }
+    a.tenants_.emplace_back(std::move(digest), tenant);
   }
   if (a.tenants_.empty()) return core::InvalidArgument("--tokens", origin + " lists no token");
   return a;
@@ -59,9 +88,13 @@ core::Result<std::string> TokenAuth::Authenticate(
   if (value.rfind(prefix, 0) != 0) {
     return Status(StatusCode::kUnauthenticated, "the authorization header must be 'Bearer <token>'");
   }
-  auto t = tenants_.find(value.substr(prefix.size()));
-  if (t == tenants_.end()) return Status(StatusCode::kUnauthenticated, "unknown token");
-  return t->second;
+  const std::string digest = SecretDigest(std::string_view(value).substr(prefix.size()));
+  const std::string* found = nullptr;
+  for (const auto& [d, tenant] : tenants_) {  // every entry, whatever matched before
+    if (ConstantTimeEquals(d, digest)) found = &tenant;
+  }
+  if (found == nullptr) return Status(StatusCode::kUnauthenticated, "unknown token");
+  return *found;
 }
 
 }  // namespace landscape::server

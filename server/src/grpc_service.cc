@@ -312,8 +312,9 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::JobEvent>, public
 // UploadArtifact: each piece is stored on the executor, then the next is read.
 class UploadReactor final : public grpc::ServerReadReactor<v1::UploadArtifactRequest>, public RefCounted {
  public:
-  UploadReactor(const ServiceDeps& deps, grpc::CallbackServerContext* ctx, v1::Artifact* response)
-      : deps_(deps), ctx_(ctx), response_(response), upload_(deps.service->BeginUpload()) {
+  UploadReactor(const ServiceDeps& deps, grpc::CallbackServerContext* ctx, v1::Artifact* response,
+                const std::string& tenant)
+      : deps_(deps), ctx_(ctx), response_(response), upload_(deps.service->BeginUpload(tenant)) {
     StartRead(&req_);
   }
 
@@ -390,7 +391,7 @@ grpc::ServerReadReactor<v1::UploadArtifactRequest>* LandscapeServiceImpl::Upload
     grpc::CallbackServerContext* ctx, v1::Artifact* response) {
   auto tenant = deps_.auth->Authenticate(ctx->client_metadata());
   if (!tenant.ok()) return new FailedReader(ToGrpcStatus(tenant.status()));
-  return new UploadReactor(deps_, ctx, response);
+  return new UploadReactor(deps_, ctx, response, *tenant);
 }
 
 grpc::ServerUnaryReactor* LandscapeServiceImpl::SubmitJob(grpc::CallbackServerContext* ctx,
@@ -512,10 +513,10 @@ grpc::ServerWriteReactor<v1::ArtifactChunk>* LandscapeServiceImpl::GetArtifact(g
   };
   auto cur = std::make_shared<Cursor>();
   JobService* service = deps_.service;
-  auto next = [service, cur, sha = req->sha256()]() -> Result<std::optional<v1::ArtifactChunk>> {
+  auto next = [service, cur, tenant = *tenant, sha = req->sha256()]() -> Result<std::optional<v1::ArtifactChunk>> {
     v1::ArtifactChunk chunk;
     if (!cur->info) {
-      LS_ASSIGN_OR_RETURN(redis::ArtifactInfo info, service->StatArtifact(sha));
+      LS_ASSIGN_OR_RETURN(redis::ArtifactInfo info, service->StatArtifact(tenant, sha));
       cur->info = info;
       chunk.mutable_artifact()->set_sha256(info.sha256);
       chunk.mutable_artifact()->set_size(info.size);
@@ -524,7 +525,7 @@ grpc::ServerWriteReactor<v1::ArtifactChunk>* LandscapeServiceImpl::GetArtifact(g
     } else if (cur->next_chunk >= cur->info->chunks) {
       return std::optional<v1::ArtifactChunk>();
     }
-    LS_ASSIGN_OR_RETURN(std::string data, service->ReadArtifactChunk(sha, cur->next_chunk));
+    LS_ASSIGN_OR_RETURN(std::string data, service->ReadArtifactChunk(tenant, sha, cur->next_chunk));
     chunk.set_offset(cur->offset);
     cur->offset += static_cast<int64_t>(data.size());
     ++cur->next_chunk;

@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
   app.add_option("--redis", o.redis, "redis://HOST:PORT[/DB] (default: $LANDSCAPE_REDIS)");
   app.add_option("--tokens", o.tokens_file, "tokens file: 'TOKEN TENANT' per line (default: no authentication)");
   app.add_option("--metrics", o.metrics_listen, "HOST:PORT to serve Prometheus /metrics on");
+  app.add_option("--metrics-token", o.metrics_token,
+                 "a file holding a token (or the token itself): /metrics answers 401 without "
+                 "'Authorization: Bearer <token>'");
   app.add_option("--tls-cert", o.tls_cert, "PEM certificate chain: serve TLS");
   app.add_option("--tls-key", o.tls_key, "PEM private key of --tls-cert");
   app.add_option("--prefix", o.prefix, "prefix of every Redis key (as the workers')")->capture_default_str();
@@ -35,6 +38,20 @@ int main(int argc, char** argv) {
   app.add_option("--max-tiles", o.service.max_tiles, "most tiles per job")->capture_default_str();
   app.add_option("--max-batch-size", o.service.limits.max_batch_size, "largest evaluation batch")
       ->capture_default_str();
+  app.add_option("--allow-path-root", o.service.paths.allowed_roots,
+                 "a directory whose files (file://, idx:, cifar10:, tensor paths) specs may name; repeatable "
+                 "(default: none, every local path is refused)");
+  auto& jl = o.service.job_limits;
+  app.add_option("--max-samples", jl.max_samples, "most samples a job evaluates per split")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--max-checkpoints", jl.max_checkpoints, "most checkpoints of a PCA job")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--max-checkpoint-bytes", jl.max_checkpoint_bytes, "most bytes of a job's checkpoints together")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--max-hessian-iterations", jl.max_hessian_iterations, "most Lanczos iterations per point")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--max-hessian-samples", jl.max_hessian_samples, "most samples of a Hessian estimate")
+      ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--threads", o.executor_threads, "threads for the Redis work behind RPCs")->capture_default_str();
   app.add_option("--drain", drain_s, "seconds in-flight calls get on shutdown")->capture_default_str();
   app.add_option("--log-level", log_level, "trace | debug | info | warn | error")->capture_default_str();
@@ -75,9 +92,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string host = o.listen.substr(0, o.listen.rfind(':'));
-  log->info("listening on {}:{} redis={} prefix={} auth={} tls={} metrics={}", host, (*srv)->port(), o.redis, o.prefix,
-            o.tokens_file.empty() ? "none" : "tokens", o.tls_cert.empty() ? "off" : "on",
-            o.metrics_listen.empty() ? "off" : o.metrics_listen);
+  log->info("listening on {}:{} redis={} prefix={} auth={} tls={} metrics={} path_roots={}", host, (*srv)->port(),
+            o.redis, o.prefix, o.tokens_file.empty() ? "none" : "tokens", o.tls_cert.empty() ? "off" : "on",
+            o.metrics_listen.empty() ? "off" : o.metrics_listen, o.service.paths.allowed_roots.size());
   int sig = 0;
   sigwait(&signals, &sig);
   log->info("received signal {}", sig);

@@ -1,10 +1,17 @@
 #include "metrics.h"
 
+#include <CivetServer.h>
+#include <civetweb.h>
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 
+#include <cstring>
 #include <exception>
 #include <limits>
+#include <map>
+#include <mutex>
+
+#include "auth.h"
 
 #include "landscape/core/job.h"
 #include "landscape/redis/schema.h"
@@ -107,14 +114,55 @@ class RedisCollector final : public prometheus::Collectable {
   redis::JobStore* store_;
 };
 
+// The token digests of the metrics servers that need one, by listening port. civetweb's
+// begin_request callback carries no pointer of ours, and prometheus-cpp's own RegisterAuth is
+// HTTP Basic only: the callback finds the digest by the port the request came to. A port not
+// (or no longer) listed is refused: nothing is served before its token is known.
+std::mutex g_tokens_mu;
+std::map<int, std::string> g_token_digests;
+
+int CheckBearer(mg_connection* conn) {
+  const mg_request_info* info = mg_get_request_info(conn);
+  std::string expected;
+  {
+    std::lock_guard<std::mutex> lock(g_tokens_mu);
+    auto it = g_token_digests.find(info->server_port);
+    if (it != g_token_digests.end()) expected = it->second;
+  }
+  const char* header = mg_get_header(conn, "Authorization");
+  const char* prefix = "Bearer ";
+  bool ok = false;
+  if (!expected.empty() && header != nullptr && std::strncmp(header, prefix, std::strlen(prefix)) == 0) {
+    ok = ConstantTimeEquals(SecretDigest(header + std::strlen(prefix)), expected);
+  }
+  if (ok) return 0;  // civetweb goes on to the /metrics handler
+  mg_printf(conn,
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer\r\nContent-Type: text/plain\r\n"
+            "Content-Length: 45\r\nConnection: close\r\n\r\nmetrics need 'Authorization: Bearer <token>'\n");
+  return 401;  // handled: the status code for civetweb's log
+}
+
 }  // namespace
 
-core::Result<std::unique_ptr<Metrics>> Metrics::Start(const std::string& listen, redis::JobStore* store) {
+core::Result<std::unique_ptr<Metrics>> Metrics::Start(const std::string& listen, redis::JobStore* store,
+                                                      const std::string& token) {
   std::unique_ptr<Metrics> m(new Metrics());
+  static CivetCallbacks bearer_callbacks = [] {
+    CivetCallbacks c;
+    c.begin_request = &CheckBearer;
+    return c;
+  }();
   try {
-    m->exposer_ = std::make_unique<prometheus::Exposer>(listen);
+    m->exposer_ = std::make_unique<prometheus::Exposer>(listen, 2, token.empty() ? nullptr : &bearer_callbacks);
   } catch (const std::exception& e) {
     return core::InvalidArgument("--metrics", "cannot serve metrics on " + listen + ": " + e.what());
+  }
+  if (!token.empty()) {
+    std::lock_guard<std::mutex> lock(g_tokens_mu);
+    for (int port : m->exposer_->GetListeningPorts()) {
+      g_token_digests[port] = SecretDigest(token);
+      m->ports_.push_back(port);
+    }
   }
   m->registry_ = std::make_shared<prometheus::Registry>();
   m->rpcs_ = &prometheus::BuildCounter()
@@ -127,7 +175,11 @@ core::Result<std::unique_ptr<Metrics>> Metrics::Start(const std::string& listen,
   return m;
 }
 
-Metrics::~Metrics() = default;
+Metrics::~Metrics() {
+  exposer_.reset();  // no request is served after this
+  std::lock_guard<std::mutex> lock(g_tokens_mu);
+  for (int port : ports_) g_token_digests.erase(port);
+}
 
 void Metrics::CountRpc(const std::string& method, const std::string& code) {
   rpcs_->Add({{"method", method}, {"code", code}}).Increment();

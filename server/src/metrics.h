@@ -1,11 +1,13 @@
 // Prometheus metrics on /metrics (prometheus-cpp): the cluster-wide numbers
 // kept in Redis (jobs by state, tiles queued and done, tile latency, queue
 // length and lag — every server reports the same values), and this server's
-// RPC counts.
+// RPC counts. With a token, /metrics answers 401 to any request without
+// "Authorization: Bearer <token>" (compared in constant time).
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>
@@ -19,8 +21,9 @@ namespace landscape::server {
 
 class Metrics {
  public:
-  /// Serves http://`listen`/metrics; kInvalidArgument when it cannot bind.
-  static core::Result<std::unique_ptr<Metrics>> Start(const std::string& listen, redis::JobStore* store);
+  /// Serves http://`listen`/metrics; kInvalidArgument when it cannot bind. `token` "": no authentication.
+  static core::Result<std::unique_ptr<Metrics>> Start(const std::string& listen, redis::JobStore* store,
+                                                      const std::string& token = {});
   ~Metrics();
 
   /// Counts one finished RPC.
@@ -28,6 +31,7 @@ class Metrics {
 
  private:
   Metrics() = default;
+  std::vector<int> ports_;  // registered for token checks
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<prometheus::Collectable> redis_collector_;

@@ -35,13 +35,20 @@ core::Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& opts) {
   if (opts.tls_cert.empty() != opts.tls_key.empty()) {
     return core::InvalidArgument("--tls-cert", "TLS needs both --tls-cert and --tls-key");
   }
+  if (!opts.metrics_token.empty() && opts.metrics_listen.empty()) {
+    return core::InvalidArgument("--metrics-token", "--metrics-token needs --metrics");
+  }
   const redis::Schema schema(opts.prefix);
   s->pool_ = redis::ConnectionPool::Create(redis_opts, opts.redis_connections);
   s->service_ = std::make_unique<JobService>(s->pool_, schema, opts.service);
   s->executor_ = std::make_unique<Executor>(opts.executor_threads);
   s->hub_ = std::make_unique<EventHub>(redis_opts);
   if (!opts.metrics_listen.empty()) {
-    LS_ASSIGN_OR_RETURN(s->metrics_, Metrics::Start(opts.metrics_listen, &s->service_->store()));
+    std::string token;
+    if (!opts.metrics_token.empty()) {
+      LS_ASSIGN_OR_RETURN(token, ReadSecret(opts.metrics_token, "--metrics-token"));
+    }
+    LS_ASSIGN_OR_RETURN(s->metrics_, Metrics::Start(opts.metrics_listen, &s->service_->store(), token));
   }
   ServiceDeps deps;
   deps.service = s->service_.get();

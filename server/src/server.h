@@ -27,6 +27,7 @@ struct ServerOptions {
   std::string prefix = "lls:";             // of every Redis key
   std::string tokens_file;                 // "": no authentication (tenant "default")
   std::string metrics_listen;              // "": no /metrics
+  std::string metrics_token;               // a file holding the token, or the token: /metrics needs Bearer
   std::string tls_cert, tls_key;           // PEM files: serve TLS (both or neither)
   ServiceOptions service;
   size_t executor_threads = 8;

@@ -322,8 +322,13 @@ TEST_F(RedisStoreTest, TheFilesAJobMadeLiveAtLeastAsLongAsTheJob) {
 
   const std::string dir = put("directions"), proj = put("projection");
   ASSERT_LE(ttl(dir), 100);
+  // A worker's file belongs to nobody until the job's preparation finishes; then to the job's tenant.
+  EXPECT_EQ(artifacts.StatFor("t", dir).status().code(), core::StatusCode::kNotFound);
   redis::JobStore long_kept(pool_, schema_, redis::JobStoreOptions{std::chrono::seconds(5000)});
   run_and_end(long_kept, dir, proj);
+  EXPECT_TRUE(artifacts.StatFor("t", dir).ok());
+  EXPECT_TRUE(artifacts.StatFor("t", proj).ok());
+  EXPECT_EQ(artifacts.StatFor("u", dir).status().code(), core::StatusCode::kNotFound);
   EXPECT_GT(ttl(dir), 4000);
   EXPECT_LE(ttl(dir), 5000);
   EXPECT_GT(ttl(proj), 4000);
@@ -331,6 +336,37 @@ TEST_F(RedisStoreTest, TheFilesAJobMadeLiveAtLeastAsLongAsTheJob) {
   const std::string other = put("other directions");
   run_and_end(*store_, other, "");  // retention 3 s: the artifact keeps its 100 s
   EXPECT_GT(ttl(other), 50);
+}
+
+// An artifact is visible to the tenants that uploaded it; to others exactly as a missing one.
+TEST_F(RedisStoreTest, TenantsSeeOnlyTheArtifactsGrantedToThem) {
+  redis::RedisArtifactStore store(pool_, schema_);
+  auto upload = [&](const std::string& tenant, const std::string& bytes) {
+    auto u = store.BeginUpload(tenant);
+    EXPECT_TRUE(u->Append(bytes).ok());
+    auto info = u->Commit();
+    EXPECT_TRUE(info.ok()) << info.status();
+    return info.ok() ? info->sha256 : std::string();
+  };
+  const std::string sha = upload("alice", "alice's model");
+  ASSERT_TRUE(store.StatFor("alice", sha).ok());
+  EXPECT_EQ(*store.ReadChunkFor("alice", sha, 0), "alice's model");
+  const std::string missing = core::Sha256Hex("nobody's bytes");
+  auto theirs = store.StatFor("bob", sha);
+  auto none = store.StatFor("bob", missing);
+  EXPECT_EQ(theirs.status().code(), core::StatusCode::kNotFound);
+  EXPECT_EQ(theirs.status().code(), none.status().code());
+  std::string msg = theirs.status().message();
+  msg.replace(msg.find(sha), sha.size(), missing);
+  EXPECT_EQ(msg, none.status().message());
+  EXPECT_EQ(store.ReadChunkFor("bob", sha, 0).status().code(), core::StatusCode::kNotFound);
+  EXPECT_TRUE(store.Stat(sha).ok());  // workers: unscoped
+  // bob uploads the same bytes: stored once, granted to both.
+  EXPECT_EQ(upload("bob", "alice's model"), sha);
+  EXPECT_EQ(*store.ReadChunkFor("bob", sha, 0), "alice's model");
+  EXPECT_TRUE(store.StatFor("alice", sha).ok());
+  EXPECT_EQ(Cmd({"HGET", schema_.Artifact(sha), "t:bob"}), "1");
+  EXPECT_EQ(store.StatFor("carol", sha).status().code(), core::StatusCode::kNotFound);
 }
 
 TEST_F(RedisStoreTest, ArtifactsAreContentAddressedAndVerified) {

@@ -590,7 +590,7 @@ TEST(ServiceTest, BadInputGetsAClearErrorAndNothingIsLeftRunning) {
   EXPECT_EQ(submit(base, "wrong-token-0000").error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(submit(base, "").error_code(), grpc::StatusCode::UNAUTHENTICATED);
   auto cli = c.Cli({"list", "--server", c.Addr(), "--token", "wrong-token-0000"});
-  EXPECT_EQ(cli.exit_code, 2) << cli.output;
+  EXPECT_EQ(cli.exit_code, 77) << cli.output;  // EX_NOPERM
   EXPECT_NE(cli.output.find("unknown token"), std::string::npos) << cli.output;
   auto grid = c.Cli({"submit", "--server", c.Addr(), "--model", Model(), "--x", "-1:1:50", "--y", "-1:1:50"},
                     {"LANDSCAPE_TOKEN=" + good});

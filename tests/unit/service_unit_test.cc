@@ -176,6 +176,27 @@ TEST(TokenAuth, ParsesAndAuthenticates) {
   }
 }
 
+TEST(TokenAuth, ComparesDigestsOfEveryLengthAndReadsSecrets) {
+  EXPECT_TRUE(server::ConstantTimeEquals("abcdefgh", "abcdefgh"));
+  EXPECT_FALSE(server::ConstantTimeEquals("abcdefgh", "abcdefgX"));
+  EXPECT_FALSE(server::ConstantTimeEquals("Xbcdefgh", "abcdefgh"));
+  EXPECT_FALSE(server::ConstantTimeEquals("abc", "abcd"));
+  EXPECT_EQ(server::SecretDigest("secret-token-1"), core::Sha256Hex("secret-token-1"));
+  // A prefix, an extension or a token of another tenant is not a match.
+  auto a = server::TokenAuth::FromText("secret-token-1 alice\nsecret-token-2 bob\n", "t");
+  ASSERT_TRUE(a.ok()) << a.status();
+  for (const char* wrong : {"Bearer secret-token-", "Bearer secret-token-12", "Bearer SECRET-TOKEN-1", "secret-token-1",
+                            "Basic secret-token-1"}) {
+    std::multimap<grpc::string_ref, grpc::string_ref> md;
+    md.emplace("authorization", wrong);
+    EXPECT_EQ(a->Authenticate(md).status().code(), core::StatusCode::kUnauthenticated) << wrong;
+  }
+  EXPECT_EQ(*server::ReadSecret("  a-literal-secret \n", "--metrics-token"), "a-literal-secret");
+  auto shorter = server::ReadSecret("short", "--metrics-token");
+  ASSERT_FALSE(shorter.ok());
+  EXPECT_EQ(shorter.status().field(), "--metrics-token");
+}
+
 TEST(GrpcStatus, KeepsTheCodeAndNamesTheField) {
   auto g = server::ToGrpcStatus(core::InvalidArgument("grid.x", "must have at least 1 point"));
   EXPECT_EQ(g.error_code(), grpc::StatusCode::INVALID_ARGUMENT);

@@ -17,9 +17,20 @@ using core::StatusCode;
 RedisArtifactStore::RedisArtifactStore(std::shared_ptr<ConnectionPool> pool, Schema schema, ArtifactOptions opts)
     : pool_(std::move(pool)), schema_(std::move(schema)), opts_(opts) {}
 
-std::unique_ptr<ArtifactUpload> RedisArtifactStore::BeginUpload() {
-  return std::unique_ptr<ArtifactUpload>(new ArtifactUpload(this, schema_.Upload(core::RandomId(24))));
+std::unique_ptr<ArtifactUpload> RedisArtifactStore::BeginUpload(std::string tenant) {
+  return std::unique_ptr<ArtifactUpload>(
+      new ArtifactUpload(this, schema_.Upload(core::RandomId(24)), std::move(tenant)));
 }
+
+namespace {
+Status Missing(const std::string& sha256) {
+  return core::NotFound("artifact " + sha256 + " not found (never uploaded, or expired)");
+}
+Status CheckSha(const std::string& sha256) {
+  if (core::IsSha256Hex(sha256)) return Status::Ok();
+  return core::InvalidArgument("sha256", "'" + sha256 + "' is not a sha256 (64 lower-case hex characters)");
+}
+}  // namespace
 
 ArtifactUpload::~ArtifactUpload() {
   if (done_ || chunks_ == 0) return;
@@ -59,20 +70,24 @@ Result<ArtifactInfo> ArtifactUpload::Commit(const std::string& expected_sha256) 
   LS_RETURN_IF_ERROR(scripts::CommitArtifact()
                          .Run(*c, {key_, store_->schema_.Artifact(info.sha256)},
                               {std::to_string(size_), std::to_string(chunks_),
-                               std::to_string(store_->opts_.ttl.count())})
+                               std::to_string(store_->opts_.ttl.count()), tenant_})
                          .status());
   done_ = true;
   return info;
 }
 
-Result<ArtifactInfo> RedisArtifactStore::Stat(const std::string& sha256) {
-  if (!core::IsSha256Hex(sha256)) {
-    return core::InvalidArgument("sha256", "'" + sha256 + "' is not a sha256 (64 lower-case hex characters)");
-  }
+Result<ArtifactInfo> RedisArtifactStore::Stat(const std::string& sha256) { return StatFor("", sha256); }
+
+// tenant "" : unscoped (workers).
+Result<ArtifactInfo> RedisArtifactStore::StatFor(const std::string& tenant, const std::string& sha256) {
+  LS_RETURN_IF_ERROR(CheckSha(sha256));
   LS_ASSIGN_OR_RETURN(auto c, pool_->Acquire());
-  LS_ASSIGN_OR_RETURN(Reply r, c->Command({"HMGET", schema_.Artifact(sha256), "size", "chunks"}));
+  std::vector<std::string> cmd{"HMGET", schema_.Artifact(sha256), "size", "chunks"};
+  if (!tenant.empty()) cmd.push_back("t:" + tenant);
+  LS_ASSIGN_OR_RETURN(Reply r, c->Command(cmd));
   LS_RETURN_IF_ERROR(CheckReply(r.view(), "HMGET artifact"));
-  if (r.size() != 2 || r[0].is_nil()) return core::NotFound("artifact " + sha256 + " not found (never uploaded, or expired)");
+  if (r.size() != cmd.size() - 2 || r[0].is_nil()) return Missing(sha256);
+  if (!tenant.empty() && r[2].is_nil()) return Missing(sha256);  // another tenant's: as if absent
   ArtifactInfo info;
   info.sha256 = sha256;
   LS_ASSIGN_OR_RETURN(info.size, ParseInteger(r[0], "artifact size"));
@@ -84,6 +99,19 @@ Status RedisArtifactStore::Touch(const std::string& sha256) {
   LS_ASSIGN_OR_RETURN(auto c, pool_->Acquire());
   LS_ASSIGN_OR_RETURN(Reply r, c->Command({"EXPIRE", schema_.Artifact(sha256), std::to_string(opts_.ttl.count()), "GT"}));
   return CheckReply(r.view(), "EXPIRE artifact");
+}
+
+Result<std::string> RedisArtifactStore::ReadChunkFor(const std::string& tenant, const std::string& sha256,
+                                                     int64_t index) {
+  LS_RETURN_IF_ERROR(CheckSha(sha256));
+  LS_ASSIGN_OR_RETURN(auto c, pool_->Acquire());
+  LS_ASSIGN_OR_RETURN(Reply r, c->Command({"HMGET", schema_.Artifact(sha256), "c:" + std::to_string(index),
+                                           "t:" + tenant}));
+  LS_RETURN_IF_ERROR(CheckReply(r.view(), "HMGET artifact chunk"));
+  if (r.size() != 2 || r[1].is_nil()) return Missing(sha256);
+  LS_ASSIGN_OR_RETURN(auto chunk, ParseOptionalString(r[0], "artifact chunk"));
+  if (!chunk) return core::NotFound("artifact " + sha256 + ": chunk " + std::to_string(index) + " is missing (expired?)");
+  return std::move(*chunk);
 }
 
 Result<std::string> RedisArtifactStore::ReadChunk(const std::string& sha256, int64_t index) {

@@ -167,6 +167,14 @@ while b < total do
 end
 redis.call('HSET', JOB, 'tiles_total', n, 'tile_size', size, 'dir_artifact', ARGV[3])
 if ARGV[5] ~= '' then redis.call('HSET', JOB, 'proj_artifact', ARGV[5]) end
+-- The files the job made belong to its tenant: grant it on each ({p}artifact:{sha256} field t:{tenant}).
+local tenant = redis.call('HGET', JOB, 'tenant') or 'default'
+local prefix = string.sub(JOB, 1, #JOB - #id - 4)
+for _, ref in ipairs({ARGV[3], ARGV[5]}) do
+  if string.sub(ref, 1, 9) == 'artifact:' and redis.call('EXISTS', prefix .. ref) == 1 then
+    redis.call('HSET', prefix .. ref, 't:' .. tenant, 1)
+  end
+end
 for i = 6, #ARGV - 1, 2 do redis.call('HSET', JOB, 'attr:' .. ARGV[i], ARGV[i + 1]) end
 redis.call('HINCRBY', STATS, 'tiles_queued', n)
 transition('RUNNING')
@@ -266,20 +274,24 @@ return {entry[1], fields, state}
 const Script& CommitArtifact() {
   static const Script s("commit_artifact", R"LUA(
 local upload, artifact = KEYS[1], KEYS[2]
-local size, chunks, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local size, chunks, ttl, tenant = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local stored = 1
 if redis.call('EXISTS', artifact) == 1 then
   redis.call('DEL', upload)
   redis.call('EXPIRE', artifact, ttl, 'GT')
-  return 0
-end
-if redis.call('EXISTS', upload) == 1 then
-  redis.call('HSET', upload, 'size', size, 'chunks', chunks)
-  redis.call('RENAME', upload, artifact)
+  stored = 0
 else
-  redis.call('HSET', artifact, 'size', size, 'chunks', chunks)
+  if redis.call('EXISTS', upload) == 1 then
+    redis.call('HSET', upload, 'size', size, 'chunks', chunks)
+    redis.call('RENAME', upload, artifact)
+  else
+    redis.call('HSET', artifact, 'size', size, 'chunks', chunks)
+  end
+  redis.call('EXPIRE', artifact, ttl)
 end
-redis.call('EXPIRE', artifact, ttl)
-return 1
+-- The uploader may see it from now on (a field of the artifact: it expires with it).
+if tenant ~= nil and tenant ~= '' then redis.call('HSET', artifact, 't:' .. tenant, 1) end
+return stored
 )LUA");
   return s;
 }

@@ -31,7 +31,8 @@ namespace scripts {
 const Script& Submit();
 /// ARGV group entry. QUEUED -> PREPARING; -> 1 to go on, 0 (acknowledged) when the job is past it.
 const Script& BeginPrepare();
-/// ARGV group entry dir_ref tile_size. PREPARING -> RUNNING, enqueues the tiles, acknowledges. -> tiles or 0.
+/// ARGV group entry dir_ref tile_size proj_ref [attr value ...]. PREPARING -> RUNNING, enqueues the tiles,
+/// grants the job's tenant the artifacts dir_ref and proj_ref, acknowledges. -> tiles or 0.
 const Script& FinishPrepare();
 /// ARGV group entry tile begin end values compute_ms. -> 0 job not running, 1 duplicate, 2 stored, 3 stored
 /// and the job succeeded. Always acknowledges.
@@ -48,7 +49,8 @@ const Script& Heartbeat();
 /// KEYS queue; ARGV group consumer prefix. A new task without blocking, with its job's state:
 /// {id, {field, value, ...}, state} or nil when none is waiting.
 const Script& TakeTask();
-/// KEYS upload artifact; ARGV size chunks ttl_s. -> 1 stored, 0 already present (upload discarded).
+/// KEYS upload artifact; ARGV size chunks ttl_s tenant. -> 1 stored, 0 already present (upload discarded);
+/// either way a non-empty tenant is granted the artifact (field t:{tenant}).
 const Script& CommitArtifact();
 }  // namespace scripts
 

@@ -2,6 +2,12 @@
 // ({p}artifact:{sha256}: size, chunks, c:0 .. c:{chunks-1}). An upload is
 // staged under {p}upload:{id} and renamed once its hash is known, so readers
 // never see a partial artifact and the same bytes are stored once.
+//
+// Tenants: an artifact is visible to the tenants granted on it (field
+// t:{tenant}: whoever uploaded the bytes, and the tenant of a job that made
+// them). The *For calls answer NotFound for an artifact the tenant may not
+// see, with the message of one that does not exist. Workers use the
+// unscoped calls (they run jobs whose references were checked at submit).
 #pragma once
 
 #include <chrono>
@@ -46,10 +52,12 @@ class ArtifactUpload {
 
  private:
   friend class RedisArtifactStore;
-  ArtifactUpload(RedisArtifactStore* store, std::string key) : store_(store), key_(std::move(key)) {}
+  ArtifactUpload(RedisArtifactStore* store, std::string key, std::string tenant)
+      : store_(store), key_(std::move(key)), tenant_(std::move(tenant)) {}
 
   RedisArtifactStore* store_;
   std::string key_;
+  std::string tenant_;  // granted on Commit ("" : nobody, e.g. a worker's file before its job's grant)
   core::Sha256 hash_;
   int64_t size_ = 0;
   int64_t chunks_ = 0;
@@ -60,9 +68,14 @@ class RedisArtifactStore final : public core::ArtifactStore {
  public:
   RedisArtifactStore(std::shared_ptr<ConnectionPool> pool, Schema schema, ArtifactOptions opts = {});
 
-  std::unique_ptr<ArtifactUpload> BeginUpload();
+  /// An upload whose Commit grants `tenant` (none when empty).
+  std::unique_ptr<ArtifactUpload> BeginUpload(std::string tenant = {});
   /// Size and chunk count; NotFound for an unknown (or expired) artifact.
   Result<ArtifactInfo> Stat(const std::string& sha256);
+  /// Stat as `tenant` sees it: NotFound (the same message) when the tenant has no grant.
+  Result<ArtifactInfo> StatFor(const std::string& tenant, const std::string& sha256);
+  /// ReadChunk as `tenant` sees it.
+  Result<std::string> ReadChunkFor(const std::string& tenant, const std::string& sha256, int64_t index);
   /// Extends the artifact's life to `ttl` from now (never shortens it).
   Status Touch(const std::string& sha256);
   /// Chunk `index` of the artifact.

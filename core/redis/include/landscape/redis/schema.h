@@ -9,7 +9,9 @@
 //   {p}queue                STREAM the work: prepare and tile tasks, consumer group "workers";
 //                                  entries are deleted once acknowledged, so its length is the backlog
 //   {p}deadletter           STREAM tasks delivered too often, with the reason (capped)
-//   {p}artifact:{sha256}    HASH   size, chunks, c:0 .. c:{chunks-1}: a content-addressed blob
+//   {p}artifact:{sha256}    HASH   size, chunks, c:0 .. c:{chunks-1}: a content-addressed blob;
+//                                  t:{tenant} = 1 for each tenant that may see it (uploaded it, or a
+//                                  job of the tenant made it): the grants expire with the blob
 //   {p}upload:{uuid}        HASH   an upload in progress (expires after an hour if abandoned)
 //   {p}stats                HASH   counters for metrics: jobs:{STATE}, tiles_done, tile latency buckets, ...
 //
