@@ -22,6 +22,8 @@ PACKAGES=(
   libplplot-dev plplot-driver-cairo libpng-dev
   # tests and oracles
   libgtest-dev libgmock-dev python3-torch python3-h5py python3-numpy openssl
+  # the Python package (client/python) and its tests
+  python3-grpcio python3-protobuf python3-pytest python3-tqdm python3-matplotlib python3-setuptools python3-pip
   # data
   dataset-fashion-mnist
 )
@@ -30,7 +32,7 @@ skip=()
 for arg in "$@"; do
   case "$arg" in
     --no-torch) skip+=(libtorch-dev libdnnl-dev) ;;
-    --no-tests) skip+=(libgtest-dev libgmock-dev python3-torch python3-h5py python3-numpy dataset-fashion-mnist) ;;
+    --no-tests) skip+=(libgtest-dev libgmock-dev python3-torch python3-h5py python3-numpy python3-pytest dataset-fashion-mnist) ;;
     *) echo "install-deps: unknown option $arg (known: --no-torch --no-tests)" >&2; exit 2 ;;
   esac
 done
