@@ -2,6 +2,7 @@
 
 #include <caffe2/serialize/inline_container.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -67,6 +68,34 @@ void Collect(const torch::jit::Module& m, const std::string& prefix, bool params
   }
 }
 
+// The class of the object a torch.save archive pickles at its top ("module.name"), when its data.pkl
+// starts with a GLOBAL opcode (after PROTO): torch.save(model) writes the module's class there, a
+// state dict writes collections.OrderedDict (or a dict opcode: empty). Reads only the opcode's bytes.
+std::string PickledTopClass(caffe2::serialize::PyTorchStreamReader& reader) {
+  const auto record = reader.getRecord("data.pkl");
+  const char* p = static_cast<const char*>(std::get<0>(record).get());
+  const size_t size = std::get<1>(record);
+  size_t i = 0;
+  if (size >= 2 && static_cast<unsigned char>(p[0]) == 0x80) i = 2;  // PROTO <version>
+  if (i >= size || p[i] != 'c') return "";                            // not GLOBAL
+  const std::string rest(p + i + 1, std::min<size_t>(size - i - 1, 512));
+  const size_t nl1 = rest.find('\n');
+  const size_t nl2 = nl1 == std::string::npos ? std::string::npos : rest.find('\n', nl1 + 1);
+  if (nl2 == std::string::npos) return "";
+  return rest.substr(0, nl1) + "." + rest.substr(nl1 + 1, nl2 - nl1 - 1);
+}
+
+// Whether a top-level class is a Python object torch.save pickled whole (an nn.Module): anything but the
+// containers and tensors of a state dict or checkpoint.
+bool IsPickledObject(const std::string& cls) {
+  if (cls.empty()) return false;
+  for (const char* plain : {"collections.", "builtins.", "__builtin__.", "torch._utils.", "torch._tensor.",
+                            "torch.storage.", "numpy."}) {
+    if (cls.rfind(plain, 0) == 0) return false;
+  }
+  return cls.rfind("torch.", 0) != 0 || cls.rfind("torch.nn.", 0) == 0;
+}
+
 }  // namespace
 
 std::vector<NamedTensor> CollectTensors(const torch::jit::Module& module, core::DirType type) {
@@ -98,7 +127,19 @@ Result<ModelFileKind> DetectModelFile(const std::string& path) {
     for (const auto& r : reader.getAllRecords()) {
       if (r.rfind("code/", 0) == 0) return ModelFileKind::kTorchScript;
     }
-    if (reader.hasRecord("data.pkl")) return ModelFileKind::kStateDict;
+    if (reader.hasRecord("data.pkl")) {
+      const std::string cls = PickledTopClass(reader);
+      if (IsPickledObject(cls)) {
+        return Status(StatusCode::kInvalidArgument,
+                      path + ": a pickled " + cls + " (torch.save(model)), which needs its Python class to load; "
+                             "save it as TorchScript instead: torch.jit.script(model).save(\"" +
+                             std::filesystem::path(path).filename().string() +
+                             "\") (or torch.jit.trace(model, example_batch).save(...)), or pass the module to the "
+                             "Python package (landscape.local(model, ...) or landscape.connect().submit(model, ...)); "
+                             "a state dict (torch.save(model.state_dict())) works with --arch");
+      }
+      return ModelFileKind::kStateDict;
+    }
   } catch (const std::exception& e) {
     return Status(StatusCode::kInvalidArgument, path + ": corrupt or truncated model archive: " + FirstLine(e));
   }
