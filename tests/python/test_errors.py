@@ -92,20 +92,6 @@ def test_unknown_job_is_not_found(client):
         client.job("jobs/does-not-exist")
 
 
-def test_state_dict_needs_arch(client, fmnist):
-    with pytest.raises(landscape.InvalidArgument) as e:
-        client.submit(make_mlp(0).state_dict(), data=fmnist, x=(-1, 1, 3))
-    assert e.value.field == "arch"
-
-
-def test_state_dict_with_module_arch_equals_the_module(fmnist):
-    m = make_mlp(3)
-    arch = make_mlp(4)  # other weights: the state dict's replace them
-    a = landscape.local(m.state_dict(), data=fmnist, arch=arch, x=(-1, 1, 3), max_samples=100, threads=1)
-    b = landscape.local(m, data=fmnist, x=(-1, 1, 3), max_samples=100, threads=1)
-    np.testing.assert_array_equal(a["train_loss"], b["train_loss"])
-
-
 def test_local_bad_input_is_invalid_argument(fmnist):
     with pytest.raises(landscape.InvalidArgument) as e:
         landscape.local(make_mlp(0), data=fmnist, x=(1, -1, 3))
