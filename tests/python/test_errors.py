@@ -1,7 +1,8 @@
 """Each exception of the package from a real failure: an unconvertible module, a bad grid, a wrong token,
 no server, a failing job, an unknown job, `landscape local` refusing its input."""
-import os
+import signal
 import socket
+import subprocess
 
 import numpy as np
 import pytest
@@ -107,3 +108,36 @@ def test_load_refuses_a_non_surface(tmp_path):
         landscape.load(p)
     with pytest.raises(landscape.InvalidArgument):
         landscape.load(tmp_path / "missing.h5")
+
+
+def test_tls_with_the_servers_ca(cluster, tmp_path):
+    key, cert = str(tmp_path / "key.pem"), str(tmp_path / "cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    port = free_port()
+    server = Proc([SERVER, "--listen", f"127.0.0.1:{port}", "--redis", cluster.redis_url, "--tls-cert", cert,
+                   "--tls-key", key], str(tmp_path / "server.log"))
+    try:
+        wait_for(lambda: "listening on" in server.text(), 30, "the TLS server")
+        assert isinstance(landscape.connect(f"localhost:{port}", tls=True, ca=cert).jobs(), list)
+        with pytest.raises(landscape.Unavailable):  # plain text cannot talk to it
+            landscape.connect(f"localhost:{port}", timeout=5).jobs()
+        with pytest.raises(landscape.InvalidArgument) as e:
+            landscape.connect(f"localhost:{port}", ca=str(tmp_path / "missing.pem"))
+        assert e.value.field == "ca"
+    finally:
+        server.stop()
+
+
+def test_wait_timeout_is_deadline_exceeded(client, cluster, fmnist):
+    job = client.submit(make_mlp(0), data=fmnist, x=(-1, 1, 15), y=(-1, 1, 15), tile_size=1, max_samples=300)
+    for w in cluster.workers:  # nothing runs: the wait must time out
+        w.p.send_signal(signal.SIGSTOP)
+    try:
+        with pytest.raises(landscape.DeadlineExceeded):
+            job.wait(progress=False, timeout=1.0)
+    finally:
+        for w in cluster.workers:
+            w.p.send_signal(signal.SIGCONT)
+    job.cancel()

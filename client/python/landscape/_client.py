@@ -229,17 +229,21 @@ class Job:
         self._proto = self.client._call("CancelJob", pb.CancelJobRequest(name=self.name))
         return self
 
-    def events(self, after=None, reconnect_for=300.0):
+    def events(self, after=None, reconnect_for=300.0, timeout=None):
         """The job's events from the first (or after cursor `after`) until it ends. A dropped stream or a
         restarted server is resumed from the last event's cursor (for up to `reconnect_for` s of silence),
-        so no event is missed or repeated."""
+        so no event is missed or repeated. timeout: seconds in all, then DeadlineExceeded."""
         cursor = after or ""
+        deadline = None if timeout is None else time.monotonic() + timeout
         last_contact = time.monotonic()
         delay = 0.2
         while True:
             received = 0
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise DeadlineExceeded(f"{self.name} did not end within {timeout} s")
             stream = self.client._stub.WatchJob(pb.WatchJobRequest(name=self.name, after_cursor=cursor),
-                                                metadata=self.client._meta())
+                                                timeout=left, metadata=self.client._meta())
             try:
                 for ev in stream:
                     last_contact, delay = time.monotonic(), 0.2
@@ -250,6 +254,8 @@ class Job:
                     if out.state in _FINAL:
                         return
             except grpc.RpcError as e:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise DeadlineExceeded(f"{self.name} did not end within {timeout} s") from None
                 if e.code() not in _RETRYABLE or time.monotonic() - last_contact > reconnect_for:
                     raise from_grpc(e, self.client.server) from None
             finally:
@@ -271,14 +277,10 @@ class Job:
         """Waits until the job ends; returns the Job when it SUCCEEDED, raises JobFailed or Cancelled.
         progress: a tqdm bar (terminal or notebook) when tqdm is installed, plain lines otherwise; False: quiet.
         timeout: seconds, then DeadlineExceeded (the job keeps running)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
         bar = None
         last_line = 0.0
         try:
-            for ev in self.events():
-                if deadline is not None and time.monotonic() > deadline:
-                    raise DeadlineExceeded(f"{self.name} did not end within {timeout} s "
-                                           f"({ev.progress.done}/{ev.progress.total} points)")
+            for ev in self.events(timeout=timeout):
                 p = ev.progress
                 if progress and p.total:
                     if bar is None:
