@@ -183,3 +183,20 @@ def test_jobs_list_and_labels(client, model, fmnist):
     assert names == [job.name]
     assert client.job(job.name).name == job.name
     job.wait(progress=False)
+
+
+def test_plots_draw_every_kind(surface2d, client, model, fmnist):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    for kind in ("contour", "filled", "heat", "3d"):
+        ax = surface2d.plot(kind)
+        assert ax.figure is not None, kind
+    with pytest.raises(landscape.InvalidArgument):
+        surface2d.plot("1d")
+    with pytest.raises(landscape.InvalidArgument):
+        surface2d.plot("pie")
+    line = client.submit(model, data=fmnist, x=(-1, 1, 3), max_samples=100).surface()
+    ax = line.plot("1d", metric="train_acc")
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), line["train_acc"])
+    plt.close("all")

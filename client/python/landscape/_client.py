@@ -280,7 +280,8 @@ class Job:
         bar = None
         last_line = 0.0
         try:
-            for ev in self.events(timeout=timeout):
+            # From the last event already seen (events() or an earlier wait): a job that has ended returns at once.
+            for ev in self.events(after=self._cursor, timeout=timeout):
                 p = ev.progress
                 if progress and p.total:
                     if bar is None:
@@ -310,7 +311,7 @@ class Job:
     def surface(self, partial=False, timeout=None):
         """The Surface. partial=False waits for the job to succeed first (JobFailed/Cancelled otherwise);
         partial=True returns what is computed now (NaN where not)."""
-        if not partial:
+        if not partial and self.state != "SUCCEEDED":
             self.wait(progress=False, timeout=timeout)
         c = self.client
         header, tiles = None, []
