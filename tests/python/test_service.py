@@ -200,3 +200,18 @@ def test_plots_draw_every_kind(surface2d, client, model, fmnist):
     ax = line.plot("1d", metric="train_acc")
     np.testing.assert_array_equal(ax.lines[0].get_ydata(), line["train_acc"])
     plt.close("all")
+
+
+def test_spec_options_mean_the_same_on_the_service_and_local(client, model, fmnist):
+    opts = dict(x=(-0.5, 1, 4), y=(-1, 0.5, 3), seed=7, xnorm="layer", ynorm="weight", xignore="none",
+                dir_type="states", loss="mse", max_samples=200, subset_seed=3, batch_size=50, labels={"k": "v"})
+    s = client.submit(model, data=fmnist, **opts).surface()
+    loc = landscape.local(model, data=fmnist, threads=1, **opts)
+    assert_same(s, loc)
+    d = s.spec["directions"]
+    assert (d["seed"], d["x"]["norm"], d["y"]["norm"], d["type"]) == ("7", "NORM_LAYER", "NORM_WEIGHT",
+                                                                      "DIR_TYPE_STATES")
+    assert s.spec["labels"] == {"k": "v"} and s.attributes["label_k"] == "v"
+    # Another seed is another surface: the option reaches the computation.
+    other = landscape.local(model, data=fmnist, threads=1, **dict(opts, seed=8))
+    assert not np.allclose(other["train_loss"], loc["train_loss"])
