@@ -4,12 +4,14 @@
 # stage. Idempotent.
 # Usage: install-deps.sh [--no-torch] [--no-tests]
 #   --no-torch  leave out Debian's LibTorch and oneDNN's headers (image builds bring their own or none)
-#   --no-tests  leave out test oracles and data sets
+#   --no-tests  leave out test oracles, data sets and the fuzzers' clang
 set -euo pipefail
 
 PACKAGES=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git
+  # fuzz targets (fuzz/, scripts/build-fuzz.sh): clang and its libFuzzer and sanitizer runtimes
+  clang-14 libclang-rt-14-dev
   # engine (libdnnl-dev: the headers of the oneDNN Debian's LibTorch links, for the engine's own primitives)
   libtorch-dev libdnnl-dev libopenblas0-openmp
   # service
@@ -32,7 +34,8 @@ skip=()
 for arg in "$@"; do
   case "$arg" in
     --no-torch) skip+=(libtorch-dev libdnnl-dev) ;;
-    --no-tests) skip+=(libgtest-dev libgmock-dev python3-torch python3-h5py python3-numpy python3-pytest dataset-fashion-mnist) ;;
+    --no-tests) skip+=(libgtest-dev libgmock-dev python3-torch python3-h5py python3-numpy python3-pytest dataset-fashion-mnist
+                       clang-14 libclang-rt-14-dev) ;;
     *) echo "install-deps: unknown option $arg (known: --no-torch --no-tests)" >&2; exit 2 ;;
   esac
 done

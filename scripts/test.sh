@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds, starts a redis-server on
 # a loopback port for the integration tests, and runs every ctest label
-# (unit first, then integration and deploy).
+# (unit first, then integration and deploy), then the fuzz targets' smoke tests (label fuzz,
+# a separate clang-14 build in build-fuzz; skipped without clang-14 or with LANDSCAPE_SKIP_FUZZ=1).
 # Usage: scripts/test.sh [ctest args...]   e.g. scripts/test.sh -L unit
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,13 @@ bash scripts/install-deps.sh
 bash scripts/install-test-tools.sh
 bash scripts/build.sh
 BUILD_DIR=${LANDSCAPE_BUILD_DIR:-build}
+FUZZ_DIR=${LANDSCAPE_FUZZ_BUILD_DIR:-build-fuzz}
+ROOT=$(pwd)
+FUZZ=0
+if [ "${LANDSCAPE_SKIP_FUZZ:-0}" != 1 ] && command -v clang++-14 >/dev/null 2>&1; then
+  bash scripts/build-fuzz.sh
+  FUZZ=1
+fi
 
 # A redis-server for tests that share one (tests that restart Redis start their own).
 REDIS_PORT=${LANDSCAPE_TEST_REDIS_PORT:-6391}
@@ -37,4 +45,8 @@ if [ $# -gt 0 ]; then
 else
   ctest --output-on-failure -L unit
   ctest --output-on-failure -LE unit
+  if [ "$FUZZ" = 1 ]; then
+    cd "$ROOT" && cd "$FUZZ_DIR"
+    ctest --output-on-failure -L fuzz
+  fi
 fi

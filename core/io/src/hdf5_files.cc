@@ -29,6 +29,21 @@ Status Fail(const std::string& path, const std::string& what) {
   return Status(StatusCode::kDataLoss, path + ": " + what);
 }
 
+// Caps on what a file (possibly a tenant's upload) may make a reader allocate, checked before
+// allocating. A dataset's elements, times the bytes each is read as, at most kMaxArrayBytes; and
+// at most kMaxExpansion times the bytes the file stores for it (deflate inflates at most ~1032x;
+// a dataset with no stored bytes reads its fill value, so a small one of kMinStoredCheck is allowed).
+constexpr uint64_t kMaxArrayBytes = uint64_t{16} << 30;  // max_array_bytes: 16 GiB
+constexpr uint64_t kMaxExpansion = 1100;
+constexpr uint64_t kMinStoredCheck = uint64_t{1} << 20;
+constexpr uint64_t kMaxDirectionTensors = 100000;       // max_direction_tensors, per group
+constexpr uint64_t kMaxSurfacePoints = uint64_t{1} << 28;  // max_surface_points: nx * ny
+
+Status OverLimit(const std::string& path, const std::string& limit, uint64_t value, const std::string& what) {
+  return Status(StatusCode::kResourceExhausted,
+                path + ": over the limit " + limit + " (" + std::to_string(value) + "): " + what);
+}
+
 hid_t NativeType(DType t) {
   switch (t) {
     case DType::kFloat32: return H5T_NATIVE_FLOAT;
@@ -81,9 +96,12 @@ bool WriteStringAttribute(hid_t loc, const std::string& name, const std::string&
   return H5Awrite(a.get(), t.get(), &p) >= 0;
 }
 
-// Reads a string stored either as a variable-length or a fixed-length string.
-template <typename Obj, typename GetType, typename Read>
-bool ReadStringImpl(const Obj& obj, GetType get_type, Read read, std::string* out) {
+// Reads a string stored either as a variable-length or a fixed-length string. Only a single
+// string (one element: a read writes one value per element) of at most 1 MiB.
+template <typename Obj, typename GetType, typename GetSpace, typename Read>
+bool ReadStringImpl(const Obj& obj, GetType get_type, GetSpace get_space, Read read, std::string* out) {
+  h5::Space space(get_space(obj.get()));
+  if (!space.valid() || H5Sget_simple_extent_npoints(space.get()) != 1) return false;
   h5::Type ftype(get_type(obj.get()));
   if (!ftype.valid() || H5Tget_class(ftype.get()) != H5T_STRING) return false;
   if (H5Tis_variable_str(ftype.get()) > 0) {
@@ -95,7 +113,8 @@ bool ReadStringImpl(const Obj& obj, GetType get_type, Read read, std::string* ou
     return true;
   }
   const size_t size = H5Tget_size(ftype.get());
-  std::string buf(size, '\0');
+  if (size == 0 || size > (size_t{1} << 20)) return false;
+  std::string buf(size + 1, '\0');
   h5::Type mtype(H5Tcopy(H5T_C_S1));
   H5Tset_size(mtype.get(), size);
   if (read(obj.get(), mtype.get(), buf.data()) < 0) return false;
@@ -108,7 +127,7 @@ bool ReadStringDataset(hid_t loc, const char* name, std::string* out) {
   h5::Dataset ds(H5Dopen2(loc, name, H5P_DEFAULT));
   if (!ds.valid()) return false;
   return ReadStringImpl(
-      ds, [](hid_t id) { return H5Dget_type(id); },
+      ds, [](hid_t id) { return H5Dget_type(id); }, [](hid_t id) { return H5Dget_space(id); },
       [](hid_t id, hid_t mt, void* buf) { return H5Dread(id, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf); }, out);
 }
 
@@ -116,6 +135,8 @@ bool Exists(hid_t loc, const char* name) { return H5Lexists(loc, name, H5P_DEFAU
 
 struct ArrayInfo {
   std::vector<int64_t> shape;
+  uint64_t numel = 1;   // the product of shape, checked for overflow
+  uint64_t stored = 0;  // bytes the file holds for the dataset
   H5T_class_t cls = H5T_NO_CLASS;
   size_t size = 0;
 };
@@ -124,14 +145,36 @@ bool Inspect(hid_t ds, ArrayInfo* info) {
   h5::Space space(H5Dget_space(ds));
   if (!space.valid()) return false;
   const int rank = H5Sget_simple_extent_ndims(space.get());
-  if (rank < 0) return false;
+  if (rank < 0 || rank > 32) return false;
   std::vector<hsize_t> dims(static_cast<size_t>(rank));
-  if (rank > 0) H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  if (rank > 0 && H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr) < 0) return false;
+  info->numel = 1;
+  for (hsize_t d : dims) {
+    if (d > static_cast<hsize_t>(INT64_MAX) || __builtin_mul_overflow(info->numel, d, &info->numel)) {
+      info->numel = UINT64_MAX;
+    }
+  }
   info->shape.assign(dims.begin(), dims.end());
+  info->stored = H5Dget_storage_size(ds);
   h5::Type t(H5Dget_type(ds));
   info->cls = H5Tget_class(t.get());
   info->size = H5Tget_size(t.get());
   return true;
+}
+
+// The dataset `name`, read as elements of `item` bytes, within the caps.
+Status CheckSize(const ArrayInfo& info, size_t item, const std::string& name, const std::string& path) {
+  uint64_t bytes = 0;
+  if (info.numel == UINT64_MAX || __builtin_mul_overflow(info.numel, static_cast<uint64_t>(item), &bytes) ||
+      bytes > kMaxArrayBytes) {
+    return OverLimit(path, "max_array_bytes", kMaxArrayBytes, "dataset '" + name + "' of shape " +
+                                                                  ShapeString(info.shape));
+  }
+  if (bytes > kMinStoredCheck && bytes / kMaxExpansion > info.stored) {
+    return Fail(path, "dataset '" + name + "' of shape " + ShapeString(info.shape) + " declares " +
+                          std::to_string(bytes) + " bytes but the file stores " + std::to_string(info.stored));
+  }
+  return Status::Ok();
 }
 
 Result<std::vector<double>> ReadDoubles(hid_t loc, const char* name, const std::string& path,
@@ -143,8 +186,8 @@ Result<std::vector<double>> ReadDoubles(hid_t loc, const char* name, const std::
   if (info.cls != H5T_FLOAT && info.cls != H5T_INTEGER) {
     return Fail(path, std::string("dataset '") + name + "' is not numeric");
   }
-  int64_t n = 1;
-  for (auto d : info.shape) n *= d;
+  LS_RETURN_IF_ERROR(CheckSize(info, sizeof(double), name, path));
+  const auto n = static_cast<int64_t>(info.numel);
   std::vector<double> v(static_cast<size_t>(n));
   if (n > 0 && H5Dread(ds.get(), H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0) {
     return Fail(path, std::string("cannot read '") + name + "'");
@@ -166,6 +209,7 @@ Result<HostArray> ReadHostArray(hid_t loc, const std::string& name, const std::s
   } else {
     return Fail(path, "dataset '" + name + "' is not numeric");
   }
+  LS_RETURN_IF_ERROR(CheckSize(info, dtype == DType::kFloat32 ? 4 : 8, name, path));
   HostArray a = HostArray::Zeros(info.shape, dtype);
   if (a.numel() > 0 && H5Dread(ds.get(), NativeType(dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, a.bytes.data()) < 0) {
     return Fail(path, "cannot read '" + name + "'");
@@ -187,7 +231,7 @@ void ReadStringAttributes(hid_t loc, std::map<std::string, std::string>* out) {
     H5Aget_name(a.get(), sizeof name, name);
     std::string value;
     if (ReadStringImpl(
-            a, [](hid_t id) { return H5Aget_type(id); },
+            a, [](hid_t id) { return H5Aget_type(id); }, [](hid_t id) { return H5Aget_space(id); },
             [](hid_t id, hid_t mt, void* buf) { return H5Aread(id, mt, buf); }, &value)) {
       (*out)[name] = value;
     }
@@ -232,6 +276,10 @@ Result<std::vector<HostArray>> ReadDirectionGroup(hid_t file, const char* group,
   if (!g.valid()) return Fail(path, std::string("missing group '") + group + "'");
   H5G_info_t ginfo;
   if (H5Gget_info(g.get(), &ginfo) < 0) return Fail(path, std::string("cannot list '") + group + "'");
+  if (ginfo.nlinks > kMaxDirectionTensors) {
+    return OverLimit(path, "max_direction_tensors", kMaxDirectionTensors,
+                     std::string("group '") + group + "' has " + std::to_string(ginfo.nlinks) + " members");
+  }
   std::vector<HostArray> arrays;
   arrays.reserve(ginfo.nlinks);
   for (hsize_t i = 0; i < ginfo.nlinks; ++i) {
@@ -347,6 +395,11 @@ Result<Surface> ReadSurfaceFile(const std::string& path) {
     LS_ASSIGN_OR_RETURN(s.y, ReadDoubles(f.get(), "ycoordinates", path));
   }
   if (s.x.empty() || (Exists(f.get(), "ycoordinates") && s.y.empty())) return Fail(path, "empty coordinates");
+  if (uint64_t points = 0; __builtin_mul_overflow(static_cast<uint64_t>(s.nx()), static_cast<uint64_t>(s.ny()), &points) ||
+                           points > kMaxSurfacePoints) {
+    return OverLimit(path, "max_surface_points", kMaxSurfacePoints,
+                     std::to_string(s.nx()) + " x " + std::to_string(s.ny()) + " coordinates");
+  }
   if (Exists(f.get(), "dir_file")) ReadStringDataset(f.get(), "dir_file", &s.dir_file);
   static const char* kKnown[] = {"train_loss", "train_acc", "test_loss", "test_acc", "min_eig", "max_eig"};
   for (const char* name : kKnown) {
@@ -362,6 +415,12 @@ Result<Surface> ReadSurfaceFile(const std::string& path) {
   }
   if (Exists(f.get(), "point_done")) {
     h5::Dataset ds(H5Dopen2(f.get(), "point_done", H5P_DEFAULT));
+    ArrayInfo info;
+    if (!ds.valid() || !Inspect(ds.get(), &info)) return Fail(path, "cannot inspect 'point_done'");
+    if (info.numel != s.PointCount()) {  // H5Dread fills as many values as the dataset has
+      return Fail(path, "dataset 'point_done' has shape " + ShapeString(info.shape) + ", expected " +
+                            std::to_string(s.PointCount()) + " values for the coordinates");
+    }
     s.done.assign(s.PointCount(), 0);
     if (H5Dread(ds.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, s.done.data()) < 0) {
       return Fail(path, "cannot read 'point_done'");

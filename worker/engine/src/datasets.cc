@@ -14,6 +14,7 @@
 
 #include "landscape/core/rng.h"
 #include "landscape/engine/engine.h"
+#include "idx_reader.h"
 #include "model_io.h"
 #include "torch_save_reader.h"
 
@@ -72,69 +73,6 @@ void ApplySelection(Dataset* d, const Selection& sel) {
   }
 }
 
-// A file read through zlib: gunzipped if it is gzip-compressed, as is otherwise.
-class GzFile {
- public:
-  static Result<std::unique_ptr<GzFile>> Open(const std::string& path) {
-    gzFile f = gzopen(path.c_str(), "rb");
-    if (!f) return core::NotFound(path + ": cannot open");
-    return std::unique_ptr<GzFile>(new GzFile(path, f));
-  }
-  ~GzFile() { gzclose(f_); }
-  GzFile(const GzFile&) = delete;
-  GzFile& operator=(const GzFile&) = delete;
-
-  /// Appends up to `limit` more bytes to `out` (fewer at the end of the file).
-  Status ReadUpTo(size_t limit, std::vector<uint8_t>* out) {
-    std::vector<uint8_t> buf(1 << 20);
-    while (limit > 0) {
-      const int n = gzread(f_, buf.data(), static_cast<unsigned>(std::min(limit, buf.size())));
-      if (n < 0) {
-        int err = 0;
-        return Status(StatusCode::kDataLoss, path_ + ": corrupt gzip data: " + gzerror(f_, &err));
-      }
-      if (n == 0) break;
-      out->insert(out->end(), buf.begin(), buf.begin() + n);
-      limit -= static_cast<size_t>(n);
-    }
-    return Status::Ok();
-  }
-
- private:
-  GzFile(std::string path, gzFile f) : path_(std::move(path)), f_(f) {}
-  std::string path_;
-  gzFile f_;
-};
-
-// The size of `path`'s contents: a gzip file ends with it (mod 2^32); 0 if unknown.
-size_t ContentSize(const std::string& path) {
-  std::ifstream raw(path, std::ios::binary | std::ios::ate);
-  const auto size = static_cast<long long>(raw.tellg());
-  uint8_t magic[2] = {0, 0};
-  raw.seekg(0);
-  raw.read(reinterpret_cast<char*>(magic), 2);
-  if (magic[0] == 0x1f && magic[1] == 0x8b && size >= 4) {
-    uint8_t tail[4];
-    raw.seekg(size - 4);
-    raw.read(reinterpret_cast<char*>(tail), 4);
-    return uint32_t{tail[0]} | (uint32_t{tail[1]} << 8) | (uint32_t{tail[2]} << 16) | (uint32_t{tail[3]} << 24);
-  }
-  return size > 0 ? static_cast<size_t>(size) : 0;
-}
-
-// Reads a whole file, gunzipping it if it is gzip-compressed.
-Result<std::vector<uint8_t>> ReadMaybeGzip(const std::string& path) {
-  LS_ASSIGN_OR_RETURN(auto file, GzFile::Open(path));
-  std::vector<uint8_t> out;
-  out.reserve(ContentSize(path));
-  LS_RETURN_IF_ERROR(file->ReadUpTo(SIZE_MAX, &out));
-  return out;
-}
-
-uint32_t BigEndian32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
-}
-
 std::string FindIdxFile(const std::string& dir, const std::string& prefix, const std::string& what) {
   for (const char* sep : {"-", "."}) {
     for (const char* ext : {"", ".gz"}) {
@@ -156,35 +94,18 @@ Result<Dataset> LoadIdx(const std::string& dir, bool train, const core::DataSpec
                                              "-labels-idx1-ubyte[.gz])",
                   "data");
   }
-  // The headers first, then only the bytes up to the last sample used: the first
-  // 2,000 of 60,000 images need 3 % of the file decompressed.
-  LS_ASSIGN_OR_RETURN(auto img_file, GzFile::Open(images_path));
-  LS_ASSIGN_OR_RETURN(auto lab_file, GzFile::Open(labels_path));
-  std::vector<uint8_t> img, lab;
-  LS_RETURN_IF_ERROR(img_file->ReadUpTo(16, &img));
-  LS_RETURN_IF_ERROR(lab_file->ReadUpTo(8, &lab));
-  if (img.size() < 16 || BigEndian32(img.data()) != 0x00000803) {
-    return DataError(images_path + ": not an IDX image file (bad magic number)");
-  }
-  if (lab.size() < 8 || BigEndian32(lab.data()) != 0x00000801) {
-    return DataError(labels_path + ": not an IDX label file (bad magic number)");
-  }
-  const int64_t n = BigEndian32(img.data() + 4), rows = BigEndian32(img.data() + 8), cols = BigEndian32(img.data() + 12);
-  const int64_t nl = BigEndian32(lab.data() + 4);
+  // The headers first (their sizes checked against the caps), then only the bytes up to the last
+  // sample used: the first 2,000 of 60,000 images need 3 % of the file decompressed.
+  LS_ASSIGN_OR_RETURN(auto img_file, IdxReader::Open(images_path, 3));
+  LS_ASSIGN_OR_RETURN(auto lab_file, IdxReader::Open(labels_path, 1));
+  const int64_t n = img_file->dims()[0], rows = img_file->dims()[1], cols = img_file->dims()[2];
+  const int64_t nl = lab_file->dims()[0];
   if (n != nl) return DataError(images_path + " has " + std::to_string(n) + " images but the labels file " +
                                 std::to_string(nl));
-  if (rows < 1 || cols < 1 || rows * cols > (int64_t{1} << 24)) {
-    return DataError(images_path + ": implausible image size " + std::to_string(rows) + "x" + std::to_string(cols));
-  }
   const Selection sel = Select(n, spec);
   const int64_t used = sel.indices.empty() ? sel.count : (sel.count > 0 ? sel.indices.back() + 1 : 0);
-  // The header sizes the read; the file's own size caps what is reserved for it.
-  img.reserve(std::min(static_cast<size_t>(16 + used * rows * cols), ContentSize(images_path)));
-  LS_RETURN_IF_ERROR(img_file->ReadUpTo(static_cast<size_t>(used * rows * cols), &img));
-  LS_RETURN_IF_ERROR(lab_file->ReadUpTo(static_cast<size_t>(used), &lab));
-  if (static_cast<int64_t>(img.size()) < 16 + used * rows * cols || static_cast<int64_t>(lab.size()) < 8 + used) {
-    return DataError(images_path + ": truncated IDX data (the header says " + std::to_string(n) + " images)");
-  }
+  LS_ASSIGN_OR_RETURN(std::vector<uint8_t> img, img_file->ReadItems(used));
+  LS_ASSIGN_OR_RETURN(std::vector<uint8_t> lab, lab_file->ReadItems(used));
   const int64_t per = rows * cols;
   Dataset d;
   d.images = at::empty({sel.count, 1, rows, cols}, at::kFloat);
@@ -193,9 +114,9 @@ Result<Dataset> LoadIdx(const std::string& dir, bool train, const core::DataSpec
   int64_t* l = d.labels.data_ptr<int64_t>();
   for (int64_t i = 0; i < sel.count; ++i) {
     const int64_t k = sel.At(i);
-    const uint8_t* src = img.data() + 16 + k * per;
+    const uint8_t* src = img.data() + k * per;
     for (int64_t j = 0; j < per; ++j) out[i * per + j] = static_cast<float>(src[j]) / 255.0f;
-    l[i] = lab[8 + static_cast<size_t>(k)];
+    l[i] = lab[static_cast<size_t>(k)];
   }
   d.total = n;
   return d;
@@ -220,7 +141,7 @@ Result<Dataset> LoadCifar10(const std::string& location, bool train, const core:
                     "data");
     }
     LS_ASSIGN_OR_RETURN(auto bytes, ReadMaybeGzip(f));
-    if (bytes.size() % 3073 != 0) return DataError(f + ": size is not a multiple of 3073 bytes (not CIFAR-10 binary)");
+    LS_RETURN_IF_ERROR(CheckCifarBatch(bytes, f));
     all.insert(all.end(), bytes.begin(), bytes.end());
   }
   const int64_t n = static_cast<int64_t>(all.size() / 3073);

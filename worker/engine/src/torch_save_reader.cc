@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <unordered_set>
 
 namespace landscape::engine {
 
@@ -28,13 +29,17 @@ PyRef Make(PyValue::Kind kind) {
   v->kind = kind;
   return v;
 }
-PyRef MakeString(PyValue::Kind kind, std::string s) {
-  auto v = Make(kind);
-  v->s = std::move(s);
-  return v;
-}
 
 Status Corrupt(const std::string& what) { return Status(StatusCode::kDataLoss, "corrupt torch.save data: " + what); }
+Status OverLimit(const std::string& limit, uint64_t value, const std::string& what) {
+  return Status(StatusCode::kResourceExhausted,
+                "torch.save data over the limit " + limit + " (" + std::to_string(value) + "): " + what);
+}
+
+// `numel` elements of `item` bytes, or false when the product overflows 64 bits.
+bool Bytes(int64_t numel, size_t item, uint64_t* out) {
+  return numel >= 0 && !__builtin_mul_overflow(static_cast<uint64_t>(numel), static_cast<uint64_t>(item), out);
+}
 
 bool StorageDType(const std::string& global, at::ScalarType* out) {
   static const std::map<std::string, at::ScalarType> kTypes = {
@@ -66,8 +71,23 @@ class Unpickler {
   /// an empty `records` (the legacy format, whose storages follow the pickles) makes them
   /// uninitialized, to be filled through storages() once their bytes are read.
   Unpickler(const std::vector<uint8_t>& data,
-            const std::function<Result<std::vector<uint8_t>>(const std::string&)>& records, size_t start = 0)
-      : d_(data), records_(records), pos_(start) {}
+            const std::function<Result<std::vector<uint8_t>>(const std::string&)>& records, const TorchSaveLimits& limits,
+            size_t start = 0)
+      : d_(data), records_(records), limits_(limits), pos_(start) {}
+  Unpickler(const Unpickler&) = delete;
+  Unpickler& operator=(const Unpickler&) = delete;
+
+  /// Empties every value the pickle made that the checked result does not hold, so that no
+  /// cycle (APPEND of a list to itself) leaks and no deep chain is destroyed recursively: the
+  /// registry holds them all while their children are dropped, then each dies childless.
+  ~Unpickler() {
+    for (const PyRef& v : all_) {
+      if (keep_.count(v.get()) == 0) {
+        v->items.clear();
+        v->dict.clear();
+      }
+    }
+  }
 
   /// The byte after the pickle's STOP (after Run).
   size_t end() const { return pos_; }
@@ -81,13 +101,68 @@ class Unpickler {
       if (op == '.') break;
       Status s = Step(op);
       if (!s.ok()) return s;
+      if (all_.size() > limits_.max_values) {
+        return OverLimit("max_values", limits_.max_values, "the pickle makes too many values");
+      }
     }
     if (stack_.empty()) return Corrupt("empty stack at STOP");
+    if (Status s = Check(stack_.back()); !s.ok()) {
+      keep_.clear();  // nothing is returned: the destructor empties every value
+      return s;
+    }
     return stack_.back();
   }
 
  private:
-  bool Need(size_t n) const { return pos_ + n <= d_.size(); }
+  PyRef Make(PyValue::Kind kind) {
+    PyRef v = landscape::engine::Make(kind);
+    all_.push_back(v);
+    return v;
+  }
+  PyRef MakeString(PyValue::Kind kind, std::string s) {
+    PyRef v = Make(kind);
+    v->s = std::move(s);
+    return v;
+  }
+
+  // Walks the result without recursion: no cycles, nesting within max_depth. Marks what it reaches
+  // as kept (the destructor empties the rest).
+  Status Check(const PyRef& root) {
+    std::unordered_set<const PyValue*> on_path;
+    struct Frame {
+      const PyValue* v;
+      size_t next;  // the next child: items first, then dict keys and values
+    };
+    std::vector<Frame> path{{root.get(), 0}};
+    on_path.insert(root.get());
+    keep_.insert(root.get());
+    while (!path.empty()) {
+      Frame& f = path.back();
+      const size_t n_items = f.v->items.size();
+      const size_t n = n_items + 2 * f.v->dict.size();
+      if (f.next >= n) {
+        on_path.erase(f.v);
+        path.pop_back();
+        continue;
+      }
+      const size_t k = f.next++;
+      const PyValue* c = k < n_items ? f.v->items[k].get()
+                                     : ((k - n_items) % 2 == 0 ? f.v->dict[(k - n_items) / 2].first.get()
+                                                               : f.v->dict[(k - n_items) / 2].second.get());
+      if (!c) continue;
+      if (on_path.count(c)) return Corrupt("a container holds itself (recursive data is not supported)");
+      if (keep_.count(c)) continue;  // shared and already checked below another parent
+      if (path.size() >= static_cast<size_t>(limits_.max_depth)) {
+        return OverLimit("max_depth", static_cast<uint64_t>(limits_.max_depth), "containers nested too deep");
+      }
+      keep_.insert(c);
+      on_path.insert(c);
+      path.push_back({c, 0});
+    }
+    return Status::Ok();
+  }
+
+  bool Need(size_t n) const { return pos_ <= d_.size() && n <= d_.size() - pos_; }  // no overflow on huge n
   uint64_t ReadLE(size_t n) {
     uint64_t v = 0;
     for (size_t i = 0; i < n; ++i) v |= static_cast<uint64_t>(d_[pos_ + i]) << (8 * i);
@@ -163,7 +238,14 @@ class Unpickler {
     }
     auto cached = storages_.find(key->s);
     if (cached != storages_.end()) return cached->second;
-    if (!records_) {  // legacy: the bytes come after the pickles
+    // The declared size is checked against the cap and against the bytes there are before allocating.
+    uint64_t need = 0;
+    if (!Bytes(numel->i, c10::elementSize(dtype), &need) || need > limits_.max_storage_bytes) {
+      return OverLimit("max_storage_bytes", limits_.max_storage_bytes,
+                       "storage " + key->s + " declares " + std::to_string(numel->i) + " elements");
+    }
+    if (!records_) {  // legacy: the bytes come after the pickles, within the file
+      if (need > d_.size()) return Corrupt("storage " + key->s + " declares more bytes than the file has");
       auto v = Make(PyValue::Kind::kTensor);
       v->tensor = at::zeros({numel->i}, at::TensorOptions().dtype(dtype));
       storages_[key->s] = v;
@@ -171,7 +253,6 @@ class Unpickler {
     }
     auto bytes = records_("data/" + key->s);
     if (!bytes.ok()) return bytes.status();
-    const size_t need = static_cast<size_t>(numel->i) * c10::elementSize(dtype);
     if (bytes->size() < need) return Corrupt("storage " + key->s + " is truncated");
     at::Tensor t = at::empty({numel->i}, at::TensorOptions().dtype(dtype));
     if (need > 0) std::memcpy(t.data_ptr(), bytes->data(), need);
@@ -181,8 +262,11 @@ class Unpickler {
     return v;
   }
 
-  Result<PyRef> Call(const PyRef& fn, const PyRef& args) {
+  Result<PyRef> Call(const PyRef& fn, const PyRef& args, int depth = 0) {
     if (!fn || fn->kind != PyValue::Kind::kGlobal) return MakeString(PyValue::Kind::kOpaque, "call");
+    if (depth > limits_.max_depth) {
+      return OverLimit("max_depth", static_cast<uint64_t>(limits_.max_depth), "calls nested too deep");
+    }
     const std::string& name = fn->s;
     const auto& a = args->items;
     if (name == "collections.OrderedDict" || name == "builtins.dict" || name == "__builtin__.dict") {
@@ -202,14 +286,27 @@ class Unpickler {
       if (!IntList(a[2], &size) || !IntList(a[3], &stride) || size.size() != stride.size()) {
         return Corrupt("bad size/stride in " + name);
       }
-      // Bounds check before as_strided: the largest element index must be inside the storage.
+      // Bounds check before as_strided: the largest element index must be inside the storage, and
+      // the view (stride 0 repeats elements) no larger than a storage may be.
+      if (a[1]->i < 0) return Corrupt("negative storage offset");
       int64_t last = a[1]->i;
+      int64_t numel = 1;
       for (size_t i = 0; i < size.size(); ++i) {
         if (size[i] < 0 || stride[i] < 0) return Corrupt("negative size/stride");
+        int64_t span = 0;
+        if (__builtin_mul_overflow(size[i], numel, &numel)) numel = INT64_MAX;
         if (size[i] == 0) last = -1;
-        if (last >= 0) last += (size[i] - 1) * stride[i];
+        if (last >= 0 && (__builtin_mul_overflow(size[i] - 1, stride[i], &span) ||
+                          __builtin_add_overflow(last, span, &last))) {
+          return Corrupt("tensor exceeds its storage");
+        }
       }
       if (last >= a[0]->tensor.numel()) return Corrupt("tensor exceeds its storage");
+      uint64_t view_bytes = 0;
+      if (!Bytes(numel, a[0]->tensor.element_size(), &view_bytes) || view_bytes > limits_.max_storage_bytes) {
+        return OverLimit("max_storage_bytes", limits_.max_storage_bytes, "a tensor view of " + std::to_string(numel) +
+                                                                              " elements");
+      }
       auto v = Make(PyValue::Kind::kTensor);
       v->tensor = a[0]->tensor.as_strided(size, stride, a[1]->i);
       return v;
@@ -224,7 +321,7 @@ class Unpickler {
     }
     if (name == "torch._tensor._rebuild_from_type_v2" || name == "torch._tensor._rebuild_from_type") {
       if (a.size() < 3 || !a[2]) return Corrupt("bad " + name);
-      return Call(a[0], a[2]);
+      return Call(a[0], a[2], depth + 1);
     }
     return MakeString(PyValue::Kind::kOpaque, name);
   }
@@ -314,11 +411,13 @@ class Unpickler {
       case 'r': {
         const size_t n = op == 'q' ? 1 : 4;
         if (!Need(n) || stack_.empty()) return Corrupt("bad PUT");
+        if (memo_.size() >= limits_.max_memo) return OverLimit("max_memo", limits_.max_memo, "memo too large");
         memo_[static_cast<uint32_t>(ReadLE(n))] = stack_.back();
         return Status::Ok();
       }
       case 0x94:
         if (stack_.empty()) return Corrupt("bad MEMOIZE");
+        if (memo_.size() >= limits_.max_memo) return OverLimit("max_memo", limits_.max_memo, "memo too large");
         memo_[static_cast<uint32_t>(memo_.size())] = stack_.back();
         return Status::Ok();
       case 'h':
@@ -458,7 +557,10 @@ class Unpickler {
 
   const std::vector<uint8_t>& d_;
   const std::function<Result<std::vector<uint8_t>>(const std::string&)>& records_;
+  const TorchSaveLimits& limits_;
   size_t pos_ = 0;
+  std::vector<PyRef> all_;                  // every value made (see the destructor)
+  std::unordered_set<const PyValue*> keep_;  // the values the checked results hold
   std::vector<PyRef> stack_;
   std::vector<size_t> marks_;
   std::map<uint32_t, PyRef> memo_;
@@ -468,9 +570,10 @@ class Unpickler {
 }  // namespace
 
 Result<PyRef> Unpickle(const std::vector<uint8_t>& pickle,
-                       const std::function<Result<std::vector<uint8_t>>(const std::string&)>& records) {
+                       const std::function<Result<std::vector<uint8_t>>(const std::string&)>& records,
+                       const TorchSaveLimits& limits) {
   try {
-    return Unpickler(pickle, records).Run();
+    return Unpickler(pickle, records, limits).Run();
   } catch (const std::exception& e) {
     return Corrupt(e.what());
   }
@@ -491,7 +594,7 @@ bool IsLegacy(const std::vector<uint8_t>& d) {
   return d.size() >= sizeof kLegacyMagic && std::memcmp(d.data(), kLegacyMagic, sizeof kLegacyMagic) == 0;
 }
 
-Result<PyRef> ReadLegacy(const std::vector<uint8_t>& d) {
+Result<PyRef> ReadLegacy(const std::vector<uint8_t>& d, const TorchSaveLimits& limits) {
   const std::function<Result<std::vector<uint8_t>>(const std::string&)> lazy;  // storages after the pickles
   size_t pos = sizeof kLegacyMagic;
   auto next = [&](Unpickler& u) -> Result<PyRef> {
@@ -499,19 +602,19 @@ Result<PyRef> ReadLegacy(const std::vector<uint8_t>& d) {
     pos = u.end();
     return v;
   };
-  Unpickler version_u(d, lazy, pos);
+  Unpickler version_u(d, lazy, limits, pos);
   LS_ASSIGN_OR_RETURN(PyRef version, next(version_u));
   if (version->kind != PyValue::Kind::kInt || version->i != 1001) {
     return Status(StatusCode::kInvalidArgument, "legacy torch.save data of an unknown protocol version");
   }
-  Unpickler info_u(d, lazy, pos);
+  Unpickler info_u(d, lazy, limits, pos);
   LS_ASSIGN_OR_RETURN(PyRef info, next(info_u));
   if (PyRef le = info->Get("little_endian"); le && le->kind == PyValue::Kind::kBool && !le->b) {
     return Status(StatusCode::kInvalidArgument, "legacy torch.save data written on a big-endian machine");
   }
-  Unpickler object_u(d, lazy, pos);
+  Unpickler object_u(d, lazy, limits, pos);
   LS_ASSIGN_OR_RETURN(PyRef object, next(object_u));
-  Unpickler keys_u(d, lazy, pos);
+  Unpickler keys_u(d, lazy, limits, pos);
   LS_ASSIGN_OR_RETURN(PyRef keys, next(keys_u));
   if (keys->kind != PyValue::Kind::kList) return Corrupt("the storage keys are not a list");
   for (const PyRef& key : keys->items) {
@@ -524,8 +627,8 @@ Result<PyRef> ReadLegacy(const std::vector<uint8_t>& d) {
     for (int i = 0; i < 8; ++i) numel |= static_cast<int64_t>(d[pos + static_cast<size_t>(i)]) << (8 * i);
     pos += 8;
     if (numel != t.numel()) return Corrupt("storage " + key->s + " has another size than its id says");
-    const size_t bytes = static_cast<size_t>(numel) * t.element_size();
-    if (pos + bytes > d.size()) return Corrupt("storage " + key->s + " is truncated");
+    const size_t bytes = static_cast<size_t>(numel) * t.element_size();  // checked against the file's size
+    if (bytes > d.size() - pos) return Corrupt("storage " + key->s + " is truncated");
     if (bytes > 0) std::memcpy(t.data_ptr(), d.data() + pos, bytes);
     pos += bytes;
   }
@@ -542,7 +645,7 @@ bool IsLegacyTorchSave(const std::string& path) {
   return f.gcount() == static_cast<std::streamsize>(head.size()) && IsLegacy(head);
 }
 
-Result<PyRef> ReadTorchSave(const std::string& path) {
+Result<PyRef> ReadTorchSave(const std::string& path, const TorchSaveLimits& limits) {
   if (!std::filesystem::exists(path)) return core::NotFound(path + ": no such file");
   {
     std::ifstream f(path, std::ios::binary);
@@ -557,7 +660,7 @@ Result<PyRef> ReadTorchSave(const std::string& path) {
                                                            "the legacy format of PyTorch < 1.6)");
       }
       try {
-        auto r = ReadLegacy(data);
+        auto r = ReadLegacy(data, limits);
         if (!r.ok()) return r.status().WithContext(path);
         return r;
       } catch (const std::exception& e) {
@@ -579,7 +682,7 @@ Result<PyRef> ReadTorchSave(const std::string& path) {
       const auto* b = static_cast<const uint8_t*>(ptr.get());
       return std::vector<uint8_t>(b, b + size);
     };
-    auto r = Unpickle(pickle, records);
+    auto r = Unpickle(pickle, records, limits);
     if (!r.ok()) return r.status().WithContext(path);
     return r;
   } catch (const std::exception& e) {
