@@ -17,6 +17,8 @@ PACKAGES=(
   # service
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libhiredis-dev redis-server prometheus-cpp-dev
+  # the server's --http: cpp-httplib, and three.js embedded in the web UI and the report
+  libcpp-httplib-dev libjs-three
   # shared
   libspdlog-dev nlohmann-json3-dev libcli11-dev libhdf5-dev zlib1g-dev
   libeigen3-dev libspectra-dev
@@ -24,6 +26,8 @@ PACKAGES=(
   libplplot-dev plplot-driver-cairo libpng-dev
   # tests and oracles
   libgtest-dev libgmock-dev python3-torch python3-h5py python3-numpy openssl
+  # the web UI's and the report's browser tests (tests/http): headless chromium
+  chromium
   # the Python package (client/python) and its tests
   python3-grpcio python3-protobuf python3-pytest python3-tqdm python3-matplotlib python3-setuptools python3-pip
   # data

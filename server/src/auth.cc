@@ -78,12 +78,18 @@ core::Result<TokenAuth> TokenAuth::FromText(const std::string& text, const std::
 
 core::Result<std::string> TokenAuth::Authenticate(
     const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) const {
-  if (open_) return std::string("default");
   auto it = metadata.find("authorization");
-  if (it == metadata.end()) {
+  if (it == metadata.end()) return AuthenticateHeader(nullptr);
+  const std::string value(it->second.data(), it->second.size());
+  return AuthenticateHeader(&value);
+}
+
+core::Result<std::string> TokenAuth::AuthenticateHeader(const std::string* authorization) const {
+  if (open_) return std::string("default");
+  if (authorization == nullptr) {
     return Status(StatusCode::kUnauthenticated, "missing 'authorization: Bearer <token>' (use --token or LANDSCAPE_TOKEN)");
   }
-  const std::string value(it->second.data(), it->second.size());
+  const std::string& value = *authorization;
   const std::string prefix = "Bearer ";
   if (value.rfind(prefix, 0) != 0) {
     return Status(StatusCode::kUnauthenticated, "the authorization header must be 'Bearer <token>'");

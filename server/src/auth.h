@@ -39,6 +39,8 @@ class TokenAuth {
   /// the token's digest is compared with every entry's, all of them, in
   /// constant time; no lookup is keyed by the secret.
   core::Result<std::string> Authenticate(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) const;
+  /// The same from an HTTP "Authorization" header's value (nullptr: no header).
+  core::Result<std::string> AuthenticateHeader(const std::string* authorization) const;
   size_t size() const { return tenants_.size(); }
 
  private:

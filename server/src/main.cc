@@ -27,6 +27,12 @@ int main(int argc, char** argv) {
   app.add_option("--metrics-token", o.metrics_token,
                  "a file holding a token (or the token itself): /metrics answers 401 without "
                  "'Authorization: Bearer <token>'");
+  app.add_option("--http", o.http.listen,
+                 "HOST:PORT to serve the JSON API (/api/v1), Server-Sent Events and the web UI on (default: off)");
+  app.add_option("--http-cors-origin", o.http.cors_origins,
+                 "an Origin allowed cross-origin API calls ('*': any); repeatable (default: none)");
+  app.add_option("--http-threads", o.http.threads, "HTTP connection threads (each SSE watcher holds one)")
+      ->capture_default_str()->check(CLI::Range(2, 4096));
   app.add_option("--tls-cert", o.tls_cert, "PEM certificate chain: serve TLS");
   app.add_option("--tls-key", o.tls_key, "PEM private key of --tls-cert");
   app.add_option("--prefix", o.prefix, "prefix of every Redis key (as the workers')")->capture_default_str();
@@ -92,6 +98,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string host = o.listen.substr(0, o.listen.rfind(':'));
+  if ((*srv)->http_port() > 0) log->info("http on {}:{}", o.http.listen.substr(0, o.http.listen.rfind(':')), (*srv)->http_port());
   log->info("listening on {}:{} redis={} prefix={} auth={} tls={} metrics={} path_roots={}", host, (*srv)->port(),
             o.redis, o.prefix, o.tokens_file.empty() ? "none" : "tokens", o.tls_cert.empty() ? "off" : "on",
             o.metrics_listen.empty() ? "off" : o.metrics_listen, o.service.paths.allowed_roots.size());

@@ -79,6 +79,9 @@ core::Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& opts) {
     return core::Status(core::StatusCode::kUnavailable, "cannot listen on " + opts.listen + " (in use, or a bad address)",
                         "--listen");
   }
+  if (!opts.http.listen.empty()) {
+    LS_ASSIGN_OR_RETURN(s->http_, HttpApi::Start(opts.http, s->service_.get(), s->hub_.get(), &s->auth_, schema));
+  }
   s->server_->GetHealthCheckService()->SetServingStatus(true);
   s->server_->GetHealthCheckService()->SetServingStatus(kServiceName, true);  // the readiness loop keeps it current
   s->readiness_ = std::thread([srv = s.get()] { srv->ReadinessLoop(); });
@@ -121,6 +124,7 @@ void Server::Shutdown() {
   spdlog::info("shutting down: health NOT_SERVING, draining for up to {} ms", opts_.drain.count());
   server_->GetHealthCheckService()->SetServingStatus(false);
   hub_->Shutdown();  // watchers end with UNAVAILABLE and reconnect elsewhere with their cursor
+  if (http_) http_->Shutdown();  // SSE streams ended by the hub; answers in flight finish, then joined
   server_->Shutdown(std::chrono::system_clock::now() + opts_.drain);
   server_->Wait();
   executor_.reset();  // runs what is left, joins

@@ -16,6 +16,7 @@
 #include "event_hub.h"
 #include "executor.h"
 #include "grpc_service.h"
+#include "http_api.h"
 #include "job_service.h"
 #include "metrics.h"
 
@@ -29,6 +30,7 @@ struct ServerOptions {
   std::string metrics_listen;              // "": no /metrics
   std::string metrics_token;               // a file holding the token, or the token: /metrics needs Bearer
   std::string tls_cert, tls_key;           // PEM files: serve TLS (both or neither)
+  HttpOptions http;                        // http.listen "": no HTTP API and web UI
   ServiceOptions service;
   size_t executor_threads = 8;
   size_t redis_connections = 16;
@@ -41,6 +43,7 @@ class Server {
   ~Server();
 
   int port() const { return port_; }
+  int http_port() const { return http_ ? http_->port() : 0; }
   /// Health NOT_SERVING, watchers told to reconnect, in-flight calls drained
   /// until the deadline, then stopped. Idempotent.
   void Shutdown();
@@ -58,6 +61,7 @@ class Server {
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<LandscapeServiceImpl> grpc_service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<HttpApi> http_;
   int port_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;

@@ -1,0 +1,1 @@
+window.THREE = undefined; // libjs-three was not installed at build time
