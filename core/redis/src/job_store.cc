@@ -1,5 +1,6 @@
 #include "landscape/redis/job_store.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 
@@ -19,7 +20,7 @@ std::vector<std::string> JobStore::JobKeys(const std::string& id) const {
 }
 
 Result<SubmitOutcome> JobStore::Submit(const std::string& tenant, const std::string& request_id,
-                                       const core::JobSpec& spec) {
+                                       const core::JobSpec& spec, const SubmitSchedule& schedule) {
   const std::string id = core::RandomId(16);
   const std::string spec_json = core::SpecToJson(spec);
   std::vector<std::string> keys = JobKeys(id);
@@ -31,7 +32,9 @@ Result<SubmitOutcome> JobStore::Submit(const std::string& tenant, const std::str
     LS_ASSIGN_OR_RETURN(reply, scripts::Submit().Run(*c, keys,
                                                      {id, tenant, request_id, spec_json,
                                                       std::to_string(spec.grid.PointCount()),
-                                                      std::to_string(opts_.retention.count())}));
+                                                      std::to_string(opts_.retention.count()),
+                                                      std::to_string(std::clamp(schedule.priority, -100, 100)),
+                                                      schedule.weight > 0 ? std::to_string(schedule.weight) : ""}));
   }
   if (reply.size() != 2) return core::Internal("redis: submit: unexpected reply " + reply.view().Describe());
   LS_ASSIGN_OR_RETURN(int64_t created, ParseInteger(reply[0], "submit"));

@@ -72,7 +72,24 @@ local function ack(group, entry)
   if entry == nil or entry == '' then return 0 end
   local n = redis.call('XACK', QUEUE, group, entry)
   redis.call('XDEL', QUEUE, entry)
+  redis.call('HDEL', QUEUE .. ':tasks', entry)
   return n
+end
+
+-- The key prefix, from the job key {p}job:{id}.
+local function prefix_of(id) return string.sub(JOB, 1, #JOB - #id - 4) end
+
+-- Makes job `id` of `tenant` ready in the scheduling index: its tenant's ready
+-- set ({p}tenant:{t}:ready, by sched_score: priority then age) and, when the
+-- tenant was idle, {p}sched at max(its own last virtual time, the clock), so
+-- that idling earns no credit.
+local function make_ready(prefix, tenant, id, score)
+  redis.call('ZADD', prefix .. 'tenant:' .. tenant .. ':ready', score, id)
+  if not redis.call('ZSCORE', prefix .. 'sched', tenant) then
+    local own = tonumber(redis.call('HGET', prefix .. 'vtime', tenant)) or 0
+    local clock = tonumber(redis.call('GET', prefix .. 'vclock')) or 0
+    redis.call('ZADD', prefix .. 'sched', math.max(own, clock), tenant)
+  end
 end
 
 -- Moves a job that is not final to `to`, counts it and emits the event. A
@@ -99,6 +116,7 @@ local function transition(to, msg, field)
     -- under the job key's prefix. GT only lengthens a life.
     local id = redis.call('HGET', JOB, 'id') or ''
     local prefix = string.sub(JOB, 1, #JOB - #id - 4)
+    redis.call('ZREM', prefix .. 'tenant:' .. (redis.call('HGET', JOB, 'tenant') or '') .. ':ready', id)
     for _, f in ipairs({'dir_artifact', 'proj_artifact'}) do
       local ref = redis.call('HGET', JOB, f)
       if ref and string.sub(ref, 1, 9) == 'artifact:' then redis.call('EXPIRE', prefix .. ref, ttl, 'GT') end
@@ -129,7 +147,17 @@ redis.call('HSET', JOB, 'id', id, 'tenant', tenant, 'request_id', rid, 'request_
            'tiles_done', 0, 'retention_s', retention)
 if rid ~= '' then redis.call('SET', REQUEST, id) end
 redis.call('ZADD', TENANT_JOBS, now, id)
-redis.call('XADD', QUEUE, '*', 'type', 'prepare', 'job', id)
+-- Priority first (higher first), then order of submission ({p}sched_seq counts submits; scores stay exact
+-- doubles for |priority| <= 100).
+local priority = tonumber(ARGV[7]) or 0
+local prefix = prefix_of(id)
+local score = -priority * 1e13 + redis.call('INCR', prefix .. 'sched_seq')
+redis.call('HSET', JOB, 'priority', priority, 'sched_score', score, 'prep_ready', 1)
+local weight = tonumber(ARGV[8])
+if weight and weight > 0 then redis.call('HSET', prefix .. 'weights', tenant, weight) end
+make_ready(prefix, tenant, id, score)
+-- One token per task: the stream's length is the backlog (what the autoscaler reads).
+redis.call('XADD', QUEUE, '*', 'type', 'token')
 redis.call('HINCRBY', STATS, 'jobs:QUEUED', 1)
 emit('type', 'state', 'state', 'QUEUED', 'message', '', 'field', '')
 return {1, id}
@@ -158,14 +186,15 @@ if redis.call('HGET', JOB, 'state') ~= 'PREPARING' then return 0 end
 local id = redis.call('HGET', JOB, 'id')
 local total = tonumber(redis.call('HGET', JOB, 'points_total'))
 local size = tonumber(ARGV[4])
-local n, b = 0, 0
-while b < total do
-  local e = math.min(total, b + size)
-  redis.call('XADD', QUEUE, '*', 'type', 'tile', 'job', id, 'tile', n, 'begin', b, 'end', e)
-  n = n + 1
-  b = e
-end
-redis.call('HSET', JOB, 'tiles_total', n, 'tile_size', size, 'dir_artifact', ARGV[3])
+-- The tiles are not queued one by one: the job's cursor (next_pos, over the
+-- bit-reversed tile indices: coarse to fine) hands them out; the stream gets
+-- one token per tile.
+local n = math.ceil(total / size)
+local bits = 0
+while 2 ^ bits < n do bits = bits + 1 end
+for _ = 1, n do redis.call('XADD', QUEUE, '*', 'type', 'token') end
+redis.call('HSET', JOB, 'tiles_total', n, 'tile_size', size, 'dir_artifact', ARGV[3], 'tiles_left', n, 'next_pos', 0,
+           'order_bits', bits)
 if ARGV[5] ~= '' then redis.call('HSET', JOB, 'proj_artifact', ARGV[5]) end
 -- The files the job made belong to its tenant: grant it on each ({p}artifact:{sha256} field t:{tenant}).
 local tenant = redis.call('HGET', JOB, 'tenant') or 'default'
@@ -178,6 +207,7 @@ end
 for i = 6, #ARGV - 1, 2 do redis.call('HSET', JOB, 'attr:' .. ARGV[i], ARGV[i + 1]) end
 redis.call('HINCRBY', STATS, 'tiles_queued', n)
 transition('RUNNING')
+if n > 0 then make_ready(prefix, tenant, id, tonumber(redis.call('HGET', JOB, 'sched_score')) or 0) end
 return n
 )LUA"));
   return s;
@@ -254,19 +284,120 @@ return {owned, redis.call('HGET', job, 'state') or ''}
   return s;
 }
 
-const Script& TakeTask() {
-  static const Script s("take_task", R"LUA(
-local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', 1, 'STREAMS', KEYS[1], '>')
-if not r then return nil end
-local entry = r[1][2][1]
-local job = ''
-local fields = entry[2]
-for i = 1, #fields, 2 do
-  if fields[i] == 'job' then job = fields[i + 1] end
+// The fair scheduler, shared by take_task and resolve_task. KEYS[1] = queue;
+// ARGV group consumer prefix. Keys of the index derive from the prefix.
+static const char* const kScheduler = R"LUA(
+local QUEUE, GROUP, CONSUMER, P = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+local TASKS, SCHED = QUEUE .. ':tasks', P .. 'sched'
+
+local function bitrev(x, bits)
+  local r = 0
+  for _ = 1, bits do
+    r = r * 2 + x % 2
+    x = math.floor(x / 2)
+  end
+  return r
 end
--- The job key is derived from the entry: the schema's {prefix}job:{id}.
-local state = redis.call('HGET', ARGV[3] .. 'job:' .. job, 'state') or ''
-return {entry[1], fields, state}
+
+-- The next task, fairly: the tenant with the least virtual time, its first
+-- ready job (priority, then age), that job's next task: its preparation, or
+-- its next tile in bit-reversed order (coarse to fine). Serving a task adds
+-- 1/weight to the tenant's virtual time. Stale members (ended jobs, idle
+-- tenants) are dropped on the way. -> {fields, state} or nil: nothing ready.
+local function pick()
+  for _ = 1, 1000 do
+    local top = redis.call('ZRANGE', SCHED, 0, 0, 'WITHSCORES')
+    if #top == 0 then return nil end
+    local tenant, vt = top[1], tonumber(top[2])
+    local READY = P .. 'tenant:' .. tenant .. ':ready'
+    local first = redis.call('ZRANGE', READY, 0, 0)
+    if #first == 0 then
+      redis.call('ZREM', SCHED, tenant)
+      redis.call('HSET', P .. 'vtime', tenant, vt)
+    else
+      local id = first[1]
+      local JOB = P .. 'job:' .. id
+      local h = redis.call('HMGET', JOB, 'state', 'prep_ready', 'tiles_total', 'next_pos', 'order_bits', 'tiles_left',
+                           'tile_size', 'points_total')
+      local fields = nil
+      if h[1] == 'QUEUED' and h[2] == '1' then
+        redis.call('HSET', JOB, 'prep_ready', 0)
+        redis.call('ZREM', READY, id)  -- ready again when prepared
+        fields = {'type', 'prepare', 'job', id}
+      elseif h[1] == 'RUNNING' and (tonumber(h[6]) or 0) > 0 then
+        local n, pos, bits = tonumber(h[3]), tonumber(h[4]), tonumber(h[5])
+        local t = bitrev(pos, bits)
+        while t >= n do
+          pos = pos + 1
+          t = bitrev(pos, bits)
+        end
+        redis.call('HSET', JOB, 'next_pos', pos + 1)
+        if redis.call('HINCRBY', JOB, 'tiles_left', -1) <= 0 then redis.call('ZREM', READY, id) end
+        local size, total = tonumber(h[7]), tonumber(h[8])
+        local b = t * size
+        fields = {'type', 'tile', 'job', id, 'tile', tostring(t), 'begin', tostring(b), 'end',
+                  tostring(math.min(total, b + size))}
+      else
+        redis.call('ZREM', READY, id)  -- ended or expired
+      end
+      if fields then
+        local w = tonumber(redis.call('HGET', P .. 'weights', tenant)) or 1
+        if w <= 0 then w = 1 end
+        redis.call('ZADD', SCHED, vt + 1 / w, tenant)
+        redis.call('SET', P .. 'vclock', vt)
+        return {fields, h[1]}
+      end
+    end
+  end
+  return nil
+end
+
+-- The task behind queue entry `entry` (delivered to this consumer): the one
+-- it was bound to, else a new one bound now. nil: nothing is ready, so the
+-- entry (a surplus token of a job that ended) is acknowledged and deleted.
+local function resolve(entry)
+  local bound = redis.call('HGET', TASKS, entry)
+  if bound then
+    local fields = cjson.decode(bound)
+    local state = redis.call('HGET', P .. 'job:' .. fields[4], 'state') or ''
+    return {entry, fields, state}
+  end
+  local got = pick()
+  if got then
+    redis.call('HSET', TASKS, entry, cjson.encode(got[1]))
+    return {entry, got[1], got[2]}
+  end
+  redis.call('XACK', QUEUE, GROUP, entry)
+  redis.call('XDEL', QUEUE, entry)
+  return nil
+end
+)LUA";
+
+const Script& TakeTask() {
+  static const Script s("take_task", std::string(kScheduler) + R"LUA(
+local r = redis.call('XREADGROUP', 'GROUP', GROUP, CONSUMER, 'COUNT', 1, 'STREAMS', QUEUE, '>')
+if not r then return nil end
+local got = resolve(r[1][2][1][1])
+if got then return got end
+-- Nothing is ready: every unread token is surplus (each ready task has its own
+-- token, added with it). Drop a bounded batch; the caller asks again.
+local more = redis.call('XREADGROUP', 'GROUP', GROUP, CONSUMER, 'COUNT', 5000, 'STREAMS', QUEUE, '>')
+local dropped = 1
+if more then
+  for _, e in ipairs(more[1][2]) do
+    redis.call('XACK', QUEUE, GROUP, e[1])
+    redis.call('XDEL', QUEUE, e[1])
+    dropped = dropped + 1
+  end
+end
+return dropped
+)LUA");
+  return s;
+}
+
+const Script& ResolveTask() {
+  static const Script s("resolve_task", std::string(kScheduler) + R"LUA(
+return resolve(ARGV[4])
 )LUA");
   return s;
 }

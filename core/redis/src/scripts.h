@@ -27,7 +27,8 @@ class Script {
 // Every job script takes KEYS = {job, events, results, stats, queue, ...}.
 namespace scripts {
 /// KEYS job events results stats queue tenant_jobs request; ARGV id tenant request_id spec points_total
-/// retention_s. -> {1, id} (created) or {0, existing_id} (the request id is taken).
+/// retention_s priority weight ("": the tenant's stays). Makes the job ready in the scheduling index and
+/// adds one token to the queue. -> {1, id} (created) or {0, existing_id} (the request id is taken).
 const Script& Submit();
 /// ARGV group entry. QUEUED -> PREPARING; -> 1 to go on, 0 (acknowledged) when the job is past it.
 const Script& BeginPrepare();
@@ -46,9 +47,14 @@ const Script& DeadLetter();
 const Script& CancelJob();
 /// KEYS queue job; ARGV group consumer entry. -> {owned 0/1, job state or ""}.
 const Script& Heartbeat();
-/// KEYS queue; ARGV group consumer prefix. A new task without blocking, with its job's state:
-/// {id, {field, value, ...}, state} or nil when none is waiting.
+/// KEYS queue; ARGV group consumer prefix. A new task without blocking, chosen by the fair scheduler, with its
+/// job's state: {id, {field, value, ...}, state}; nil when no token is waiting; an integer (tokens dropped)
+/// when tokens were waiting but no task was ready.
 const Script& TakeTask();
+/// KEYS queue; ARGV group consumer prefix entry. The task bound to an entry this consumer holds, binding
+/// one by the fair scheduler when it has none: {id, {field, value, ...}, state}; nil when nothing is ready
+/// (the entry, a surplus token, is then acknowledged and deleted).
+const Script& ResolveTask();
 /// KEYS upload artifact; ARGV size chunks ttl_s tenant. -> 1 stored, 0 already present (upload discarded);
 /// either way a non-empty tenant is granted the artifact (field t:{tenant}).
 const Script& CommitArtifact();

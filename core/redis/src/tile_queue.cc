@@ -27,6 +27,22 @@ Result<core::Task> TaskFromEntry(const StreamEntry& e) {
   return t;
 }
 
+// A take_task/resolve_task reply {entry, {field, value, ...}, state} as a task.
+Result<core::Task> TaskFromResolved(const ReplyView& r) {
+  if (r.size() != 3) return core::Internal("redis: take task: unexpected reply " + r.Describe());
+  StreamEntry e;
+  e.id = std::string(r[0].str());
+  const ReplyView f = r[1];
+  for (size_t i = 0; i + 1 < f.size(); i += 2) e.fields.emplace_back(std::string(f[i].str()), std::string(f[i + 1].str()));
+  LS_ASSIGN_OR_RETURN(core::Task task, TaskFromEntry(e));
+  const std::string state(r[2].str());
+  if (!state.empty()) {
+    auto st = core::ParseJobState(state);
+    if (st.ok()) task.job_state = *st;
+  }
+  return task;
+}
+
 }  // namespace
 
 RedisTileQueue::RedisTileQueue(std::shared_ptr<ConnectionPool> pool, Schema schema, QueueOptions opts,
@@ -61,9 +77,17 @@ Result<std::optional<core::Task>> RedisTileQueue::ClaimAbandoned(Connection& c) 
       return std::optional<core::Task>();
     }
     LS_ASSIGN_OR_RETURN(AutoClaim claim, ParseXAutoClaim(r.view(), "XAUTOCLAIM"));
-    for (const StreamEntry& e : claim.entries) {
-      LS_ASSIGN_OR_RETURN(Reply p, c.Command({"XPENDING", schema_.Queue(), Schema::kGroup, e.id, e.id, "1"}));
+    for (const StreamEntry& token : claim.entries) {
+      LS_ASSIGN_OR_RETURN(Reply p, c.Command({"XPENDING", schema_.Queue(), Schema::kGroup, token.id, token.id, "1"}));
       LS_ASSIGN_OR_RETURN(auto pending, ParsePending(p.view(), "XPENDING"));
+      // The entry is a token: the task it was bound to when first taken (or one bound now).
+      LS_ASSIGN_OR_RETURN(Reply bound, scripts::ResolveTask().Run(c, {schema_.Queue()},
+                                                                  {Schema::kGroup, consumer_, schema_.prefix(), token.id}));
+      if (bound.view().is_nil()) continue;  // a surplus token, dropped
+      StreamEntry e;
+      e.id = token.id;
+      const ReplyView f = bound[1];
+      for (size_t i = 0; i + 1 < f.size(); i += 2) e.fields.emplace_back(std::string(f[i].str()), std::string(f[i + 1].str()));
       auto task = TaskFromEntry(e);
       if (!task.ok()) {  // unreadable: drop it rather than crash every worker on it
         LS_RETURN_IF_ERROR(c.Command({"XACK", schema_.Queue(), Schema::kGroup, e.id}).status());
@@ -116,24 +140,12 @@ Result<std::optional<core::Task>> RedisTileQueue::Next(std::chrono::milliseconds
       return std::optional<core::Task>();
     }
     LS_RETURN_IF_ERROR(taken.status());
+    if (taken->view().is_integer()) return std::optional<core::Task>();  // surplus tokens dropped: ask again
     if (taken->size() == 3) {
-      StreamEntry e;
-      e.id = std::string((*taken)[0].str());
-      const ReplyView f = (*taken)[1];
-      for (size_t i = 0; i + 1 < f.size(); i += 2) e.fields.emplace_back(std::string(f[i].str()), std::string(f[i + 1].str()));
-      auto task = TaskFromEntry(e);
-      if (!task.ok()) {
-        LS_RETURN_IF_ERROR(c->Command({"XACK", schema_.Queue(), Schema::kGroup, e.id}).status());
-        return task.status();
-      }
-      const std::string state((*taken)[2].str());
-      if (!state.empty()) {
-        auto st = core::ParseJobState(state);
-        if (st.ok()) task->job_state = *st;
-      }
-      return std::optional<core::Task>(std::move(*task));
+      LS_ASSIGN_OR_RETURN(core::Task task, TaskFromResolved(taken->view()));
+      return std::optional<core::Task>(std::move(task));
     }
-    // Nothing waiting: block until something comes (or `wait` passes).
+    // Nothing waiting: block until a token comes (or `wait` passes), then bind it to a task.
     const std::vector<std::string> cmd{"XREADGROUP", "GROUP", Schema::kGroup, consumer_, "COUNT", "1", "BLOCK",
                                        std::to_string(std::max<int64_t>(1, wait.count())), "STREAMS",
                                        schema_.Queue(), ">"};
@@ -144,12 +156,11 @@ Result<std::optional<core::Task>> RedisTileQueue::Next(std::chrono::milliseconds
       LS_ASSIGN_OR_RETURN(auto streams, ParseXRead(r.view(), "XREADGROUP"));
       for (const auto& [key, entries] : streams) {
         for (const StreamEntry& e : entries) {
-          auto task = TaskFromEntry(e);
-          if (!task.ok()) {
-            LS_RETURN_IF_ERROR(c->Command({"XACK", schema_.Queue(), Schema::kGroup, e.id}).status());
-            return task.status();
-          }
-          return std::optional<core::Task>(std::move(*task));
+          LS_ASSIGN_OR_RETURN(Reply bound, scripts::ResolveTask().Run(*c, {schema_.Queue()},
+                                                                      {Schema::kGroup, consumer_, schema_.prefix(), e.id}));
+          if (bound.view().is_nil()) return std::optional<core::Task>();
+          LS_ASSIGN_OR_RETURN(core::Task task, TaskFromResolved(bound.view()));
+          return std::optional<core::Task>(std::move(task));
         }
       }
     }
@@ -210,7 +221,8 @@ Status RedisTileQueue::Complete(const core::Task& task, const std::vector<double
 Status RedisTileQueue::Skip(const core::Task& task) {
   LS_ASSIGN_OR_RETURN(auto c, pool_->Acquire());
   LS_ASSIGN_OR_RETURN(auto replies, c->Pipeline({{"XACK", schema_.Queue(), Schema::kGroup, task.id},
-                                                 {"XDEL", schema_.Queue(), task.id}}));
+                                                 {"XDEL", schema_.Queue(), task.id},
+                                                 {"HDEL", schema_.QueueTasks(), task.id}}));
   for (const Reply& r : replies) LS_RETURN_IF_ERROR(CheckReply(r.view(), "XACK/XDEL"));
   return Status::Ok();
 }

@@ -25,6 +25,14 @@ struct SubmitOutcome {
   bool created = false;  // false: an earlier submit with the same request id
 };
 
+/// How the fair scheduler treats a job (docs/service.md, Scheduling).
+struct SubmitSchedule {
+  /// Within its tenant, higher first (then older first); clamped to [-100, 100].
+  int priority = 0;
+  /// The tenant's weight across tenants (tasks served in proportion); <= 0 leaves the stored one (default 1).
+  double weight = 0;
+};
+
 struct ListQuery {
   std::optional<core::JobState> state;
   std::map<std::string, std::string> labels;  // every one must match
@@ -55,7 +63,8 @@ class JobStore {
   /// Stores the job and queues its preparation, atomically. With a
   /// request_id: an earlier job of the same tenant and request id is returned
   /// instead (kAlreadyExists if its spec differs).
-  Result<SubmitOutcome> Submit(const std::string& tenant, const std::string& request_id, const core::JobSpec& spec);
+  Result<SubmitOutcome> Submit(const std::string& tenant, const std::string& request_id, const core::JobSpec& spec,
+                               const SubmitSchedule& schedule = {});
   /// NotFound when unknown or expired.
   Result<core::JobRecord> Get(const std::string& id);
   Result<ListPage> List(const std::string& tenant, const ListQuery& query);

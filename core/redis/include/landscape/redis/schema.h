@@ -6,8 +6,18 @@
 //   {p}job:{id}:results     HASH   tile index -> the tile's values (little-endian doubles, metric-major)
 //   {p}req:{tenant}:{rid}   STRING job id for a client request_id (idempotent submit)
 //   {p}tenant:{tenant}:jobs ZSET   job ids by creation time (ms); expired members are pruned when listed
-//   {p}queue                STREAM the work: prepare and tile tasks, consumer group "workers";
+//   {p}queue                STREAM the work: one token per task (a job's preparation, each of its tiles),
+//                                  consumer group "workers"; a token is bound to a task by the fair
+//                                  scheduler when a worker takes it (see docs/service.md, Scheduling);
 //                                  entries are deleted once acknowledged, so its length is the backlog
+//   {p}queue:tasks          HASH   entry id -> the task it is bound to (JSON array of fields); while pending
+//   {p}sched                ZSET   tenants with ready jobs, by virtual time (+1/weight per task served)
+//   {p}vtime                HASH   tenant -> its virtual time when it last went idle
+//   {p}vclock               STRING the virtual time of the last task served
+//   {p}weights              HASH   tenant -> weight (default 1), set at submit from the tokens file
+//   {p}tenant:{tenant}:ready ZSET  the tenant's jobs with a task to hand out, by sched_score
+//                                  (-priority * 1e13 + sched_seq: higher priority, then older, first)
+//   {p}sched_seq            STRING submits so far (the age order of jobs)
 //   {p}deadletter           STREAM tasks delivered too often, with the reason (capped)
 //   {p}artifact:{sha256}    HASH   size, chunks, c:0 .. c:{chunks-1}: a content-addressed blob;
 //                                  t:{tenant} = 1 for each tenant that may see it (uploaded it, or a
@@ -36,6 +46,10 @@ class Schema {
   }
   std::string TenantJobs(const std::string& tenant) const { return p_ + "tenant:" + tenant + ":jobs"; }
   std::string Queue() const { return p_ + "queue"; }
+  std::string QueueTasks() const { return p_ + "queue:tasks"; }
+  std::string Sched() const { return p_ + "sched"; }
+  std::string TenantReady(const std::string& tenant) const { return p_ + "tenant:" + tenant + ":ready"; }
+  std::string Weights() const { return p_ + "weights"; }
   std::string DeadLetter() const { return p_ + "deadletter"; }
   std::string Artifact(const std::string& sha256) const { return p_ + "artifact:" + sha256; }
   std::string Upload(const std::string& id) const { return p_ + "upload:" + id; }

@@ -1,0 +1,237 @@
+// The fair scheduler of the Redis queue against a real redis-server, with
+// in-process consumers that do what a worker does to the queue (prepare,
+// complete tiles): tenants share the workers by weight, a small job is not
+// held behind a big one, priorities order a tenant's jobs, cancel frees a
+// job's queued tiles at once, and a job's tiles go out coarse to fine.
+// Uses $LANDSCAPE_TEST_REDIS when set (each test under its own key prefix),
+// else a redis-server of its own.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <map>
+#include <set>
+
+#include "landscape/core/artifacts.h"
+#include "landscape/redis/job_store.h"
+#include "landscape/redis/reply.h"
+#include "landscape/redis/tile_queue.h"
+#include "process.h"
+
+namespace landscape {
+namespace {
+
+using std::chrono::milliseconds;
+
+class SchedulingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string url;
+    if (const char* env = std::getenv("LANDSCAPE_TEST_REDIS"); env != nullptr && *env != '\0') {
+      url = env;
+    } else {
+      own_ = testing::RedisServer::Start();
+      ASSERT_NE(own_, nullptr);
+      url = own_->url();
+    }
+    auto opts = redis::ParseRedisUrl(url);
+    ASSERT_TRUE(opts.ok()) << opts.status();
+    pool_ = redis::ConnectionPool::Create(*opts, 4);
+    schema_ = redis::Schema("test:" + core::RandomId(8) + ":");
+    store_ = std::make_unique<redis::JobStore>(pool_, schema_, redis::JobStoreOptions{std::chrono::seconds(30)});
+    redis::QueueOptions q;
+    q.claim_interval = milliseconds(1);
+    queue_ = std::make_unique<redis::RedisTileQueue>(pool_, schema_, q, "w1");
+    ASSERT_TRUE(queue_->EnsureGroup().ok());
+  }
+
+  void TearDown() override {
+    if (!pool_) return;
+    auto c = pool_->Acquire();
+    if (!c.ok()) return;
+    auto keys = (*c)->Command({"KEYS", schema_.prefix() + "*"});
+    if (keys.ok() && keys->size() > 0) {
+      std::vector<std::string> del{"DEL"};
+      for (size_t i = 0; i < keys->size(); ++i) del.emplace_back((*keys)[i].str());
+      (void)(*c)->Command(del);
+    }
+  }
+
+  // A job of `points` points on one axis, tiles of `tile_size` points.
+  std::string Submit(const std::string& tenant, int64_t points, int64_t tile_size, int priority = 0,
+                     double weight = 0) {
+    core::JobSpec s;
+    s.model.model = "artifact:" + std::string(64, 'a');
+    s.grid.x = core::AxisSpec{-1, 1, points};
+    s.tile_size = tile_size;
+    auto sub = store_->Submit(tenant, "", s, redis::SubmitSchedule{priority, weight});
+    EXPECT_TRUE(sub.ok()) << sub.status();
+    return sub.ok() ? sub->job.id : "";
+  }
+
+  // Takes the next task, as a worker would, skipping the calls that only
+  // dropped surplus tokens. nullopt: nothing to do.
+  std::optional<core::Task> Take() {
+    for (int i = 0; i < 1000; ++i) {
+      auto t = queue_->Next(milliseconds(1));
+      EXPECT_TRUE(t.ok()) << t.status();
+      if (!t.ok()) return std::nullopt;
+      if (t->has_value()) return **t;
+      auto len = Cmd({"XLEN", schema_.Queue()});
+      if (len == "0") return std::nullopt;
+    }
+    return std::nullopt;
+  }
+
+  // Runs one task: a preparation with tiles of the job's tile size, or a tile.
+  void Run(const core::Task& t) {
+    if (t.kind == core::Task::Kind::kPrepare) {
+      auto go = queue_->BeginPrepare(t);
+      ASSERT_TRUE(go.ok() && *go);
+      auto job = store_->Get(t.job_id);
+      ASSERT_TRUE(job.ok());
+      ASSERT_TRUE(queue_->FinishPrepare(t, "", "", job->spec.tile_size, {}).ok());
+    } else {
+      std::vector<double> v(static_cast<size_t>(2 * (t.tile.end - t.tile.begin)), 1.0);
+      ASSERT_TRUE(queue_->Complete(t, v, 0.001).ok());
+    }
+  }
+
+  // Takes and runs every preparation waiting (tiles are taken only after).
+  void PrepareAll(int jobs) {
+    for (int i = 0; i < jobs; ++i) {
+      auto t = Take();
+      ASSERT_TRUE(t.has_value());
+      ASSERT_EQ(t->kind, core::Task::Kind::kPrepare);
+      Run(*t);
+    }
+  }
+
+  std::string Cmd(const std::vector<std::string>& args) {
+    auto c = pool_->Acquire();
+    EXPECT_TRUE(c.ok());
+    auto r = (*c)->Command(args);
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (r->view().is_integer()) return std::to_string(r->view().integer());
+    if (r->view().is_string()) return std::string(r->view().str());
+    return "";
+  }
+
+  std::unique_ptr<testing::RedisServer> own_;
+  std::shared_ptr<redis::ConnectionPool> pool_;
+  redis::Schema schema_;
+  std::unique_ptr<redis::JobStore> store_;
+  std::unique_ptr<redis::RedisTileQueue> queue_;
+};
+
+TEST_F(SchedulingTest, ASmallJobOfAnotherTenantIsNotHeldBehindABigOne) {
+  const std::string big = Submit("alice", 400, 4);   // 100 tiles
+  const std::string small = Submit("bob", 4, 1);     // 4 tiles, submitted after
+  PrepareAll(2);
+  int big_done = 0;
+  while (auto t = Take()) {
+    Run(*t);
+    if (t->job_id == big) ++big_done;
+    if (store_->Get(small)->state == core::JobState::kSucceeded) break;
+  }
+  EXPECT_EQ(store_->Get(small)->state, core::JobState::kSucceeded);
+  // Round robin across the two tenants: the small job's 4 tiles alternate with the big one's.
+  EXPECT_LT(big_done, 25) << "the small job waited for a quarter of the big one";
+  EXPECT_LE(big_done, 5);
+}
+
+TEST_F(SchedulingTest, TenantsGetTilesInProportionToTheirWeights) {
+  const std::string a = Submit("heavy", 600, 1, 0, 2.0);
+  const std::string b = Submit("light", 600, 1, 0, 1.0);
+  PrepareAll(2);
+  std::map<std::string, int> served;
+  for (int i = 0; i < 600; ++i) {
+    auto t = Take();
+    ASSERT_TRUE(t.has_value());
+    ASSERT_EQ(t->kind, core::Task::Kind::kTile);
+    Run(*t);
+    ++served[t->job_id];
+  }
+  const double ratio = static_cast<double>(served[a]) / served[b];
+  EXPECT_NEAR(ratio, 2.0, 0.3) << served[a] << " : " << served[b];
+}
+
+TEST_F(SchedulingTest, PrioritiesOrderATenantsJobsThenAge) {
+  const std::string old_low = Submit("carol", 3, 1, 0);
+  const std::string high = Submit("carol", 3, 1, 5);
+  const std::string new_low = Submit("carol", 3, 1, 0);
+  // Preparations are tasks too: a job's tiles are ready once it is prepared.
+  std::vector<std::string> order;
+  while (auto t = Take()) {
+    Run(*t);
+    order.push_back((t->kind == core::Task::Kind::kPrepare ? "prepare " : "tile ") + t->job_id);
+  }
+  std::vector<std::string> want;
+  for (const std::string& id : {high, old_low, new_low}) {
+    want.push_back("prepare " + id);
+    for (int i = 0; i < 3; ++i) want.push_back("tile " + id);
+  }
+  EXPECT_EQ(order, want);
+}
+
+TEST_F(SchedulingTest, CancelFreesAHundredThousandQueuedTilesAtOnce) {
+  const std::string huge = Submit("dave", 100000, 1);
+  PrepareAll(1);
+  ASSERT_EQ(store_->Get(huge)->tiles_total, 100000);
+  ASSERT_TRUE(store_->Cancel(huge).ok());
+  const std::string next = Submit("dave", 2, 1);
+  // The very next task is the next job's, though 10^5 tokens of the cancelled one came first.
+  auto t = queue_->Next(milliseconds(1));
+  ASSERT_TRUE(t.ok() && t->has_value()) << t.status();
+  EXPECT_EQ((*t)->job_id, next);
+  EXPECT_EQ((*t)->kind, core::Task::Kind::kPrepare);
+  Run(**t);
+  int tiles = 0;
+  while (auto tile = Take()) {
+    EXPECT_EQ(tile->job_id, next);
+    Run(*tile);
+    ++tiles;
+  }
+  EXPECT_EQ(tiles, 2);
+  EXPECT_EQ(store_->Get(next)->state, core::JobState::kSucceeded);
+  // The cancelled job's surplus tokens left the queue while nothing was ready.
+  EXPECT_EQ(Cmd({"XLEN", schema_.Queue()}), "0");
+  EXPECT_EQ(Cmd({"HLEN", schema_.QueueTasks()}), "0");
+}
+
+TEST_F(SchedulingTest, TilesGoOutCoarseToFineSoAQuarterSpansTheGrid) {
+  const int64_t rows = 64, cols = 64;  // a 64 x 64 grid, one row per tile
+  core::JobSpec s;
+  s.model.model = "artifact:" + std::string(64, 'a');
+  s.grid.x = core::AxisSpec{-1, 1, cols};
+  s.grid.y = core::AxisSpec{-1, 1, rows};
+  s.tile_size = cols;
+  auto sub = store_->Submit("erin", "", s);
+  ASSERT_TRUE(sub.ok());
+  PrepareAll(1);
+  std::set<int64_t> tiles;
+  std::set<int64_t> quarters_x, quarters_y;
+  for (int i = 0; i < rows / 4; ++i) {
+    auto t = Take();
+    ASSERT_TRUE(t.has_value());
+    tiles.insert(t->tile.index);
+    for (int64_t p = t->tile.begin; p < t->tile.end; ++p) {
+      quarters_y.insert((p / cols) * 4 / rows);
+      quarters_x.insert((p % cols) * 4 / cols);
+    }
+    Run(*t);
+  }
+  EXPECT_EQ(quarters_x, (std::set<int64_t>{0, 1, 2, 3}));
+  EXPECT_EQ(quarters_y, (std::set<int64_t>{0, 1, 2, 3}));
+  // ... and every fourth row is among them: the coarse pass is regular.
+  for (int64_t r = 0; r < rows; r += 4) EXPECT_TRUE(tiles.count(r)) << "row " << r;
+  // Every tile goes out exactly once, and the surface completes.
+  while (auto t = Take()) {
+    EXPECT_TRUE(tiles.insert(t->tile.index).second) << "tile " << t->tile.index << " twice";
+    Run(*t);
+  }
+  EXPECT_EQ(tiles.size(), static_cast<size_t>(rows));
+  EXPECT_EQ(store_->Get(sub->job.id)->state, core::JobState::kSucceeded);
+}
+
+}  // namespace
+}  // namespace landscape
