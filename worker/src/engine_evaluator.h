@@ -16,6 +16,7 @@ class EngineEvaluatorFactory final : public core::EvaluatorFactory {
   /// `opts.resolve` is replaced by the cache's: spec references are artifacts or shared paths.
   EngineEvaluatorFactory(engine::EngineOptions opts, ArtifactCache* cache);
 
+  using core::EvaluatorFactory::Prepare;
   core::Result<core::PreparedFiles> Prepare(const core::JobSpec& spec, const std::string& scratch_dir) override;
   core::Result<std::unique_ptr<core::TileEvaluator>> Open(const core::JobSpec& spec) override;
 

@@ -20,6 +20,7 @@
 #include "landscape/engine/engine.h"
 #include "landscape/redis/artifact_store.h"
 #include "landscape/redis/tile_queue.h"
+#include "sandbox.h"
 #include "worker.h"
 
 using namespace landscape;
@@ -53,6 +54,11 @@ struct MainOptions {
   size_t cached_jobs = 2;
   std::string log_level = "info";
   redis::ArtifactOptions artifacts;  // the prepared files the worker stores (as the server's limits)
+  bool no_sandbox = false;           // evaluate in the worker's own process (a crashing model takes it down)
+  int64_t job_memory_bytes = int64_t{8} << 30;
+  double prepare_timeout_s = 3600;
+  double tile_timeout_s = 3600;
+  int job_child_fd = -1;  // hidden: this process is a job's child, serving its parent on this descriptor
 };
 
 std::string DefaultName() {
@@ -61,9 +67,41 @@ std::string DefaultName() {
   return std::string(host) + "-" + std::to_string(getpid()) + "-" + core::RandomId(4);
 }
 
+engine::EngineOptions EngineOptionsOf(const MainOptions& o) {
+  engine::EngineOptions eopts;
+  eopts.device = o.device;
+  eopts.threads = o.threads;
+  eopts.data_root = o.data_root;
+  eopts.precision = o.precision;
+  eopts.channels_last = o.channels_last;
+  eopts.auto_batch = o.auto_batch;
+  eopts.optimize = !o.no_optimize;
+  eopts.first_layer = o.first_layer;
+  eopts.data_parallel = o.data_parallel;
+  eopts.onednn = o.onednn;
+  eopts.cuda_graphs = o.cuda_graphs;
+  return eopts;
+}
+
+// The worker's arguments, for its sandbox's children.
+std::vector<std::string> g_args;
+
+// A job's evaluation process (--job-child-fd): the engine with the worker's cache, serving its parent.
+int RunChild(const MainOptions& o, const redis::RedisOptions& redis_opts) {
+  const redis::Schema schema(o.prefix);
+  auto pool = redis::ConnectionPool::Create(redis_opts, 1);
+  redis::RedisArtifactStore artifacts(pool, schema, o.artifacts);
+  worker::ArtifactCache cache(o.cache, &artifacts);
+  worker::EngineEvaluatorFactory evaluators(EngineOptionsOf(o), &cache);
+  const int rc = worker::RunJobChild(o.job_child_fd, evaluators, o.job_memory_bytes);
+  std::fflush(stdout);
+  std::_Exit(rc);  // no static destructors: LibTorch's may run after the parent has gone
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  g_args.assign(argv, argv + argc);
   core::PrepareComputeProcess(argv);
   MainOptions o;
   if (const char* env = std::getenv("LANDSCAPE_REDIS")) o.redis = env;
@@ -121,6 +159,22 @@ int main(int argc, char** argv) {
                  "largest direction or projection file stored (as the server's); a job whose file is larger fails")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
       ->capture_default_str();
+  app.add_flag("--no-sandbox", o.no_sandbox,
+               "prepare jobs and compute tiles in this process (debugging; a model that crashes LibTorch, or a "
+               "job's memory or time, is then not contained)");
+  app.add_option("--job-memory-bytes", o.job_memory_bytes,
+                 "resident memory a job's evaluation process may use (its preparation and tiles); over it the job "
+                 "fails")
+      ->check(CLI::Range(int64_t{64} << 20, int64_t{1} << 50))
+      ->capture_default_str();
+  app.add_option("--prepare-timeout", o.prepare_timeout_s,
+                 "seconds a job's preparation (and the loading of its model for tiles) may take; over it the job fails")
+      ->check(CLI::Range(0.1, 1e7))
+      ->capture_default_str();
+  app.add_option("--tile-timeout", o.tile_timeout_s, "seconds one tile may take; over it the job fails")
+      ->check(CLI::Range(0.1, 1e7))
+      ->capture_default_str();
+  app.add_option("--job-child-fd", o.job_child_fd)->group("");  // internal: the sandbox's child
   app.add_option("--log-level", o.log_level, "trace | debug | info | warn | error")->capture_default_str();
   try {
     app.parse(argc, argv);
@@ -139,7 +193,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  auto log = spdlog::stdout_logger_mt("worker");
+  auto log = spdlog::stdout_logger_mt(o.job_child_fd >= 0 ? "job-child" : "worker");
   spdlog::set_default_logger(log);
   spdlog::set_level(spdlog::level::from_str(o.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l [%n] %v");
@@ -168,6 +222,8 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  if (o.job_child_fd >= 0) return RunChild(o, *redis_opts);
+
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
   sigaction(SIGTERM, &sa, nullptr);
@@ -194,19 +250,20 @@ int main(int argc, char** argv) {
   }
 
   worker::ArtifactCache cache(o.cache, &artifacts);
-  engine::EngineOptions eopts;
-  eopts.device = o.device;
-  eopts.threads = o.threads;
-  eopts.data_root = o.data_root;
-  eopts.precision = o.precision;
-  eopts.channels_last = o.channels_last;
-  eopts.auto_batch = o.auto_batch;
-  eopts.optimize = !o.no_optimize;
-  eopts.first_layer = o.first_layer;
-  eopts.data_parallel = o.data_parallel;
-  eopts.onednn = o.onednn;
-  eopts.cuda_graphs = o.cuda_graphs;
-  worker::EngineEvaluatorFactory evaluators(eopts, &cache);
+  std::unique_ptr<core::EvaluatorFactory> evaluators;
+  if (o.no_sandbox) {
+    evaluators = std::make_unique<worker::EngineEvaluatorFactory>(EngineOptionsOf(o), &cache);
+  } else {
+    worker::SandboxOptions sopts;
+    sopts.child_args = g_args;
+    sopts.memory_bytes = o.job_memory_bytes;
+    sopts.limit_address_space = o.device == "cpu";  // CUDA reserves address space far beyond what it uses
+    sopts.prepare_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.prepare_timeout_s * 1000));
+    sopts.tile_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.tile_timeout_s * 1000));
+    evaluators = std::make_unique<worker::SandboxEvaluatorFactory>(std::move(sopts));
+  }
+  log->info("evaluation sandbox={} job_memory_bytes={} prepare_timeout_s={} tile_timeout_s={}",
+            o.no_sandbox ? "off" : "child-process", o.job_memory_bytes, o.prepare_timeout_s, o.tile_timeout_s);
 
   worker::WorkerOptions wopts;
   wopts.scratch_dir = (std::filesystem::path(o.cache) / "scratch").string();
@@ -219,7 +276,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   {
-    worker::Worker w(wopts, queue, control, artifacts, evaluators);
+    worker::Worker w(wopts, queue, control, artifacts, *evaluators);
     w.Run(g_stop);
   }
   log->info("exiting");

@@ -125,8 +125,24 @@ void Worker::Prepare(const Task& task, const std::atomic<int>& stop) {
   Log()->info("preparing job_id={} points={}", task.job_id, job->points_total);
   const auto t0 = std::chrono::steady_clock::now();
   StartLease(task);
-  auto files = evaluators_.Prepare(job->spec, opts_.scratch_dir);
+  auto files = evaluators_.Prepare(job->spec, opts_.scratch_dir, [&] { return KeepGoing(stop); });
   EndLease();
+  if (!files.ok() && files.status().code() == StatusCode::kCancelled) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++stats_.tasks_abandoned;
+    }
+    if (job_ended_.load()) {
+      (void)Retry("skip", stop, [&] { return queue_.Skip(task); });
+      Log()->info("preparation abandoned, job ended {}", Describe(task));
+    } else if (lease_lost_.load()) {
+      Log()->warn("preparation abandoned, claimed by another worker {}", Describe(task));
+    } else {
+      (void)queue_.Release(task);
+      Log()->info("preparation released unfinished (stopping) {}", Describe(task));
+    }
+    return;
+  }
   if (!files.ok()) {
     if (Transient(files.status())) {  // e.g. an artifact could not be fetched: let it be retried
       Log()->warn("cannot prepare now, released {} error=\"{}\"", Describe(task), files.status().ToString());

@@ -43,6 +43,14 @@ class EvaluatorFactory {
   /// Loads and checks the job's model and data and makes its directions,
   /// writing the files under `scratch_dir`.
   virtual Result<PreparedFiles> Prepare(const JobSpec& spec, const std::string& scratch_dir) = 0;
+  /// Prepare that calls `keep_going` while it works (at least every ~100 ms in factories that can
+  /// stop: the worker's sandbox) and returns kCancelled soon after it answers false. By default the
+  /// preparation runs to its end without asking.
+  virtual Result<PreparedFiles> Prepare(const JobSpec& spec, const std::string& scratch_dir,
+                                        const std::function<bool()>& keep_going) {
+    (void)keep_going;
+    return Prepare(spec, scratch_dir);
+  }
   /// An evaluator for `spec`, whose directions come from the prepared file.
   virtual Result<std::unique_ptr<TileEvaluator>> Open(const JobSpec& spec) = 0;
 };
