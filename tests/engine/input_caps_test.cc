@@ -157,6 +157,40 @@ TEST(InputCaps, ALegacyTorchSaveDeclaringMoreThanTheFileHoldsIsRefused) {
   }
 }
 
+// A zip archive of one stored record `name` whose directory declares `declared` bytes (it holds 4).
+std::vector<uint8_t> ZipDeclaring(const std::string& name, uint32_t declared) {
+  std::vector<uint8_t> z;
+  auto le = [&z](uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) z.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  };
+  le(0x04034b50, 4), le(20, 2), le(0, 2), le(0, 2), le(0, 4), le(0, 4), le(4, 4), le(declared, 4);
+  le(name.size(), 2), le(0, 2);
+  z.insert(z.end(), name.begin(), name.end());
+  z.insert(z.end(), {'a', 'b', 'c', 'd'});
+  const size_t cd = z.size();
+  le(0x02014b50, 4), le(20, 2), le(20, 2), le(0, 2), le(0, 2), le(0, 4), le(0, 4), le(4, 4), le(declared, 4);
+  le(name.size(), 2), le(0, 2), le(0, 2), le(0, 2), le(0, 2), le(0, 4), le(0, 4);
+  z.insert(z.end(), name.begin(), name.end());
+  const size_t cd_size = z.size() - cd;
+  le(0x06054b50, 4), le(0, 2), le(0, 2), le(1, 2), le(1, 2), le(cd_size, 4), le(cd, 4), le(0, 2);
+  return z;
+}
+
+TEST(InputCaps, AZipRecordDeclaringMoreThanTheFileHoldsIsRefusedBeforeLibTorchAllocatesIt) {
+  const testing::ScopedTempDir tmp("caps");
+  const std::string path = tmp.path() + "/model.pt";
+  WriteBytes(path, ZipDeclaring("archive/data.pkl", 0xFFFFFFF0u));  // 4 GiB declared in ~150 bytes
+  auto r = ReadTorchSave(path);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), core::StatusCode::kDataLoss) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("declares 4294967280 bytes"), std::string::npos) << r.status().ToString();
+  TorchSaveLimits small;
+  small.max_storage_bytes = 1 << 20;
+  auto capped = ReadTorchSave(path, small);
+  ASSERT_FALSE(capped.ok());
+  ExpectLimit(capped.status(), core::StatusCode::kResourceExhausted, "max_storage_bytes");
+}
+
 TEST(InputCaps, DeepAndSelfContainingContainersAreRefused) {
   auto no_records = [](const std::string&) -> core::Result<std::vector<uint8_t>> { return std::vector<uint8_t>(); };
   // 200,000 lists, each appended to the one below: a chain 200,000 deep.

@@ -3,12 +3,15 @@
 #include <ATen/ATen.h>
 #include <caffe2/serialize/inline_container.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
 #include <unordered_set>
+
+#include "zip_records.h"
 
 namespace landscape::engine {
 
@@ -668,6 +671,7 @@ Result<PyRef> ReadTorchSave(const std::string& path, const TorchSaveLimits& limi
       }
     }
   }
+  if (Status s = CheckZipRecords(path, limits.max_storage_bytes); !s.ok()) return s.WithContext(path);
   try {
     caffe2::serialize::PyTorchStreamReader reader(path);
     if (!reader.hasRecord("data.pkl")) {
