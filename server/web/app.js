@@ -111,7 +111,7 @@ function initThree() {
   box.append(renderer.domElement);
   const scene = new THREE.Scene();
   const camera = new THREE.PerspectiveCamera(40, 1, 0.1, 100);
-  const view = { yaw: 0.8, pitch: 0.9, dist: 3.2 };
+  const view = { yaw: 0.8, pitch: 0.9, dist: 4.2 };
   const place = () => {
     camera.position.set(view.dist * Math.cos(view.pitch) * Math.sin(view.yaw), view.dist * Math.sin(view.pitch),
                         view.dist * Math.cos(view.pitch) * Math.cos(view.yaw));

@@ -1,0 +1,94 @@
+"""The web UI in a real browser (Debian's chromium, headless, driven through the DevTools protocol): a job
+page opened before any worker runs reaches SUCCEEDED by itself, its heat map and 3-D canvas are not blank,
+and a hostile name and label show as text."""
+import json
+import os
+import time
+
+import pytest
+
+from cdp import Browser, chromium_path
+from conftest import ALICE, BUILD
+
+HOSTILE = "<img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=2</script>'\"javascript:alert(1)"
+
+# Luminance variance of a canvas's pixels (0 for a blank or one-colour canvas).
+VARIANCE_JS = """(sel) => { const c = document.querySelector(sel); if (!c) return -1;
+  const t = document.createElement('canvas'); t.width = c.width; t.height = c.height;
+  const g = t.getContext('2d'); g.drawImage(c, 0, 0);
+  const d = g.getImageData(0, 0, t.width, t.height).data; let s = 0, s2 = 0, n = 0;
+  for (let i = 0; i < d.length; i += 4) { const l = (d[i] + d[i + 1] + d[i + 2]) / 3; s += l; s2 += l * l; n++; }
+  const m = s / n; return s2 / n - m * m; }"""
+
+
+def poll(browser, expression, accept, timeout=60):
+    """The value of `expression` once accept(value) holds (errors while the page loads are retried)."""
+    end, value = time.monotonic() + timeout, None
+    while time.monotonic() < end:
+        try:
+            value = browser.evaluate(expression)
+            if accept(value):
+                return value
+        except RuntimeError:
+            pass
+        time.sleep(0.1)
+    return value
+
+
+@pytest.fixture
+def browser(cluster):
+    if not chromium_path():
+        pytest.skip("chromium is not installed (scripts/install-deps.sh installs it)")
+    b = Browser(f"http://127.0.0.1:{cluster.http_port}/")
+    yield b
+    b.close()
+
+
+def test_job_page_fills_in_and_escapes(cluster, browser):
+    for w in cluster.workers:
+        w.stop()
+    cluster.workers = []
+    job = cluster.submit(ALICE, x="-1:1:15", y="-1:1:15", labels=[f"evil={HOSTILE}"], name=HOSTILE, tile=5)
+    poll(browser, "document.readyState === 'complete' && location.protocol", lambda v: v == "http:")
+    browser.evaluate(f"sessionStorage.setItem('landscape.token', {json.dumps(ALICE)}); "
+                     f"location.href = '/jobs/{job}'; true")
+    state_js = "document.getElementById('state').textContent"
+    assert poll(browser, state_js, lambda v: bool(v)) == "QUEUED"
+    cluster.start_worker("wb")
+    state = poll(browser, state_js, lambda v: v in ("SUCCEEDED", "FAILED"), timeout=120)
+    assert state == "SUCCEEDED", cluster.logs()
+    time.sleep(0.5)  # the last frame
+    page = browser.evaluate("""({
+      title: document.getElementById('jobtitle').textContent,
+      labels: [...document.querySelectorAll('#labels .label')].map(e => e.textContent),
+      scripts: document.querySelectorAll('script').length,
+      imgs: document.querySelectorAll('main img').length,
+      pwned: window.__pwned === undefined ? 0 : window.__pwned,
+      progress: document.getElementById('progress').textContent,
+      gl: !!document.querySelector('#surface3d canvas'),
+    })""")
+    assert page["title"] == HOSTILE + " · " + job
+    assert page["labels"] == ["evil=" + HOSTILE]
+    assert page["scripts"] == 2 and page["imgs"] == 0 and page["pwned"] == 0, page
+    assert page["progress"] == "225 / 225 points"
+    assert page["gl"], "no WebGL canvas: the 3-D view did not start"
+    heat = browser.evaluate(f"({VARIANCE_JS})('#heat')")
+    surface = browser.evaluate(f"({VARIANCE_JS})('#surface3d canvas')")
+    assert heat > 20 and surface > 20, (heat, surface)
+    # Every point of the map is computed: no grey (200, 200, 200) cell left at the centre.
+    centre = browser.evaluate("Array.from(document.getElementById('heat').getContext('2d').getImageData(240, 240, 1, 1).data)")
+    assert centre[:3] != [200, 200, 200]
+    # The jobs table shows the hostile label as text too.
+    browser.evaluate("location.href = '/'; true")
+    cells = poll(browser, "[...document.querySelectorAll('#jobrows .label')].map(e => e.textContent)",
+                 lambda v: bool(v))
+    assert "evil=" + HOSTILE in cells
+    assert browser.evaluate("window.__pwned === undefined")
+    browser.evaluate(f"location.href = '/jobs/{job}'; true")  # a finished job opened afresh draws at once
+    assert poll(browser, f"({VARIANCE_JS})('#surface3d canvas')", lambda v: v is not None and v > 20) > 20
+    shot = browser.screenshot()
+    assert shot[:8] == b"\x89PNG\r\n\x1a\n"
+    out = os.path.join(BUILD, "tests", "http")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "dashboard.png"), "wb") as f:
+        f.write(shot)
