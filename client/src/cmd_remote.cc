@@ -1,5 +1,9 @@
 // `landscape submit | watch | get | list | cancel`: the remote commands.
+#include <algorithm>
+#include <csignal>
 #include <cctype>
+#include <cstring>
+#include <unistd.h>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -73,6 +77,34 @@ class SpecUploader {
 
 }  // namespace
 
+namespace {
+
+// The note printed when Ctrl-C ends `submit --watch`: written whole by the handler (write(2) is
+// async-signal-safe), then exit 130. The job itself runs on on the server.
+char g_interrupt_note[1024];
+size_t g_interrupt_note_len = 0;
+
+void OnInterruptWhileWatching(int) {
+  if (g_interrupt_note_len > 0) (void)!::write(STDERR_FILENO, g_interrupt_note, g_interrupt_note_len);
+  ::_exit(kExitInterrupted);
+}
+
+void NoteJobRunsOnWhenInterrupted(const std::string& name) {
+  const std::string note = "\nlandscape: interrupted; " + name + " runs on on the server\n" +
+                           "landscape:   follow it:  landscape watch " + name + "\n" +
+                           "landscape:   download:   landscape get " + name + " --out surface.h5\n" +
+                           "landscape:   cancel it:  landscape cancel " + name + "\n";
+  g_interrupt_note_len = std::min(note.size(), sizeof g_interrupt_note);
+  std::memcpy(g_interrupt_note, note.data(), g_interrupt_note_len);
+  struct sigaction sa {};
+  sa.sa_handler = OnInterruptWhileWatching;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+}  // namespace
+
 int RunSubmit(const SubmitOptions& o) {
   auto client = RemoteClient::Connect(o.remote);
   if (!client.ok()) return Report(client.status());
@@ -110,6 +142,7 @@ int RunSubmit(const SubmitOptions& o) {
                static_cast<long long>(job.progress().points_total()));
   if (!o.watch && o.out.empty() && o.csv.empty() && o.json.empty()) return kExitOk;
   auto id = core::JobIdFromName(job.name());
+  NoteJobRunsOnWhenInterrupted(job.name());
   const int rc = (*client)->Watch(*id, o.progress, o.reconnect_for_s);
   if (rc != kExitOk || (o.out.empty() && o.csv.empty() && o.json.empty())) return rc;
   GetOptions g;

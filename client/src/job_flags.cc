@@ -111,6 +111,13 @@ core::SpecLimits SubmitLimits() {
   return l;
 }
 
+// MIN:MAX:1 with MIN != MAX would evaluate x = MIN alone (numpy.linspace): refused, naming both fixes.
+Status CheckOnePointAxis(const core::AxisSpec& a, const std::string& text, const std::string& flag) {
+  if (a.num != 1 || a.min == a.max) return Status::Ok();
+  return core::InvalidArgument(flag, "'" + text + "' has one point, which would be the minimum alone; give NUM >= 2 "
+                                     "for a range, or MIN:MIN:1 for a single point");
+}
+
 Result<core::JobSpec> BuildJobSpec(const JobFlags& f, const core::SpecLimits& limits) {
   core::JobSpec s;
   s.model.model = f.model;
@@ -151,8 +158,10 @@ Result<core::JobSpec> BuildJobSpec(const JobFlags& f, const core::SpecLimits& li
     s.directions.kind = core::DirectionKind::kTarget;
   }
   LS_ASSIGN_OR_RETURN(s.grid.x, core::ParseAxis(f.x, "--x"));
+  LS_RETURN_IF_ERROR(CheckOnePointAxis(s.grid.x, f.x, "--x"));
   if (!f.y.empty()) {
     LS_ASSIGN_OR_RETURN(core::AxisSpec y, core::ParseAxis(f.y, "--y"));
+    LS_RETURN_IF_ERROR(CheckOnePointAxis(y, f.y, "--y"));
     s.grid.y = y;
   }
   s.hessian.enabled = f.hessian;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "cmd_pictures.h"
 #include "commands.h"
@@ -30,6 +32,64 @@ void AddRemoteFlags(CLI::App* cmd, RemoteOptions* r) {
   cmd->add_option("--timeout", r->timeout_s, "seconds each request may take")->capture_default_str();
 }
 
+// Levenshtein distance between a and b (insertions, deletions, substitutions).
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The candidate closest to `word`, or "" when none is within a third of its length (at least 2 edits).
+std::string Closest(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_d = std::max<size_t>(2, word.size() / 3) + 1;
+  for (const auto& c : candidates) {
+    const size_t d = EditDistance(word, c);
+    if (d < best_d) best = c, best_d = d;
+  }
+  return best;
+}
+
+// A parse error as "landscape: <message>", plus "did you mean" for an unknown command or flag.
+// `args` are the arguments in command-line order.
+int ReportParseError(CLI::App& app, const CLI::ParseError& e, const std::vector<std::string>& args) {
+  std::vector<CLI::App*> subs = app.get_subcommands([](const CLI::App*) { return true; });
+  std::vector<std::string> names;
+  for (CLI::App* s : subs) names.push_back(s->get_name());
+  if (!args.empty() && args[0][0] != '-' && std::find(names.begin(), names.end(), args[0]) == names.end()) {
+    const std::string near = Closest(args[0], names);
+    std::fprintf(stderr, "landscape: unknown command '%s'%s\nlandscape: run 'landscape --help' for the commands\n",
+                 args[0].c_str(), near.empty() ? "" : ("; did you mean '" + near + "'?").c_str());
+    return kExitUsage;
+  }
+  std::fprintf(stderr, "landscape: %s\n", e.what());
+  CLI::App* sub = nullptr;
+  for (CLI::App* s : subs) if (!args.empty() && s->get_name() == args[0]) sub = s;
+  if (sub == nullptr) return kExitUsage;
+  std::vector<std::string> flags;
+  for (const CLI::Option* o : sub->get_options()) {
+    for (const std::string& n : o->get_lnames()) flags.push_back("--" + n);
+  }
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string flag = args[i].substr(0, args[i].find('='));
+    if (flag.rfind("--", 0) != 0 || std::find(flags.begin(), flags.end(), flag) != flags.end()) continue;
+    const std::string near = Closest(flag, flags);
+    std::fprintf(stderr, "landscape: unknown flag %s%s\n", flag.c_str(),
+                 near.empty() ? "" : ("; did you mean " + near + "?").c_str());
+  }
+  std::fprintf(stderr, "landscape: run 'landscape %s --help' for its flags\n", sub->get_name().c_str());
+  return kExitUsage;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -38,7 +98,7 @@ int main(int argc, char** argv) {
                               [&](const char* c) { return std::strcmp(argv[1], c) == 0; })) {
     core::PrepareComputeProcess(argv);
   }
-  CLI::App app{"landscape: loss landscapes of neural networks (Li et al., NeurIPS 2018)"};
+  CLI::App app{"landscape: loss landscapes of neural networks (Li et al., NeurIPS 2018)", "landscape"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("landscape ") + LANDSCAPE_VERSION);
 
@@ -292,13 +352,23 @@ int main(int argc, char** argv) {
   cancel_cmd->add_option("job", cancel.job, "jobs/{id} or {id}")->required();
   AddRemoteFlags(cancel_cmd, &cancel.remote);
 
+  if (argc == 1) {  // no command: the overview, on stdout, and the usage exit code
+    std::fputs(app.help().c_str(), stdout);
+    return kExitUsage;
+  }
   std::vector<std::string> args = JoinNegativeValues(argc, argv);
+  const std::vector<std::string> in_order = args;
   std::reverse(args.begin(), args.end());
   try {
     app.parse(args);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
   } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? kExitOk : kExitUsage;
+    return ReportParseError(app, e, in_order);
   }
 
   if (local_cmd->parsed()) {

@@ -35,7 +35,9 @@ core::Status FromGrpc(const grpc::Status& s, const std::string& server) {
     case grpc::StatusCode::UNAUTHENTICATED: c = StatusCode::kUnauthenticated; break;
     case grpc::StatusCode::RESOURCE_EXHAUSTED: c = StatusCode::kResourceExhausted; break;
     case grpc::StatusCode::UNAVAILABLE:
-      return core::Unavailable("cannot reach the server at " + server + ": " + s.error_message());
+      return core::Unavailable("cannot reach the server at " + server + ": " + s.error_message() +
+                               " (is a landscape-server running there? start one with deploy/local/launch.sh or "
+                               "landscape-server, or point --server / LANDSCAPE_SERVER at yours)");
     case grpc::StatusCode::DEADLINE_EXCEEDED:
       return Status(StatusCode::kDeadlineExceeded, "the server at " + server + " did not answer in time");
     case grpc::StatusCode::CANCELLED: c = StatusCode::kAborted; break;  // the call, not the job
@@ -45,6 +47,12 @@ core::Status FromGrpc(const grpc::Status& s, const std::string& server) {
     default: c = StatusCode::kInternal; break;
   }
   return Status(c, "server: " + s.error_message());
+}
+
+std::string WithDefaultPort(const std::string& server) {
+  if (server.empty() || server.find(':') == std::string::npos) return server.empty() ? server : server + ":50051";
+  if (server.front() == '[' && server.back() == ']') return server + ":50051";  // [IPv6] without a port
+  return server;  // HOST:PORT, a bare IPv6 address, or a target with a scheme
 }
 
 Result<std::unique_ptr<RemoteClient>> RemoteClient::Connect(const RemoteOptions& opts) {
@@ -65,7 +73,8 @@ Result<std::unique_ptr<RemoteClient>> RemoteClient::Connect(const RemoteOptions&
   args.SetMaxReceiveMessageSize(64 << 20);
   auto c = std::unique_ptr<RemoteClient>(new RemoteClient());
   c->opts_ = opts;
-  c->channel_ = grpc::CreateCustomChannel(opts.server, creds, args);
+  c->opts_.server = WithDefaultPort(opts.server);
+  c->channel_ = grpc::CreateCustomChannel(c->opts_.server, creds, args);
   c->stub_ = v1::LandscapeService::NewStub(c->channel_);
   return c;
 }

@@ -18,6 +18,11 @@ namespace landscape::client {
 /// 69; DEADLINE_EXCEEDED: exit 75), the server's message ("field: reason") kept.
 core::Status FromGrpc(const grpc::Status& s, const std::string& server);
 
+/// HOST (a name, an IPv4 address or [IPv6]) without a port gets the server's default port, 50051
+/// ("localhost" -> "localhost:50051"), instead of gRPC's 443. Targets with a scheme ("dns:///",
+/// "unix:") and HOST:PORT are returned unchanged.
+std::string WithDefaultPort(const std::string& server);
+
 class RemoteClient {
  public:
   static core::Result<std::unique_ptr<RemoteClient>> Connect(const RemoteOptions& opts);

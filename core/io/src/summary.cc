@@ -1,5 +1,6 @@
 #include "landscape/io/summary.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -37,6 +38,13 @@ std::string CsvField(const std::string& v) {
   return out + "\"";
 }
 
+// The shortest decimal that reads back as exactly v (std::to_chars): -0.9, not -0.90000000000000002.
+std::string ShortestDouble(double v) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
 }  // namespace
 
 std::string XmlEscape(const std::string& text) {
@@ -63,24 +71,17 @@ Status WriteSurfaceCsv(const std::string& path, const Surface& s) {
   for (const auto& m : s.metric_names) text += "," + m;
   for (const auto& [k, v] : labels) text += "," + CsvField("label_" + k);
   text += "\n";
-  char buf[128];
   for (size_t iy = 0; iy < s.ny(); ++iy) {
     for (size_t ix = 0; ix < s.nx(); ++ix) {
       const size_t k = iy * s.nx() + ix;
-      if (s.is_2d()) {
-        std::snprintf(buf, sizeof buf, "%zu,%zu,%.17g,%.17g,%d", ix, iy, s.x[ix], s.y[iy], s.done[k] ? 1 : 0);
-      } else {
-        std::snprintf(buf, sizeof buf, "%zu,%.17g,%d", ix, s.x[ix], s.done[k] ? 1 : 0);
-      }
-      text += buf;
+      text += std::to_string(ix) + ",";
+      if (s.is_2d()) text += std::to_string(iy) + ",";
+      text += ShortestDouble(s.x[ix]) + ",";
+      if (s.is_2d()) text += ShortestDouble(s.y[iy]) + ",";
+      text += s.done[k] ? "1" : "0";
       for (const auto& m : s.metric_names) {
-        const double v = s.metrics.at(m)[k];
-        if (!s.done[k]) {
-          text += ",";
-        } else {
-          std::snprintf(buf, sizeof buf, ",%.17g", v);
-          text += buf;
-        }
+        text += ",";
+        if (s.done[k]) text += ShortestDouble(s.metrics.at(m)[k]);
       }
       text += label_cells;
       text += "\n";

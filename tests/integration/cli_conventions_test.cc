@@ -1,0 +1,140 @@
+// What a new user trips over in the first hour (issue 20), through the real `landscape` binary:
+// help without a command, "did you mean" for mistyped commands and flags, every message prefixed
+// "landscape:", one-point ranges refused, the server's default port and a hint when none answers,
+// --version, and CSV numbers in their shortest round-trip form.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "landscape/core/grid.h"
+#include "landscape/io/hdf5_files.h"
+#include "process.h"
+
+namespace landscape {
+namespace {
+
+using testing::Binary;
+using testing::RunCommand;
+
+const std::string kCli = Binary("client/landscape");
+
+bool Has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// Every non-empty line of `output` starts with "landscape:".
+void ExpectAllPrefixed(const std::string& output) {
+  std::istringstream in(output);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) EXPECT_EQ(line.rfind("landscape:", 0), 0u) << "line: " << line << "\nall:\n" << output;
+  }
+}
+
+TEST(CliConventions, NoCommandPrintsTheHelp) {
+  auto r = RunCommand({kCli});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(Has(r.output, "Usage: landscape")) << r.output;
+  for (const char* sub : {"local", "submit", "watch", "plot", "train"}) {
+    EXPECT_TRUE(Has(r.output, std::string("\n  ") + sub + " ")) << sub << "\n" << r.output;
+  }
+  EXPECT_FALSE(Has(r.output, "A subcommand is required")) << r.output;
+}
+
+TEST(CliConventions, MistypedCommandGetsTheClosest) {
+  auto r = RunCommand({kCli, "locl"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(Has(r.output, "landscape: unknown command 'locl'; did you mean 'local'?")) << r.output;
+  ExpectAllPrefixed(r.output);
+  auto far = RunCommand({kCli, "zzzzzzzz"});
+  EXPECT_EQ(far.exit_code, 2) << far.output;
+  EXPECT_TRUE(Has(far.output, "unknown command 'zzzzzzzz'")) << far.output;
+  EXPECT_FALSE(Has(far.output, "did you mean")) << far.output;
+}
+
+TEST(CliConventions, MistypedFlagGetsTheClosest) {
+  auto r = RunCommand({kCli, "local", "--model", "m.pt", "--max-sample", "200", "--out", "s.h5"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(Has(r.output, "unknown flag --max-sample; did you mean --max-samples?")) << r.output;
+  EXPECT_TRUE(Has(r.output, "landscape local --help")) << r.output;
+  ExpectAllPrefixed(r.output);
+  auto plot = RunCommand({kCli, "plot", "s.h5", "--vmn", "0", "--out", "p.png"});
+  EXPECT_EQ(plot.exit_code, 2) << plot.output;
+  EXPECT_TRUE(Has(plot.output, "did you mean --vmin?")) << plot.output;
+  ExpectAllPrefixed(plot.output);
+}
+
+TEST(CliConventions, OnePointRangeIsRefused) {
+  for (const std::string flag : {"--x", "--y"}) {
+    std::vector<std::string> argv = {kCli, "local", "--model", "m.pt", "--out", "s.h5"};
+    if (flag == "--y") argv.insert(argv.end(), {"--x", "-1:1:3"});
+    argv.insert(argv.end(), {flag, "-1:1:1"});
+    auto r = RunCommand(argv);
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_TRUE(Has(r.output, "landscape: error: " + flag + ": '-1:1:1' has one point")) << r.output;
+    EXPECT_TRUE(Has(r.output, "MIN:MIN:1")) << r.output;
+  }
+}
+
+TEST(CliConventions, ServerWithoutPortUsesTheServersDefault) {
+  auto r = RunCommand({kCli, "list", "--server", "localhost", "--timeout", "5"});
+  if (r.exit_code == 0) GTEST_SKIP() << "a landscape-server answers on localhost:50051 here";
+  EXPECT_EQ(r.exit_code, 69) << r.output;
+  EXPECT_TRUE(Has(r.output, "the server at localhost:50051")) << r.output;
+  EXPECT_FALSE(Has(r.output, ":443")) << r.output;
+}
+
+TEST(CliConventions, UnreachableServerNamesHowToStartOne) {
+  // Port 1 on loopback: nothing listens there (a privileged port no test binds).
+  auto r = RunCommand({kCli, "list", "--server", "127.0.0.1:1", "--timeout", "5"});
+  EXPECT_EQ(r.exit_code, 69) << r.output;
+  EXPECT_TRUE(Has(r.output, "cannot reach the server at 127.0.0.1:1")) << r.output;
+  EXPECT_TRUE(Has(r.output, "deploy/local/launch.sh")) << r.output;
+  EXPECT_TRUE(Has(r.output, "LANDSCAPE_SERVER")) << r.output;
+  ExpectAllPrefixed(r.output);
+}
+
+TEST(CliConventions, VersionFlag) {
+  auto r = RunCommand({kCli, "--version"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.rfind("landscape ", 0), 0u) << r.output;
+  EXPECT_TRUE(Has(r.output, LANDSCAPE_VERSION)) << r.output;
+}
+
+// The fewest significant digits (%.{p}g, p = 1..17) that read back as exactly v.
+std::string Shortest(double v) {
+  char buf[64];
+  for (int p = 1; p <= 17; ++p) {
+    std::snprintf(buf, sizeof buf, "%.*g", p, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  return buf;
+}
+
+TEST(CliConventions, CsvNumbersAreShortestRoundTrip) {
+  testing::ScopedTempDir dir("landscape-conventions");
+  core::GridSpec g;
+  g.x = {-0.9, 0.9, 7};  // linspace: -0.9, -0.6, -0.3 (as -0.30000000000000004), 0, ...
+  io::Surface s = io::NewSurface(g, {"train_loss"}, "d.h5");
+  for (size_t ix = 0; ix < s.nx(); ++ix) {
+    s.metrics["train_loss"][ix] = ix == 0 ? 0.1 : 1.0 / 3.0;
+    s.done[ix] = 1;
+  }
+  ASSERT_TRUE(io::WriteSurfaceFile(dir.path() + "/s.h5", s).ok());
+  auto r = RunCommand({kCli, "export", dir.path() + "/s.h5", "--out", dir.path() + "/s.csv"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::ifstream in(dir.path() + "/s.csv");
+  std::string header, first, second;
+  std::getline(in, header);
+  std::getline(in, first);
+  std::getline(in, second);
+  EXPECT_EQ(header, "ix,x,done,train_loss");
+  EXPECT_EQ(first, "0,-0.9,1,0.1");  // not -0.90000000000000002 and 0.10000000000000001
+  // Row 1: x = linspace's -0.6000000000000001 (not -0.6), loss 1/3: each the fewest digits that read back.
+  EXPECT_EQ(second, "1," + Shortest(s.x[1]) + ",1," + Shortest(1.0 / 3.0));
+  EXPECT_EQ(Shortest(1.0 / 3.0), "0.3333333333333333");
+}
+
+}  // namespace
+}  // namespace landscape
