@@ -94,13 +94,13 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* /tmp/runtime-packages.txt
 COPY --from=build-api /out/bin/ /usr/local/bin/
 USER 10001:10001
-# gRPC (API, health, reflection) and Prometheus metrics.
-EXPOSE 50051 9464
+# gRPC (API, health, reflection), Prometheus metrics, and --http (JSON API, web dashboard).
+EXPOSE 50051 9464 8080
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
     CMD ["/usr/local/bin/landscape-health-probe", "--addr", "127.0.0.1:50051", "--timeout", "3"]
 ENTRYPOINT ["/usr/local/bin/landscape-server"]
 # The Redis address comes from LANDSCAPE_REDIS (or add --redis); tokens with --tokens FILE.
-CMD ["--listen", "0.0.0.0:50051", "--metrics", "0.0.0.0:9464"]
+CMD ["--listen", "0.0.0.0:50051", "--metrics", "0.0.0.0:9464", "--http", "0.0.0.0:8080"]
 
 FROM runtime-base AS worker-cpu
 COPY --from=build-worker-cpu /out/runtime-packages.txt /tmp/runtime-packages.txt

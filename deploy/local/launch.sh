@@ -22,6 +22,7 @@
 #   --port PORT          the server's gRPC port on 127.0.0.1 (default 50051; 0 picks a free one)
 #   --redis-port PORT    Redis's port on 127.0.0.1 (default 0: a free one)
 #   --metrics-port PORT  the server's /metrics port (default 0: a free one); --no-metrics: none
+#   --http-port PORT     the server's JSON API and web dashboard port (default 0: a free one); --no-http: none
 #   --device DEV         the workers' device: cpu | cuda | cuda:N (default cpu); or a comma-separated
 #                        list (worker i gets entry i, round robin; without --workers, one worker per
 #                        entry), or cuda:all: one worker per visible GPU (CUDA_VISIBLE_DEVICES if set,
@@ -54,6 +55,8 @@ port=50051
 redis_port=0
 metrics_port=0
 metrics=1
+http_port=0
+http=1
 device=cpu
 threads=""
 drain_timeout=30
@@ -88,6 +91,8 @@ parse_args() {
       --redis-port) need_value "$@"; is_uint "$2" || usage_error "--redis-port needs a number"; redis_port=$2; shift 2 ;;
       --metrics-port) need_value "$@"; is_uint "$2" || usage_error "--metrics-port needs a number"; metrics_port=$2; shift 2 ;;
       --no-metrics) metrics=0; shift ;;
+      --http-port) need_value "$@"; is_uint "$2" || usage_error "--http-port needs a number"; http_port=$2; shift 2 ;;
+      --no-http) http=0; shift ;;
       --device) need_value "$@"; [[ $2 =~ ^(cuda:all|(cpu|cuda(:[0-9]+)?)(,(cpu|cuda(:[0-9]+)?))*)$ ]] || usage_error "--device is cpu, cuda, cuda:N, a comma-separated list of those, or cuda:all, got '$2'"; device=$2; shift 2 ;;
       --threads) need_value "$@"; is_uint "$2" && [ "$2" -gt 0 ] || usage_error "--threads needs a positive number"; threads=$2; shift 2 ;;
       --drain-timeout) need_value "$@"; is_uint "$2" || usage_error "--drain-timeout needs seconds"; drain_timeout=$2; shift 2 ;;
@@ -296,7 +301,8 @@ do_start() {
   [ "$port" -eq 0 ] && port=$(free_port)
   [ "$redis_port" -eq 0 ] && redis_port=$(free_port)
   [ $metrics -eq 1 ] && [ "$metrics_port" -eq 0 ] && metrics_port=$(free_port)
-  for p in "$port" "$redis_port" $([ $metrics -eq 1 ] && echo "$metrics_port"); do
+  [ $http -eq 1 ] && [ "$http_port" -eq 0 ] && http_port=$(free_port)
+  for p in "$port" "$redis_port" $([ $metrics -eq 1 ] && echo "$metrics_port") $([ $http -eq 1 ] && echo "$http_port"); do
     port_open "$p" && die "port $p on 127.0.0.1 is in use (choose another, or 0 for a free one)"
   done
   if [ -z "$threads" ]; then
@@ -314,6 +320,7 @@ do_start() {
 
   local sargs=(--listen "127.0.0.1:$port" --redis "$redis_url")
   [ $metrics -eq 1 ] && sargs+=(--metrics "127.0.0.1:$metrics_port")
+  [ $http -eq 1 ] && sargs+=(--http "127.0.0.1:$http_port")
   [ -n "$tokens" ] && sargs+=(--tokens "$(readlink -f "$tokens")")
   spawn server "$server_bin" "${sargs[@]}" "${server_args[@]+"${server_args[@]}"}"
   wait_until server server_ready "$port" || { stop_all; exit 1; }
@@ -336,7 +343,7 @@ do_start() {
     fi
   done
   env_lines > "$state_dir/env"
-  say "ready: server 127.0.0.1:$port, Redis $redis_url (AOF in $state_dir/redis), $workers worker(s) on $(IFS=,; echo "${devices[*]}") x$threads threads$([ $metrics -eq 1 ] && echo ", metrics http://127.0.0.1:$metrics_port/metrics")"
+  say "ready: server 127.0.0.1:$port, Redis $redis_url (AOF in $state_dir/redis), $workers worker(s) on $(IFS=,; echo "${devices[*]}") x$threads threads$([ $metrics -eq 1 ] && echo ", metrics http://127.0.0.1:$metrics_port/metrics")$([ $http -eq 1 ] && echo ", dashboard http://127.0.0.1:$http_port/")"
   say "logs in $state_dir/logs; stop with: $PROG stop --state-dir $state_dir"
 }
 

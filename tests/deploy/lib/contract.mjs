@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 
 export const GRPC_PORT = 50051;
 export const API_METRICS_PORT = 9464;
+export const API_HTTP_PORT = 8080;  // --http: the JSON API and the web dashboard
 export const REDIS_PORT = 6379;
 // The worker's SIGTERM drain must end before Kubernetes kills it.
 export const DRAIN_MARGIN_S = 30;

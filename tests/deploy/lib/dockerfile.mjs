@@ -3,7 +3,7 @@
 // entrypoints, ports, users and health checks.
 import fs from "node:fs";
 import path from "node:path";
-import { IMAGES, GRPC_PORT, API_METRICS_PORT, parseArgs, portOf } from "./contract.mjs";
+import { IMAGES, GRPC_PORT, API_METRICS_PORT, API_HTTP_PORT, parseArgs, portOf } from "./contract.mjs";
 
 // Returns { args: Map(global ARG -> default), stages: [{ name, from, line, instructions }] },
 // each instruction { keyword, text, line, json (array or null) }.
@@ -177,7 +177,7 @@ export function checkImages(df, { sourceDir, flagsOf }) {
     const { flags, source } = flagsOf(binary);
     const args = parseArgs(f.cmd || []);
     for (const flag of args.keys()) if (!flags.has(flag)) err(target, `CMD uses ${flag}, which ${binary} does not have (per ${source})`);
-    const expectPorts = binary === "landscape-server" ? [GRPC_PORT, API_METRICS_PORT] : [];
+    const expectPorts = binary === "landscape-server" ? [GRPC_PORT, API_METRICS_PORT, API_HTTP_PORT] : [];
     if (binary === "landscape-server") {
       if (portOf(args.get("--listen")) !== GRPC_PORT) err(target, `CMD --listen must use port ${GRPC_PORT}`);
       if (!f.healthcheck?.includes(`:${GRPC_PORT}`)) err(target, `HEALTHCHECK must probe the gRPC port ${GRPC_PORT}`);
