@@ -77,7 +77,8 @@ def main():
                     ended.add(s)
                     sel.unregister(s)
                     s.close()
-                bufs[s] = bufs[s][bufs[s].rfind(b"\n\n") + 2:] if s not in ended else b""
+                cut = bufs[s].rfind(b"\n\n")  # keep a partial frame for the next read
+                bufs[s] = b"" if s in ended else bufs[s][cut + 2:] if cut >= 0 else bufs[s]
         run_cpu = proc_stats(pid)[1] - start_cpu
         lags.sort()
         print(f"job of {grid * grid} tiles watched by {n}: {len(lags)} tile events delivered, server cpu {run_cpu:.2f} s "
