@@ -9,8 +9,12 @@ namespace landscape::worker {
 
 core::Result<std::string> ArtifactCache::Resolve(const std::string& ref) {
   const core::FileRef r = core::ParseFileRef(ref);
-  if (r.kind == core::FileRef::Kind::kFile) return r.value;
-  if (r.kind == core::FileRef::Kind::kPath) return r.value;
+  if (r.kind == core::FileRef::Kind::kFile || r.kind == core::FileRef::Kind::kPath) {
+    core::PathPolicy policy = policy_;
+    if (policy.allowed_roots.empty()) policy.allowed_roots = {"/"};
+    policy.denied_roots.push_back(dir_);  // the cache: never reachable by path
+    return core::ResolveAllowedPath(policy, "path", r.value, /*must_exist=*/true);
+  }
   if (!core::IsSha256Hex(r.value)) {
     return core::InvalidArgument("artifact", "'" + ref + "' is not artifact:<sha256>");
   }

@@ -58,7 +58,8 @@ struct MainOptions {
   int64_t job_memory_bytes = int64_t{8} << 30;
   double prepare_timeout_s = 3600;
   double tile_timeout_s = 3600;
-  int job_child_fd = -1;  // hidden: this process is a job's child, serving its parent on this descriptor
+  int job_child_fd = -1;
+  std::vector<std::string> allow_path_roots;  // where spec paths may point (the server's --allow-path-root)  // hidden: this process is a job's child, serving its parent on this descriptor
 };
 
 std::string DefaultName() {
@@ -83,6 +84,14 @@ engine::EngineOptions EngineOptionsOf(const MainOptions& o) {
   return eopts;
 }
 
+// Paths a spec may name on this worker: --allow-path-root; never its cache (scratch is inside it).
+core::PathPolicy PathPolicyOf(const MainOptions& o) {
+  core::PathPolicy p;
+  p.allowed_roots = o.allow_path_roots;
+  p.denied_roots = {o.cache};
+  return p;
+}
+
 // The worker's arguments, for its sandbox's children.
 std::vector<std::string> g_args;
 
@@ -92,6 +101,7 @@ int RunChild(const MainOptions& o, const redis::RedisOptions& redis_opts) {
   auto pool = redis::ConnectionPool::Create(redis_opts, 1);
   redis::RedisArtifactStore artifacts(pool, schema, o.artifacts);
   worker::ArtifactCache cache(o.cache, &artifacts);
+  cache.SetPathPolicy(PathPolicyOf(o));
   worker::EngineEvaluatorFactory evaluators(EngineOptionsOf(o), &cache);
   const int rc = worker::RunJobChild(o.job_child_fd, evaluators, o.job_memory_bytes);
   std::fflush(stdout);
@@ -175,6 +185,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.1, 1e7))
       ->capture_default_str();
   app.add_option("--job-child-fd", o.job_child_fd)->group("");  // internal: the sandbox's child
+  app.add_option("--allow-path-root", o.allow_path_roots,
+                 "directory whose files a spec may name by path (repeatable; as the server's). Without it the "
+                 "worker only refuses paths into its cache; the server refuses the rest");  // internal: the sandbox's child
   app.add_option("--log-level", o.log_level, "trace | debug | info | warn | error")->capture_default_str();
   try {
     app.parse(argc, argv);
@@ -250,6 +263,7 @@ int main(int argc, char** argv) {
   }
 
   worker::ArtifactCache cache(o.cache, &artifacts);
+  cache.SetPathPolicy(PathPolicyOf(o));
   std::unique_ptr<core::EvaluatorFactory> evaluators;
   if (o.no_sandbox) {
     evaluators = std::make_unique<worker::EngineEvaluatorFactory>(EngineOptionsOf(o), &cache);

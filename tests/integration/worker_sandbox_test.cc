@@ -1,0 +1,252 @@
+// The worker's sandbox with real processes: a redis-server of its own, landscape-server and
+// landscape-worker. A job whose evaluation process crashes, outgrows its memory budget or its
+// deadline, fails with the reason; the same worker then computes the next job. A cancelled
+// preparation frees the worker.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <regex>
+#include <thread>
+
+#include "landscape/core/sha256.h"
+#include "landscape/redis/connection.h"
+#include "landscape/redis/reply.h"
+#include "process.h"
+
+namespace landscape {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using testing::Binary;
+using testing::Process;
+using testing::RunCommand;
+using testing::WaitFor;
+
+const std::string kCli = Binary("client/landscape");
+const std::string kServer = Binary("server/landscape-server");
+const std::string kWorker = Binary("worker/landscape-worker");
+
+// A small CNN trained once per test process (two checkpoints, model_0.pt and model_1.pt).
+const std::string& Workdir() {
+  static const testing::ScopedTempDir tmp("landscape-sandbox-test");
+  static const std::string dir = [] {
+    const std::string d = tmp.path();
+    auto r = RunCommand({kCli, "train", "--arch", "cnn", "--data", "fashion-mnist", "--max-samples", "256", "--epochs",
+                         "1", "--eval-samples", "-1", "--threads", "1", "--out", d + "/model"});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return d;
+  }();
+  return dir;
+}
+std::string Model() { return Workdir() + "/model/model_1.pt"; }
+
+class Cluster {
+ public:
+  /// `allow_dir`: the server allows paths inside the cluster's directory.
+  explicit Cluster(bool allow_dir = false) {
+    dir_ = testing::MakeTempDir("landscape-sandbox");
+    redis_ = testing::RedisServer::Start();
+    EXPECT_NE(redis_, nullptr);
+    addr_ = "127.0.0.1:" + std::to_string(testing::FreePort());
+    std::vector<std::string> argv{kServer, "--listen", addr_, "--redis", redis_->url()};
+    if (allow_dir) argv.insert(argv.end(), {"--allow-path-root", dir_});
+    server_ = Process::Start(argv, dir_ + "/server.log");
+    EXPECT_TRUE(WaitFor([&] { return server_->Log().find("listening on") != std::string::npos; }, seconds(20)))
+        << server_->Log();
+  }
+  ~Cluster() {
+    worker_.reset();
+    server_.reset();
+    redis_.reset();
+    if (::testing::Test::HasFailure()) {
+      std::fprintf(stderr, "cluster logs kept in %s\n", dir_.c_str());
+    } else {
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+    }
+  }
+
+  Process& StartWorker(std::vector<std::string> extra, const std::vector<std::string>& env = {}) {
+    std::vector<std::string> argv{kWorker,       "--redis",   redis_->url(), "--threads", "1", "--name", "w1",
+                                  "--cache",     dir_ + "/cache", "--poll-ms", "200", "--claim-idle-ms", "1500"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    worker_ = Process::Start(argv, dir_ + "/w1.log", env);
+    EXPECT_TRUE(WaitFor([&] { return worker_->Log().find("worker started") != std::string::npos; }, seconds(30)))
+        << worker_->Log();
+    return *worker_;
+  }
+
+  // Submits with the CLI (uploading the models) without waiting; returns the job id.
+  std::string Submit(std::vector<std::string> spec) {
+    std::vector<std::string> argv{kCli, "submit", "--server", addr_};
+    argv.insert(argv.end(), spec.begin(), spec.end());
+    auto r = RunCommand(argv);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    std::smatch m;
+    EXPECT_TRUE(std::regex_search(r.output, m, std::regex("jobs/([0-9a-f]+)"))) << r.output;
+    return m.size() > 1 ? m[1].str() : "";
+  }
+
+  std::string JobField(const std::string& id, const std::string& field) {
+    if (!conn_) {
+      auto c = redis::Connection::Connect(*redis::ParseRedisUrl(redis_->url()));
+      EXPECT_TRUE(c.ok()) << c.status();
+      conn_ = std::move(*c);
+    }
+    auto r = conn_->Command({"HGET", "lls:job:" + id, field});
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? std::string(r->str()) : "";
+  }
+  // Waits for a final state; returns it ("" if none came).
+  std::string WaitFinal(const std::string& id, seconds timeout = seconds(240)) {
+    std::string state;
+    WaitFor(
+        [&] {
+          state = JobField(id, "state");
+          return state == "SUCCEEDED" || state == "FAILED" || state == "CANCELLED";
+        },
+        timeout, milliseconds(100));
+    return state;
+  }
+
+  const std::string& addr() const { return addr_; }
+  const std::string& dir() const { return dir_; }
+  Process& worker() { return *worker_; }
+
+ private:
+  std::string dir_, addr_;
+  std::unique_ptr<testing::RedisServer> redis_;
+  std::unique_ptr<Process> server_, worker_;
+  std::unique_ptr<redis::Connection> conn_;
+};
+
+std::vector<std::string> SmallJob(int samples = 64) {
+  return {"--model", Model(), "--data", "fashion-mnist", "--max-samples", std::to_string(samples),
+          "--x",     "-1:1:3", "--y",   "-1:1:3"};
+}
+
+// The worker's process and every child it has: their summed resident memory, bytes.
+int64_t ResidentOfTree(pid_t root) {
+  int64_t total = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string stat = testing::ReadFile(e.path().string() + "/stat");
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    int ppid = 0;
+    char state = 0;
+    if (std::sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid) != 2) continue;
+    if (std::stoi(name) != root && ppid != root) continue;
+    int64_t size = 0, rss = 0;
+    if (std::sscanf(testing::ReadFile(e.path().string() + "/statm").c_str(), "%ld %ld", &size, &rss) == 2) {
+      total += rss * 4096;
+    }
+  }
+  return total;
+}
+
+// (a) A model that kills its evaluation process fails only its job. The crash is the test-only
+// hook of the child (LANDSCAPE_TEST_CHILD_SEGV: a spec mentioning the text raises SIGSEGV), since no
+// file crashes LibTorch 1.13 reliably on every machine.
+TEST(WorkerSandboxTest, AModelThatCrashesTheEvaluationProcessFailsItsJobAndTheWorkerServesTheNext) {
+  Cluster c;
+  Process& w = c.StartWorker({}, {"LANDSCAPE_TEST_CHILD_SEGV=\"max_samples\":65"});
+  const std::string bad = c.Submit(SmallJob(65));
+  ASSERT_EQ(c.WaitFinal(bad), "FAILED");
+  const std::string error = c.JobField(bad, "error");
+  EXPECT_NE(error.find("the model crashed the evaluation process (signal 11 SIGSEGV) while preparing"),
+            std::string::npos)
+      << error;
+  ASSERT_TRUE(w.Running());
+  const std::string good = c.Submit(SmallJob(64));
+  EXPECT_EQ(c.WaitFinal(good), "SUCCEEDED") << c.JobField(good, "error") << w.Log();
+  EXPECT_TRUE(w.Running());
+}
+
+// (b) A job over its memory budget fails naming it; the worker stays small and runs the next job.
+TEST(WorkerSandboxTest, AJobOverItsMemoryBudgetFailsNamingItAndTheNextJobRuns) {
+  Cluster c;
+  const int64_t budget = 420 << 20;
+  Process& w = c.StartWorker({"--job-memory-bytes", std::to_string(budget)});
+  const std::string big = c.Submit(SmallJob(60000));  // the whole training set as floats, on top of LibTorch
+  ASSERT_EQ(c.WaitFinal(big), "FAILED");
+  const std::string error = c.JobField(big, "error");
+  EXPECT_NE(error.find("job memory budget of " + std::to_string(budget) + " bytes (--job-memory-bytes) exceeded"),
+            std::string::npos)
+      << error;
+  ASSERT_TRUE(w.Running());
+  const std::string small = c.Submit(SmallJob(64));
+  EXPECT_EQ(c.WaitFinal(small), "SUCCEEDED") << c.JobField(small, "error") << w.Log();
+  // The worker and its job's process together: under the budget plus the worker's own share.
+  EXPECT_LT(ResidentOfTree(w.pid()), 2 * budget);
+}
+
+// (c) A tile over its deadline fails its job naming the flag.
+TEST(WorkerSandboxTest, ATileOverItsDeadlineFailsItsJobNamingTheFlag) {
+  Cluster c;
+  Process& w = c.StartWorker({"--tile-timeout", "0.1"});
+  std::vector<std::string> spec = SmallJob(2000);
+  spec.insert(spec.end(), {"--tile-size", "9"});  // nine points of 2,000 samples: seconds on one thread
+  const std::string id = c.Submit(spec);
+  ASSERT_EQ(c.WaitFinal(id), "FAILED");
+  const std::string error = c.JobField(id, "error");
+  EXPECT_NE(error.find("(--tile-timeout) exceeded while computing tile"), std::string::npos) << error;
+  EXPECT_TRUE(w.Running());
+}
+
+// (d) Cancelling a job whose preparation runs (a PCA over 300 checkpoints: a minute and more) frees the
+// worker within its heartbeat: the next job's preparation starts soon after.
+TEST(WorkerSandboxTest, CancellingAPreparationFreesTheWorkerWithinAHeartbeat) {
+  Cluster c;
+  Process& w = c.StartWorker({"--heartbeat-ms", "500"});
+  std::vector<std::string> spec = SmallJob(64);
+  spec.push_back("--checkpoints");
+  for (int i = 0; i < 150; ++i) {
+    spec.push_back(Workdir() + "/model/model_0.pt");
+    spec.push_back(Model());
+  }
+  const std::string slow = c.Submit(spec);
+  ASSERT_TRUE(WaitFor([&] { return w.Log().find("preparing job_id=" + slow) != std::string::npos; }, seconds(60)));
+  std::this_thread::sleep_for(seconds(2));
+  ASSERT_EQ(c.JobField(slow, "state"), "PREPARING");
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = RunCommand({kCli, "cancel", "--server", c.addr(), slow});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_TRUE(WaitFor([&] { return w.Log().find("preparation abandoned, job ended") != std::string::npos; },
+                      seconds(30)))
+      << w.Log();
+  const double freed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // One heartbeat (0.5 s) and the CLI's own start: a generous bound, far below the preparation's minute.
+  EXPECT_LT(freed_s, 15.0) << w.Log();
+  const std::string next = c.Submit(SmallJob(64));
+  EXPECT_EQ(c.WaitFinal(next), "SUCCEEDED") << c.JobField(next, "error") << w.Log();
+  EXPECT_EQ(c.JobField(slow, "state"), "CANCELLED");
+}
+
+// (e) The worker's artifact cache is never reachable by path, even inside a root the operator allows on
+// the server and the worker; a file in that root outside the cache still is.
+TEST(WorkerSandboxTest, APathIntoTheWorkersCacheIsRefusedByTheWorkerEvenInsideAnAllowedRoot) {
+  Cluster c(/*allow_dir=*/true);
+  Process& w = c.StartWorker({"--allow-path-root", c.dir()});
+  const std::string uploaded = c.Submit(SmallJob(64));  // puts the model into the worker's cache
+  ASSERT_EQ(c.WaitFinal(uploaded), "SUCCEEDED") << c.JobField(uploaded, "error");
+  const std::string cached = c.dir() + "/cache/" + core::Sha256Hex(testing::ReadFile(Model()));
+  ASSERT_TRUE(std::filesystem::exists(cached));
+  std::vector<std::string> spec = SmallJob(64);
+  spec[1] = "file://" + cached;
+  const std::string id = c.Submit(spec);
+  ASSERT_EQ(c.WaitFinal(id), "FAILED");
+  const std::string error = c.JobField(id, "error");
+  EXPECT_NE(error.find("is inside a directory that is never reachable by path"), std::string::npos) << error;
+  // The same bytes in the allowed root, outside the cache: the operator's allowance works.
+  const std::string copy = c.dir() + "/shared-model.pt";
+  std::filesystem::copy_file(Model(), copy);
+  spec[1] = "file://" + copy;
+  const std::string ok = c.Submit(spec);
+  EXPECT_EQ(c.WaitFinal(ok), "SUCCEEDED") << c.JobField(ok, "error") << w.Log();
+}
+
+}  // namespace
+}  // namespace landscape
