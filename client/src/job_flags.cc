@@ -6,6 +6,7 @@
 #include <limits>
 #include <regex>
 #include <cctype>
+#include <unistd.h>
 #include <set>
 
 namespace landscape::client {
@@ -186,6 +187,29 @@ Result<core::JobSpec> BuildJobSpec(const JobFlags& f, const core::SpecLimits& li
     return Status(v.code(), v.message(), it != kFlag.end() ? it->second : v.field());
   }
   return s;
+}
+
+Status CheckOutputPaths(const std::vector<std::pair<std::string, std::string>>& outputs) {
+  namespace fs = std::filesystem;
+  for (const auto& [flag, path] : outputs) {
+    if (path.empty()) continue;
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) return core::InvalidArgument(flag, "cannot write " + path + ": it is a directory");
+    fs::path dir = fs::path(path).parent_path();
+    if (dir.empty()) dir = ".";
+    if (!fs::exists(dir, ec)) {
+      return core::InvalidArgument(flag, "cannot write " + path + ": the directory " + dir.string() +
+                                             " does not exist (create it first)");
+    }
+    if (!fs::is_directory(dir, ec)) {
+      return core::InvalidArgument(flag, "cannot write " + path + ": " + dir.string() + " is not a directory");
+    }
+    if (::access(dir.c_str(), W_OK) != 0) {
+      return core::InvalidArgument(flag, "cannot write " + path + ": the directory " + dir.string() +
+                                             " is not writable");
+    }
+  }
+  return Status::Ok();
 }
 
 std::vector<std::string> JoinNegativeValues(int argc, char** argv) {

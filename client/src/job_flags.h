@@ -79,4 +79,9 @@ core::Result<std::map<std::string, std::string>> ParseLabels(const std::vector<s
 /// otherwise read a leading '-' as an option).
 std::vector<std::string> JoinNegativeValues(int argc, char** argv);
 
+/// Checks, before any work starts, that each output file (flag, path) can be written: its directory
+/// exists, is a directory and is writable, and the path is not a directory. Empty paths are skipped.
+/// The first failure names the flag and the reason (kInvalidArgument: exit 2).
+core::Status CheckOutputPaths(const std::vector<std::pair<std::string, std::string>>& outputs);
+
 }  // namespace landscape::client

@@ -375,6 +375,9 @@ int main(int argc, char** argv) {
     auto spec = BuildJobSpec(local_flags, LocalLimits());
     if (!spec.ok()) return Report(spec.status());
     // A bare --plot means every picture that fits the surface.
+    core::Status outs = CheckOutputPaths({{"--out", local.out}, {"--dir-out", local.dir_out},
+                                          {"--csv", local.csv}, {"--json", local.json}});
+    if (!outs.ok()) return Report(outs);
     local.plots.erase(std::remove(local.plots.begin(), local.plots.end(), std::string()), local.plots.end());
     if (local_plot_opt->count() > 0 && local.plots.empty()) local.plots = {"all"};
     core::Status kinds = CheckPlotKinds(local.plots);  // before the computation, not after
@@ -387,6 +390,8 @@ int main(int argc, char** argv) {
     traj_flags.y = "0:0:1";
     auto spec = BuildJobSpec(traj_flags, LocalLimits());
     if (!spec.ok()) return Report(spec.status());
+    core::Status outs = CheckOutputPaths({{"--out", traj.out + ".dirs.h5"}});
+    if (!outs.ok()) return Report(outs);
     traj.spec = std::move(*spec);
     return RunTrajectory(traj);
   }
@@ -394,6 +399,8 @@ int main(int argc, char** argv) {
     hess_flags.x = "0:0:1";
     auto spec = BuildJobSpec(hess_flags, LocalLimits());
     if (!spec.ok()) return Report(spec.status());
+    core::Status outs = CheckOutputPaths({{"--json", hess.json}, {"--dir-out", hess.dir_out}});
+    if (!outs.ok()) return Report(outs);
     hess.spec = std::move(*spec);
     return RunHessian(hess);
   }
@@ -401,11 +408,18 @@ int main(int argc, char** argv) {
   if (submit_cmd->parsed()) {
     auto spec = BuildJobSpec(submit_flags, SubmitLimits());
     if (!spec.ok()) return Report(spec.status());
+    core::Status outs = CheckOutputPaths({{"--out", submit.out}, {"--dir-out", submit.dir_out},
+                                          {"--csv", submit.csv}, {"--json", submit.json}});
+    if (!outs.ok()) return Report(outs);
     submit.spec = std::move(*spec);
     return RunSubmit(submit);
   }
   if (watch_cmd->parsed()) return RunWatch(watch);
-  if (get_cmd->parsed()) return RunGet(get);
+  if (get_cmd->parsed()) {
+    core::Status outs = CheckOutputPaths({{"--out", get.out}, {"--dir-out", get.dir_out}, {"--csv", get.csv},
+                                          {"--json", get.json}});
+    return outs.ok() ? RunGet(get) : Report(outs);
+  }
   if (list_cmd->parsed()) return RunList(list);
   if (cancel_cmd->parsed()) return RunCancel(cancel);
   if (train_cmd->parsed()) return RunTrain(train);

@@ -136,5 +136,49 @@ TEST(CliConventions, CsvNumbersAreShortestRoundTrip) {
   EXPECT_EQ(Shortest(1.0 / 3.0), "0.3333333333333333");
 }
 
+// Output paths are checked before any work: the model named here does not exist, so a message about
+// the output (and no surface file) shows the check came first.
+TEST(CliConventions, OutputPathsAreCheckedFirst) {
+  testing::ScopedTempDir dir("landscape-conventions");
+  const std::string out = dir.path() + "/s.h5";
+  const std::string missing = dir.path() + "/nonexistent/x";
+  struct Case { std::string flag, path; };
+  for (const Case& c : {Case{"--csv", missing + ".csv"}, Case{"--json", missing + ".json"},
+                        Case{"--dir-out", missing + ".dirs.h5"}, Case{"--out", missing + ".h5"}}) {
+    std::vector<std::string> argv = {kCli, "local", "--model", dir.path() + "/no-model.pt", "--x", "-1:1:3"};
+    if (c.flag != "--out") argv.insert(argv.end(), {"--out", out});
+    argv.insert(argv.end(), {c.flag, c.path});
+    auto r = RunCommand(argv);
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_TRUE(Has(r.output, "landscape: error: " + c.flag + ": cannot write " + c.path + ": the directory " +
+                                  dir.path() + "/nonexistent does not exist")) << r.output;
+    EXPECT_FALSE(Has(r.output, "no-model.pt")) << r.output;
+    EXPECT_FALSE(std::ifstream(out).good()) << "a surface was written before the check";
+  }
+  auto d = RunCommand({kCli, "local", "--model", "m.pt", "--out", dir.path()});
+  EXPECT_EQ(d.exit_code, 2) << d.output;
+  EXPECT_TRUE(Has(d.output, "--out: cannot write " + dir.path() + ": it is a directory")) << d.output;
+}
+
+// docs/service.md's first steps start everything with deploy/local/launch.sh, and the manual steps
+// that follow give Redis its own port, directory and PID file (no fixed 6379, no --dir /tmp).
+TEST(CliConventions, ServiceDocsLeadWithTheLaunchScript) {
+  std::ifstream in(std::string(LANDSCAPE_SOURCE_DIR) + "/docs/service.md");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string doc = ss.str();
+  const size_t section = doc.find("## Running it on one machine");
+  ASSERT_NE(section, std::string::npos);
+  const size_t first_block = doc.find("```sh", section);
+  ASSERT_NE(first_block, std::string::npos);
+  const std::string block = doc.substr(first_block, doc.find("```", first_block + 5) - first_block);
+  EXPECT_TRUE(Has(block, "deploy/local/launch.sh start")) << block;
+  EXPECT_TRUE(Has(block, "deploy/local/launch.sh stop")) << block;
+  EXPECT_FALSE(Has(block, "redis-server")) << block;
+  EXPECT_FALSE(Has(doc, "--port 6379")) << "a fixed Redis port in docs/service.md";
+  EXPECT_FALSE(Has(doc, "--dir /tmp")) << "Redis in the shared /tmp in docs/service.md";
+  EXPECT_TRUE(Has(doc, "--pidfile")) << "the manual steps keep Redis's PID";
+}
+
 }  // namespace
 }  // namespace landscape
