@@ -338,7 +338,6 @@ int RemoteClient::Get(const GetOptions& o) {
     if (spec.ok()) sc.labels = spec->labels;
     sc.extra["job"] = header.job().name();
     sc.extra["state"] = v1::JobState_Name(header.job().state());
-    sc.extra["partial"] = partial ? "true" : "false";
     core::Status js = io::WriteTextFile(o.json, io::SurfaceSummaryJson(*surface, sc));
     if (!js.ok()) return Report(js);
     std::fprintf(stderr, "landscape: wrote %s\n", o.json.c_str());

@@ -136,6 +136,29 @@ TEST(CliConventions, CsvNumbersAreShortestRoundTrip) {
   EXPECT_EQ(Shortest(1.0 / 3.0), "0.3333333333333333");
 }
 
+// The JSON summary's "partial" is a boolean (never the string "false", never null), true while points remain.
+TEST(CliConventions, JsonPartialIsABoolean) {
+  testing::ScopedTempDir dir("landscape-conventions");
+  core::GridSpec g;
+  g.x = {-1, 1, 3};
+  io::Surface s = io::NewSurface(g, {"train_loss"}, "d.h5");
+  for (size_t ix = 0; ix < s.nx(); ++ix) {
+    s.metrics["train_loss"][ix] = 1.0 + ix;
+    s.done[ix] = 1;
+  }
+  ASSERT_TRUE(io::WriteSurfaceFile(dir.path() + "/full.h5", s).ok());
+  s.done[2] = 0;
+  ASSERT_TRUE(io::WriteSurfaceFile(dir.path() + "/part.h5", s).ok());
+  for (const std::string name : {"full", "part"}) {
+    auto r = RunCommand({kCli, "export", dir.path() + "/" + name + ".h5", "--out", dir.path() + "/" + name + ".json"});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    std::ifstream in(dir.path() + "/" + name + ".json");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    EXPECT_TRUE(Has(ss.str(), name == "full" ? "\"partial\": false" : "\"partial\": true")) << ss.str();
+  }
+}
+
 // Output paths are checked before any work: the model named here does not exist, so a message about
 // the output (and no surface file) shows the check came first.
 TEST(CliConventions, OutputPathsAreCheckedFirst) {

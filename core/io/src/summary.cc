@@ -377,6 +377,8 @@ std::string SurfaceSummaryJson(const Surface& s, const SummaryContext& ctx) {
   for (const auto& [k, v] : ctx.labels) labels[k] = v;
   j["labels"] = labels;
   for (const auto& [k, v] : ctx.extra) j[k] = v;
+  // A boolean in every summary (local, export, service): points remain to be computed.
+  j["partial"] = s.DoneCount() != s.PointCount();
   return j.dump(2);
 }
 
