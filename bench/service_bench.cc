@@ -119,6 +119,30 @@ core::Result<double> QueueThroughput(const std::shared_ptr<redis::ConnectionPool
   return static_cast<double>(tiles) / TilePhaseSeconds(*job);
 }
 
+// 1b. Scheduling cost: microseconds per task (take + acknowledge) with `jobs` queued jobs of 100 tenants in
+// the scheduling index; the tasks taken are the jobs' preparations (min(jobs, 2000) of them).
+core::Result<double> SchedulingMicrosPerTask(const std::shared_ptr<redis::ConnectionPool>& pool,
+                                             const redis::Schema& schema, int jobs) {
+  redis::JobStore store(pool, schema);
+  redis::QueueOptions q;
+  redis::RedisTileQueue queue(pool, schema, q, "sched-bench");
+  LS_RETURN_IF_ERROR(queue.EnsureGroup());
+  core::JobSpec spec;
+  spec.model.model = "artifact:" + std::string(64, '0');
+  spec.grid.x = core::AxisSpec{-1, 1, 4};
+  spec.tile_size = 1;
+  for (int j = 0; j < jobs; ++j) LS_RETURN_IF_ERROR(store.Submit("tenant" + std::to_string(j % 100), "", spec).status());
+  const int kTasks = std::min(jobs, 2000);
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kTasks; ++i) {
+    LS_ASSIGN_OR_RETURN(auto t, queue.Next(milliseconds(10)));
+    if (!t) return core::Internal("sched bench: ran out of tasks");
+    LS_RETURN_IF_ERROR(queue.Skip(*t));
+  }
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return s * 1e6 / kTasks;
+}
+
 // Tiles a worker computed, their mean compute time, its batch size and path, and the time it took to load
 // the job, from its log ("tile done ... seconds=S", "loaded ... seconds=L ... batch=B path=P").
 std::string WorkerSummary(const std::string& log) {
@@ -256,6 +280,15 @@ int main(int argc, char** argv) {
     }
     std::printf("queue_tiles_per_second consumers=%d value=%.0f target=5000 ratio_to_target=%.2f\n", consumers, best,
                 best / 5000.0);
+  }
+  std::printf("== scheduling cost: take + acknowledge of a preparation, N queued jobs of 100 tenants\n");
+  for (int jobs : {10, 100, 1000, 10000}) {
+    auto us = SchedulingMicrosPerTask(pool, redis::Schema("bench:s" + std::to_string(jobs) + ":"), jobs);
+    if (!us.ok()) {
+      std::fprintf(stderr, "scheduling bench failed: %s\n", us.status().ToString().c_str());
+      return 1;
+    }
+    std::printf("scheduling_us_per_task jobs=%d tenants=100 value=%.1f\n", jobs, *us);
   }
   std::fflush(stdout);
   if (skip_workers) return 0;
