@@ -108,6 +108,9 @@ void EventHub::Loop() {
     for (auto& [key, entries] : streams) {
       for (auto& [id, s] : subs_) {
         if (!s.armed || s.key != key) continue;
+        // Armed during the read with an earlier cursor: this batch starts after its next entries, so it
+        // would skip them; the next read starts from its cursor.
+        if (auto f = from.find(key); f == from.end() || redis::StreamIdLess(s.cursor, f->second)) continue;
         std::vector<redis::StreamEntry> mine;
         for (const auto& e : entries)
           if (redis::StreamIdLess(s.cursor, e.id)) mine.push_back(e);
