@@ -2,6 +2,11 @@
 // records, summary files, HDF5 attributes): add fields, never rename them.
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
 #include "landscape/core/spec.h"
 
 namespace landscape::core {
@@ -61,6 +66,25 @@ std::string ComputationKey(const JobSpec& spec) {
 
 namespace {
 
+// Whether the JSON number `v` is an integer that T holds: converting any other (1e300, -1 to an
+// unsigned field, 2.5) would be undefined or silently wrong.
+template <typename T>
+bool FitsInteger(const json& v) {
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    const double hi = std::ldexp(1.0, std::numeric_limits<T>::digits);  // 2^63 for int64_t, 2^64 for uint64_t
+    const double lo = std::is_signed_v<T> ? -hi : 0.0;
+    return std::isfinite(d) && d == std::floor(d) && d >= lo && d < hi;
+  }
+  if (v.is_number_unsigned()) return v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max());
+  const int64_t i = v.get<int64_t>();
+  if constexpr (std::is_signed_v<T>) {
+    return i >= static_cast<int64_t>(std::numeric_limits<T>::min()) && i <= static_cast<int64_t>(std::numeric_limits<T>::max());
+  } else {
+    return i >= 0 && static_cast<uint64_t>(i) <= static_cast<uint64_t>(std::numeric_limits<T>::max());
+  }
+}
+
 // Reads an object strictly: every key must be consumed by a getter, else the
 // caller reports it as unknown.
 class Reader {
@@ -72,6 +96,13 @@ class Reader {
     seen_.push_back(key);
     auto it = j_.find(key);
     if (it == j_.end() || it->is_null()) return Status::Ok();  // keep the default
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      if (it->is_number() && !FitsInteger<T>(*it)) {
+        return InvalidArgument(Field(key), "must be an integer in [" + std::to_string(std::numeric_limits<T>::min()) +
+                                               ", " + std::to_string(std::numeric_limits<T>::max()) + "], got " +
+                                               it->dump());
+      }
+    }
     try {
       *out = it->get<T>();
     } catch (const json::exception& e) {
