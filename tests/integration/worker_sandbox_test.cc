@@ -4,7 +4,9 @@
 // preparation frees the worker.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <thread>
 
@@ -147,13 +149,51 @@ int64_t ResidentOfTree(pid_t root) {
   return total;
 }
 
-// (a) A model that kills its evaluation process fails only its job. The crash is the test-only
-// hook of the child (LANDSCAPE_TEST_CHILD_SEGV: a spec mentioning the text raises SIGSEGV), since no
-// file crashes LibTorch 1.13 reliably on every machine.
+// A TorchScript archive that crashes LibTorch 1.13 when it is loaded: a scripted model whose code holds
+// an expression nested 300,000 parentheses deep. TorchScript's recursive-descent parser overflows its
+// stack (SIGSEGV) inside torch::jit::load, before any check of ours could refuse the file.
+std::string CrashingModel() {
+  static const std::string path = [] {
+    const std::string out = Workdir() + "/crash.pt";
+    const char* script = R"PY(
+import sys, zipfile, torch
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(784, 10)
+    def forward(self, x):
+        return self.fc(x.flatten(1))
+plain, out = sys.argv[1] + ".plain", sys.argv[1]
+torch.jit.script(Net()).save(plain)
+depth = 300000
+with zipfile.ZipFile(plain) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zout:
+    for item in zin.infolist():
+        data = zin.read(item.filename)
+        if item.filename.endswith("code/__torch__.py"):
+            nested = "(" * depth + "1" + ")" * depth
+            data = data.decode().replace("return ", "_deep = " + nested + "\n    return ", 1).encode()
+        zout.writestr(item, data)
+)PY";
+    // A file, not `python3 -c`: torch.jit.script reads the class's source.
+    const std::string maker = Workdir() + "/make_crash.py";
+    std::ofstream(maker) << script;
+    auto r = RunCommand({"/usr/bin/python3", maker, out});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    // The file really crashes LibTorch: loading it in a process of its own dies by SIGSEGV.
+    auto load = RunCommand({"/usr/bin/python3", "-c", "import sys, torch; torch.jit.load(sys.argv[1])", out});
+    EXPECT_EQ(load.exit_code, 128 + SIGSEGV) << load.output;
+    return out;
+  }();
+  return path;
+}
+
+// (a) A model that kills its evaluation process fails only its job, and the same worker computes the next.
 TEST(WorkerSandboxTest, AModelThatCrashesTheEvaluationProcessFailsItsJobAndTheWorkerServesTheNext) {
   Cluster c;
-  Process& w = c.StartWorker({}, {"LANDSCAPE_TEST_CHILD_SEGV=\"max_samples\":65"});
-  const std::string bad = c.Submit(SmallJob(65));
+  Process& w = c.StartWorker({});
+  std::vector<std::string> crash = SmallJob(64);
+  crash[1] = CrashingModel();
+  const std::string bad = c.Submit(crash);
   ASSERT_EQ(c.WaitFinal(bad), "FAILED");
   const std::string error = c.JobField(bad, "error");
   EXPECT_NE(error.find("the model crashed the evaluation process (signal 11 SIGSEGV) while preparing"),

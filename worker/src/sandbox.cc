@@ -385,11 +385,6 @@ int RunJobChild(int fd, core::EvaluatorFactory& factory, int64_t memory_bytes) {
         const std::string json = r.Str();
         const std::string scratch = op == kPrepareOp ? r.Str() : std::string();
         if (!r.good) return 1;
-        // Test-only: a spec that mentions this text kills the child as a crashing model would.
-        if (const char* c = std::getenv("LANDSCAPE_TEST_CHILD_SEGV"); c != nullptr && *c != '\0' &&
-                                                                   json.find(c) != std::string::npos) {
-          ::raise(SIGSEGV);
-        }
         auto spec = core::SpecFromJson(json);
         if (!spec.ok()) {
           PutStatus(w, spec.status());
