@@ -318,42 +318,38 @@ Result<int64_t> ProbeModel(torch::jit::Module& module, const Dataset& d, const s
 
 }  // namespace
 
-Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const EngineOptions& opts) {
-  core::SpecLimits no_grid_limit;
-  no_grid_limit.max_points = 0;
-  LS_RETURN_IF_ERROR(core::ValidateSpec(spec, no_grid_limit));
-  auto impl = std::make_unique<Impl>();
-  impl->spec = spec;
-  EngineInfo& info = impl->info;
-  const auto t0 = std::chrono::steady_clock::now();
+namespace {
 
-  LS_ASSIGN_OR_RETURN(c10::Device device, ParseDevice(opts.device));
-  // Whatever set-up allocates without naming a device lands on this one (engines for several GPUs are
-  // created in parallel threads, each with its own current device).
-  c10::DeviceGuard device_guard(device);
-  ConfigureTorchRuntime();
-  impl->device = device;
-  info.device = device.str();
-  info.threads = opts.threads > 0 ? opts.threads : core::CoresOwned();
-  at::set_num_threads(info.threads);
-
-  // Models.
+// The model (and its architecture, for a state dict) the spec names, resolved through opts.resolve.
+struct LoadedModel {
   c10::optional<torch::jit::Module> arch;
+  torch::jit::Module module;
+  std::string path;
+  torch::jit::Module* arch_or_null() { return arch ? &*arch : nullptr; }
+};
+
+Result<LoadedModel> LoadModels(const core::JobSpec& spec, const EngineOptions& opts) {
+  LoadedModel m;
   if (!spec.model.arch.empty()) {
     LS_ASSIGN_OR_RETURN(std::string arch_path, Resolve(opts, spec.model.arch));
     auto a = LoadTorchScript(arch_path);
     if (!a.ok()) return Status(a.status().code(), a.status().message(), "model.arch");
-    arch = std::move(*a);
+    m.arch = std::move(*a);
   }
-  LS_ASSIGN_OR_RETURN(std::string model_path, Resolve(opts, spec.model.model));
-  auto model = LoadModel(model_path, arch ? &*arch : nullptr, "model");
+  LS_ASSIGN_OR_RETURN(m.path, Resolve(opts, spec.model.model));
+  auto model = LoadModel(m.path, m.arch_or_null(), "model");
   if (!model.ok()) {
     const Status& s = model.status();
     return Status(s.code(), s.message(), s.field().empty() ? "model.model" : s.field());
   }
-  torch::jit::Module module = std::move(*model);
+  m.module = std::move(*model);
+  return m;
+}
 
-  // Data.
+// The splits the spec evaluates, loaded on the CPU and probed against the model (info: the data's
+// descriptions, input shape and class count).
+Result<std::vector<PointEvaluator::Split>> LoadSplits(const core::JobSpec& spec, const EngineOptions& opts,
+                                                      LoadedModel& model, EngineInfo& info) {
   const std::string data_root = opts.data_root.empty() ? DefaultDataRoot() : opts.data_root;
   core::DataSpec data_spec = spec.data;
   if (data_spec.source.rfind("artifact:", 0) == 0 || data_spec.source.rfind("file://", 0) == 0) {
@@ -373,15 +369,19 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
   }
   info.input_shape.assign(splits[0].data.images.sizes().begin() + 1, splits[0].data.images.sizes().end());
   for (const auto& s : splits) {
-    LS_ASSIGN_OR_RETURN(info.num_classes, ProbeModel(module, s.data, model_path, spec.loss));
+    LS_ASSIGN_OR_RETURN(info.num_classes, ProbeModel(model.module, s.data, model.path, spec.loss));
   }
-  const auto t1 = std::chrono::steady_clock::now();
-  info.load_seconds = std::chrono::duration<double>(t1 - t0).count();
+  return splits;
+}
 
-  // Directions (computed on the CPU, before the model moves to the device).
-  io::Projection projection;
-  LS_ASSIGN_OR_RETURN(impl->dirs, MakeDirections(spec, module, arch ? &*arch : nullptr, opts, &projection));
-  if (spec.grid.is_2d() && !impl->dirs.has_y()) {
+// The directions (computed on the CPU, before the model moves to the device), and for PCA directions or
+// a training path projected onto given ones, the checkpoints' projection. Returns whether the path is
+// projected onto a direction file.
+Result<bool> MakeJobDirections(const core::JobSpec& spec, const EngineOptions& opts, LoadedModel& model,
+                               io::DirectionSet& dirs, io::Projection& projection, EngineInfo& info) {
+  torch::jit::Module& module = model.module;
+  LS_ASSIGN_OR_RETURN(dirs, MakeDirections(spec, module, model.arch_or_null(), opts, &projection));
+  if (spec.grid.is_2d() && !dirs.has_y()) {
     return Status(StatusCode::kInvalidArgument, "the direction file has no ydirection, but the grid is 2-D",
                   "directions.file");
   }
@@ -389,11 +389,11 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
   const bool project_onto_file =
       spec.directions.kind == core::DirectionKind::kFile && !spec.model.checkpoints.empty();
   if (project_onto_file) {
-    LS_ASSIGN_OR_RETURN(projection, ProjectCheckpoints(spec, module, arch ? &*arch : nullptr, impl->dirs, opts));
+    LS_ASSIGN_OR_RETURN(projection, ProjectCheckpoints(spec, module, model.arch_or_null(), dirs, opts));
   }
-  if (!spec.grid.is_2d()) impl->dirs.y.clear();
-  info.direction_tensors = static_cast<int64_t>(impl->dirs.x.size());
-  if (impl->dirs.has_y()) info.xy_cosine = DirectionsCosine(impl->dirs);
+  if (!spec.grid.is_2d()) dirs.y.clear();
+  info.direction_tensors = static_cast<int64_t>(dirs.x.size());
+  if (dirs.has_y()) info.xy_cosine = DirectionsCosine(dirs);
   if (spec.directions.kind == core::DirectionKind::kTarget && spec.directions.type == core::DirType::kWeights &&
       CollectTensors(module, core::DirType::kStates).size() > CollectTensors(module, core::DirType::kWeights).size()) {
     // The reference's issue #35: with buffers (BatchNorm statistics) held at model 1's values, the point
@@ -402,10 +402,12 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
         "the model has buffers (BatchNorm statistics) that --dir-type weights keeps at the first model's values "
         "along the path, so the point at 1 is not the second model; --dir-type states interpolates them too";
   }
-  const auto t2 = std::chrono::steady_clock::now();
-  info.directions_seconds = std::chrono::duration<double>(t2 - t1).count();
+  return project_onto_file;
+}
 
-  // Move everything to the device once.
+// Moves the model and the splits' data to the device once.
+Status MoveToDevice(torch::jit::Module& module, std::vector<PointEvaluator::Split>& splits,
+                    const c10::Device& device) {
   try {
     module.to(device);
     for (auto& s : splits) {
@@ -415,6 +417,11 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
   } catch (const std::exception& e) {
     return Status(StatusCode::kResourceExhausted, "cannot move the model and data to " + device.str() + ": " + FirstLine(e));
   }
+  return Status::Ok();
+}
+
+// The evaluator's options from the engine's (precision and the auto/on/off choices checked here).
+Result<EvalOptions> MakeEvalOptions(const core::JobSpec& spec, const EngineOptions& opts, const c10::Device& device) {
   EvalOptions eval;
   eval.batch_size = spec.data.batch_size;
   eval.optimize = opts.optimize;
@@ -447,52 +454,103 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
     eval.onednn = EvalOptions::Choice::kOff;
     eval.cuda_graphs = EvalOptions::Choice::kOff;
   }
-  info.precision = opts.precision;
-  LS_ASSIGN_OR_RETURN(impl->evaluator, PointEvaluator::Create(module, spec.directions.type, impl->dirs,
-                                                              std::move(splits), spec.loss, device, eval));
-  info.setup_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t2).count();
-  info.batch_size = impl->evaluator->batch_size();
-  info.parameters = impl->evaluator->parameter_count();
-  info.optimized = impl->evaluator->optimized();
-  info.first_layer_cached = impl->evaluator->first_layer_cached();
-  info.lanes = impl->evaluator->data_parallel_lanes();
-  if (!impl->evaluator->first_layer_note().empty()) info.notes["first_layer"] = impl->evaluator->first_layer_note();
-  info.onednn = impl->evaluator->onednn();
-  if (!impl->evaluator->onednn_note().empty()) info.notes["onednn"] = impl->evaluator->onednn_note();
-  info.constants_fitted = impl->evaluator->constants_fitted();
-  info.cuda_graphs = impl->evaluator->cuda_graphs();
-  if (!impl->evaluator->cuda_graphs_note().empty()) info.notes["cuda_graphs"] = impl->evaluator->cuda_graphs_note();
+  return eval;
+}
+
+// What the evaluator chose, copied into the engine's info (flags, and a note per choice).
+void DescribeEvaluator(const PointEvaluator& e, const EvalOptions& eval, EngineInfo& info) {
+  info.batch_size = e.batch_size();
+  info.parameters = e.parameter_count();
+  info.optimized = e.optimized();
+  info.first_layer_cached = e.first_layer_cached();
+  info.lanes = e.data_parallel_lanes();
+  if (!e.first_layer_note().empty()) info.notes["first_layer"] = e.first_layer_note();
+  info.onednn = e.onednn();
+  if (!e.onednn_note().empty()) info.notes["onednn"] = e.onednn_note();
+  info.constants_fitted = e.constants_fitted();
+  info.cuda_graphs = e.cuda_graphs();
+  if (!e.cuda_graphs_note().empty()) info.notes["cuda_graphs"] = e.cuda_graphs_note();
   if (eval.optimize && !info.optimized && !info.first_layer_cached && !info.onednn) {
-    const std::string& why = impl->evaluator->optimize_failure();
+    const std::string& why = e.optimize_failure();
     info.notes["optimization"] =
         why.rfind("off:", 0) == 0 ? why : "off: the model cannot be frozen (" + why + ")";
   }
-  const auto& first = impl->evaluator->splits().front();
+}
+
+// Each checkpoint's true loss beside the loss at its projection onto the plane (projection.extra).
+Status CompareProjection(const core::JobSpec& spec, const EngineOptions& opts, LoadedModel& model,
+                         const c10::Device& device, PointEvaluator& evaluator, io::Projection& projection) {
+  const auto& first = evaluator.splits().front();
+  auto& losses_true = projection.extra["loss_true"];
+  auto& acc_true = projection.extra["acc_true"];
+  auto& losses_proj = projection.extra["loss_projected"];
+  auto& acc_proj = projection.extra["acc_projected"];
+  for (size_t i = 0; i < spec.model.checkpoints.size(); ++i) {
+    LS_ASSIGN_OR_RETURN(std::string path, Resolve(opts, spec.model.checkpoints[i]));
+    auto ck = LoadModel(path, model.arch ? &*model.arch : &model.module, "checkpoint");
+    if (!ck.ok()) return ck.status();
+    try {
+      ck->to(device);
+    } catch (const std::exception& e) {
+      return Status(StatusCode::kResourceExhausted, "cannot move a checkpoint to " + device.str());
+    }
+    LS_ASSIGN_OR_RETURN(auto t, EvaluateModule(*ck, first.data, spec.loss, spec.data.batch_size));
+    LS_ASSIGN_OR_RETURN(PointValues pv, evaluator.Evaluate(projection.x[i], projection.y[i]));
+    losses_true.push_back(t.first);
+    acc_true.push_back(t.second);
+    losses_proj.push_back(first.train ? pv.train_loss : pv.test_loss);
+    acc_proj.push_back(first.train ? pv.train_acc : pv.test_acc);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+// The steps: validate the spec, set up the device, load the model and data, make the directions, move
+// to the device, build the evaluator (which measures and chooses its path), then the Hessian operator and
+// the checkpoints' projection when the spec asks for them.
+Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const EngineOptions& opts) {
+  core::SpecLimits no_grid_limit;
+  no_grid_limit.max_points = 0;
+  LS_RETURN_IF_ERROR(core::ValidateSpec(spec, no_grid_limit));
+  auto impl = std::make_unique<Impl>();
+  impl->spec = spec;
+  EngineInfo& info = impl->info;
+  const auto t0 = std::chrono::steady_clock::now();
+
+  LS_ASSIGN_OR_RETURN(c10::Device device, ParseDevice(opts.device));
+  // Whatever set-up allocates without naming a device lands on this one (engines for several GPUs are
+  // created in parallel threads, each with its own current device).
+  c10::DeviceGuard device_guard(device);
+  ConfigureTorchRuntime();
+  impl->device = device;
+  info.device = device.str();
+  info.threads = opts.threads > 0 ? opts.threads : core::CoresOwned();
+  at::set_num_threads(info.threads);
+
+  LS_ASSIGN_OR_RETURN(LoadedModel model, LoadModels(spec, opts));
+  LS_ASSIGN_OR_RETURN(std::vector<PointEvaluator::Split> splits, LoadSplits(spec, opts, model, info));
+  const auto t1 = std::chrono::steady_clock::now();
+  info.load_seconds = std::chrono::duration<double>(t1 - t0).count();
+
+  io::Projection projection;
+  LS_ASSIGN_OR_RETURN(const bool project_onto_file,
+                      MakeJobDirections(spec, opts, model, impl->dirs, projection, info));
+  const auto t2 = std::chrono::steady_clock::now();
+  info.directions_seconds = std::chrono::duration<double>(t2 - t1).count();
+
+  LS_RETURN_IF_ERROR(MoveToDevice(model.module, splits, device));
+  LS_ASSIGN_OR_RETURN(EvalOptions eval, MakeEvalOptions(spec, opts, device));
+  info.precision = opts.precision;
+  LS_ASSIGN_OR_RETURN(impl->evaluator, PointEvaluator::Create(model.module, spec.directions.type, impl->dirs,
+                                                              std::move(splits), spec.loss, device, eval));
+  info.setup_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t2).count();
+  DescribeEvaluator(*impl->evaluator, eval, info);
 
   if (spec.hessian.enabled) impl->MakeHessian();
 
   if (spec.directions.kind == core::DirectionKind::kPca || project_onto_file) {
-    // Each checkpoint's true loss beside the loss at its projection onto the plane.
-    auto& losses_true = projection.extra["loss_true"];
-    auto& acc_true = projection.extra["acc_true"];
-    auto& losses_proj = projection.extra["loss_projected"];
-    auto& acc_proj = projection.extra["acc_projected"];
-    for (size_t i = 0; i < spec.model.checkpoints.size(); ++i) {
-      LS_ASSIGN_OR_RETURN(std::string path, Resolve(opts, spec.model.checkpoints[i]));
-      auto ck = LoadModel(path, arch ? &*arch : &module, "checkpoint");
-      if (!ck.ok()) return ck.status();
-      try {
-        ck->to(device);
-      } catch (const std::exception& e) {
-        return Status(StatusCode::kResourceExhausted, "cannot move a checkpoint to " + device.str());
-      }
-      LS_ASSIGN_OR_RETURN(auto t, EvaluateModule(*ck, first.data, spec.loss, spec.data.batch_size));
-      LS_ASSIGN_OR_RETURN(PointValues pv, impl->evaluator->Evaluate(projection.x[i], projection.y[i]));
-      losses_true.push_back(t.first);
-      acc_true.push_back(t.second);
-      losses_proj.push_back(first.train ? pv.train_loss : pv.test_loss);
-      acc_proj.push_back(first.train ? pv.train_acc : pv.test_acc);
-    }
+    LS_RETURN_IF_ERROR(CompareProjection(spec, opts, model, device, *impl->evaluator, projection));
     impl->projection = std::move(projection);
   }
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));

@@ -1,9 +1,15 @@
 // PointEvaluator: sets θ + α·dx + β·dy in place and evaluates loss and accuracy.
 //
-// The tensors the directions cover are re-pointed into one flat buffer per
-// dtype, so a point's weights are two fused kernels (scratch = α·dx + β·dy;
-// flat = θ0 + scratch) with no allocation; integer state entries (BatchNorm's
-// num_batches_tracked) get θ0 + trunc(α·dx + β·dy), as the reference casts.
+// Its parts, each in a file of its own:
+// - the point's weights (point_weights.h): flat buffers the model's tensors alias, set per point;
+// - the forward paths a point can run on, each with the measured choice that turns it on:
+//   the module as loaded or a frozen, optimized graph per point (path_frozen.cc), the engine's own oneDNN
+//   primitives (path_onednn.cc, onednn_net.h), the cached first layer (path_first_layer.cc,
+//   first_layer.h), one fitted frozen graph with CUDA graphs (path_fitted_graph.cc, frozen_basis.h,
+//   cuda_graph.h); all give a BatchForward (a batch's output; PointForward picks the point's);
+// - the batch size and the lanes (batch_choice.cc, lane_pool.h);
+// - this file's Create, which runs the choices in order (each sees the path chosen before it), and
+//   Evaluate, which runs a point's batches on the chosen path.
 // Evaluation runs in eval mode under InferenceMode over batches that are views
 // of contiguous, device-resident data; sums accumulate on the device and are
 // read once per split.
@@ -27,12 +33,10 @@
 #include "landscape/io/hdf5_files.h"
 #include "model_io.h"
 #include "onednn_net.h"
+#include "point_weights.h"
 
 namespace landscape::engine {
 
-/// Moves a host array to a tensor of `dtype` on `device`, shaped `shape`.
-at::Tensor FromHost(const io::HostArray& a, at::ScalarType dtype, const c10::Device& device,
-                    at::IntArrayRef shape);
 /// A contiguous CPU copy of `t` as a host array (float32 unless the tensor is an integer type: int64).
 io::HostArray ToHost(const at::Tensor& t);
 
@@ -112,7 +116,7 @@ class PointEvaluator {
 
   torch::jit::Module& module() { return module_; }
   const std::vector<Split>& splits() const { return splits_; }
-  int64_t parameter_count() const { return parameter_count_; }
+  int64_t parameter_count() const { return weights_.parameter_count(); }
   /// Whether points are evaluated on frozen, optimized graphs.
   bool optimized() const { return optimize_; }
   const std::string& optimize_failure() const { return optimize_failure_; }
@@ -136,7 +140,6 @@ class PointEvaluator {
 
  private:
   PointEvaluator() = default;
-  core::Status Init(core::DirType type, const io::DirectionSet& dirs);
   void MakeBatches();
   // Turns per-point freezing off when it costs more than it saves (measured).
   void DecideOptimization();
@@ -153,6 +156,12 @@ class PointEvaluator {
   // Fits one frozen graph's constants to the point and captures each split as a CUDA graph over it, when
   // options allow and the values agree with per-point freezing.
   void DecideCudaGraphs(const EvalOptions& options);
+  // The fitted frozen graph, checked against a float32 freeze at its check point (`note`: what it is);
+  // an error's message says why it is not used.
+  core::Result<std::unique_ptr<FrozenBasis>> FitConstants(bool graph_optimize, std::string& note);
+  // Captures each split's batches over basis_ as a CUDA graph (captured_, when a replay agrees with a
+  // direct run); returns the note's tail saying what happened.
+  std::string CaptureSplits(bool graph_optimize);
   // Chooses between lanes and intra-op threads (kAuto: the faster on a few batches).
   void DecideDataParallel(EvalOptions::Choice choice);
   // The model at the point SetPoint last set, in the compute dtype, frozen (weights as constants, BatchNorm
@@ -165,20 +174,9 @@ class PointEvaluator {
   void AccumulateInLanes(const BatchForward& forward, size_t s, size_t end, size_t lanes, double alpha, double beta,
                          at::Tensor& loss_sum, at::Tensor& correct);
 
-  struct FlatGroup {
-    at::Tensor flat;     // the model's tensors live here
-    at::Tensor theta0;   // the centre
-    at::Tensor dx, dy;   // directions (dy undefined for 1-D)
-    at::Tensor scratch;  // α·dx + β·dy
-  };
-  struct IntEntry {
-    at::Tensor target;  // the model's tensor
-    at::Tensor theta0;
-    at::Tensor dx, dy;  // float32
-  };
   // The first layer's output over every batch of every split, with the flat
-  // buffers set to `terms` (θ0, dx or dy per group); θ0 is restored after.
-  std::vector<at::Tensor> HeadOutputs(const FirstLayerSplit& split, at::Tensor FlatGroup::*terms);
+  // buffers set to `term` (θ0, dx or dy); θ0 is restored after.
+  std::vector<at::Tensor> HeadOutputs(const FirstLayerSplit& split, PointWeights::Term term);
 
   // The module that forward passes run on for the current point: module_ itself,
   // or a frozen, optimized copy of it.
@@ -195,15 +193,13 @@ class PointEvaluator {
   bool channels_last_ = false;
   torch::jit::Module reduced_;                 // reduced precision: the module in dtype_
   std::vector<at::Tensor> sources_, targets_;  // module_'s and reduced_'s tensors, in state-dict order
-  std::vector<FlatGroup> groups_;
-  std::vector<IntEntry> ints_;
+  PointWeights weights_;  // the point's weights, in the tensors of module_
   std::vector<Split> splits_;
   std::vector<at::Tensor> inputs_;  // per split: the images as the forward pass takes them
   std::vector<std::vector<std::pair<at::Tensor, at::Tensor>>> batches_;  // per split
   core::Loss loss_ = core::Loss::kCrossEntropy;
   c10::Device device_ = c10::Device(c10::kCPU);
   int64_t batch_size_ = 128;
-  int64_t parameter_count_ = 0;
   bool two_d_ = false;
   int threads_ = 1;         // intra-op threads of the process
   int data_parallel_ = 1;   // lanes a point's batches are split over (1: operators use the threads)
@@ -230,5 +226,10 @@ class PointEvaluator {
   std::vector<at::Tensor> graph_loss_, graph_correct_;
   std::vector<std::unique_ptr<CapturedWork>> captured_;
 };
+
+/// A batch's output through `module`'s forward method (lane ignored); the module must outlive it.
+PointEvaluator::BatchForward OnModule(torch::jit::Module& module);
+/// A batch's output through the engine's own primitives, on the lane's buffers.
+PointEvaluator::BatchForward OnNet(OnednnNet* net);
 
 }  // namespace landscape::engine

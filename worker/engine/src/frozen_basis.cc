@@ -100,9 +100,99 @@ at::Tensor View(const at::Tensor& flat, const Slot& s) {
 
 }  // namespace
 
+namespace {
+
+using Point = std::pair<double, double>;
+
+// Whether the constants of a freeze at `p` match those at the check point in count and shapes.
+Status Mismatch(const std::vector<Node*>& other, const std::vector<Node*>& nodes, const Point& p, const Point& check) {
+  if (other.size() != nodes.size()) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "the frozen graph has %zu tensor constants at (%g, %g) but %zu at (%g, %g)",
+                  other.size(), p.first, p.second, nodes.size(), check.first, check.second);
+    return Refuse(buf);
+  }
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (other[i]->t(c10::attr::value).sizes() != nodes[i]->t(c10::attr::value).sizes()) {
+      return Refuse("the frozen graph's constants change shape between points");
+    }
+  }
+  return Status::Ok();
+}
+
+// Where each floating constant lives: grouped by (fitted dtype, running dtype) into flat buffers, in the
+// running layout.
+struct Layout {
+  std::vector<Slot> slots;  // per constant (integer constants: unused)
+  std::vector<at::ScalarType> group_dtype, group_running;
+  std::vector<int64_t> group_size;
+};
+
+Layout MakeLayout(const std::vector<Node*>& nodes, const std::vector<at::Tensor>& at_check, bool has_running,
+                  const FrozenBasis::Options& options) {
+  Layout l;
+  l.slots.resize(nodes.size());
+  std::map<std::pair<at::ScalarType, at::ScalarType>, size_t> group_of;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const at::Tensor& t = at_check[i];
+    if (!at::isFloatingType(t.scalar_type())) continue;
+    const at::ScalarType running = has_running ? nodes[i]->t(c10::attr::value).scalar_type()
+                                   : t.scalar_type() == at::kFloat ? options.dtype
+                                                                   : t.scalar_type();
+    auto [it, added] = group_of.emplace(std::make_pair(t.scalar_type(), running), l.group_dtype.size());
+    if (added) {
+      l.group_dtype.push_back(t.scalar_type());
+      l.group_running.push_back(running);
+      l.group_size.push_back(0);
+    }
+    Slot& s = l.slots[i];
+    s.group = it->second;
+    // Each constant starts on a 256-byte boundary of its buffer (the allocator aligns the buffer): cuDNN's
+    // vectorized kernels read weights in aligned 16-byte units and fault on misaligned ones.
+    s.offset = (l.group_size[s.group] + kAlignElements - 1) / kAlignElements * kAlignElements;
+    l.group_size[s.group] = s.offset;
+    s.sizes.assign(t.sizes().begin(), t.sizes().end());
+    s.strides = DenseStrides(t.sizes(), options.channels_last);
+    l.group_size[s.group] += t.numel();
+  }
+  return l;
+}
+
+// The constants of freezes at each basis point, flat per group ([point][group]); integer constants
+// must not move.
+Status ConstantsAtPoints(const FrozenBasis::FreezeAt& freeze_at, const std::vector<Point>& points,
+                         const Point& check, const std::vector<Node*>& nodes, const std::vector<at::Tensor>& at_check,
+                         const Layout& layout, const c10::Device& device, std::vector<std::vector<at::Tensor>>& fits) {
+  Status st;
+  for (const Point& p : points) {
+    torch::jit::Module m = freeze_at(p.first, p.second);
+    const std::vector<Node*> other = ConstantsOf(m, &st);
+    LS_RETURN_IF_ERROR(st);
+    LS_RETURN_IF_ERROR(Mismatch(other, nodes, p, check));
+    std::vector<at::Tensor> flat;
+    for (size_t g = 0; g < layout.group_dtype.size(); ++g) {
+      flat.push_back(at::zeros({layout.group_size[g]}, at::TensorOptions().dtype(layout.group_dtype[g]).device(device)));
+    }
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      const at::Tensor& t = other[i]->t(c10::attr::value);
+      if (t.sizes() != at_check[i].sizes() || t.scalar_type() != at_check[i].scalar_type()) {
+        return Refuse("the frozen graph's constants change shape or dtype between points");
+      }
+      if (!at::isFloatingType(t.scalar_type())) {
+        if (!at::equal(t, at_check[i])) return Refuse("an integer constant of the frozen graph moves with the point");
+        continue;
+      }
+      View(flat[layout.slots[i].group], layout.slots[i]).copy_(t);
+    }
+    fits.push_back(std::move(flat));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<FrozenBasis>> FrozenBasis::Create(const FreezeAt& freeze_at, bool two_d,
                                                          const Options& options, const FreezeAt& running_at) {
-  using Point = std::pair<double, double>;
   // Exact binary fractions, away from the basis points and from any symmetry of the grid.
   const Point check = two_d ? Point{0.375, -0.625} : Point{0.375, 0.0};
   const std::vector<Point> points = two_d ? std::vector<Point>{{0, 0}, {1, 0}, {-1, 0}, {0, 1}, {0, -1}, {1, 1}}
@@ -120,84 +210,26 @@ Result<std::unique_ptr<FrozenBasis>> FrozenBasis::Create(const FreezeAt& freeze_
     const std::vector<Node*> nodes = ConstantsOf(basis->module_, &st);
     LS_RETURN_IF_ERROR(st);
     std::vector<at::Tensor> at_check;
-    auto mismatch = [&](const std::vector<Node*>& other, const Point& p) -> Status {
-      if (other.size() != nodes.size()) {
-        char buf[160];
-        std::snprintf(buf, sizeof buf, "the frozen graph has %zu tensor constants at (%g, %g) but %zu at (%g, %g)",
-                      other.size(), p.first, p.second, nodes.size(), check.first, check.second);
-        return Refuse(buf);
-      }
-      for (size_t i = 0; i < nodes.size(); ++i) {
-        if (other[i]->t(c10::attr::value).sizes() != nodes[i]->t(c10::attr::value).sizes()) {
-          return Refuse("the frozen graph's constants change shape between points");
-        }
-      }
-      return Status::Ok();
-    };
     if (running_at) {
       torch::jit::Module fit_model = freeze_at(check.first, check.second);
       const std::vector<Node*> fit_nodes = ConstantsOf(fit_model, &st);
       LS_RETURN_IF_ERROR(st);
-      LS_RETURN_IF_ERROR(mismatch(fit_nodes, check));
+      LS_RETURN_IF_ERROR(Mismatch(fit_nodes, nodes, check, check));
       for (Node* n : fit_nodes) at_check.push_back(n->t(c10::attr::value).clone());
     } else {
       for (Node* n : nodes) at_check.push_back(n->t(c10::attr::value).clone());
     }
 
-    // Layout: floating constants by (fitted dtype, running dtype) into flat buffers, in the running layout.
-    std::vector<Slot> slots(nodes.size());
-    std::map<std::pair<at::ScalarType, at::ScalarType>, size_t> group_of;
-    std::vector<at::ScalarType> group_dtype, group_running;
-    std::vector<int64_t> group_size;
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      const at::Tensor& t = at_check[i];
-      if (!at::isFloatingType(t.scalar_type())) continue;
-      const at::ScalarType running = running_at ? nodes[i]->t(c10::attr::value).scalar_type()
-                                     : t.scalar_type() == at::kFloat ? options.dtype
-                                                                     : t.scalar_type();
-      auto [it, added] = group_of.emplace(std::make_pair(t.scalar_type(), running), group_dtype.size());
-      if (added) {
-        group_dtype.push_back(t.scalar_type());
-        group_running.push_back(running);
-        group_size.push_back(0);
-      }
-      Slot& s = slots[i];
-      s.group = it->second;
-      // Each constant starts on a 256-byte boundary of its buffer (the allocator aligns the buffer): cuDNN's
-      // vectorized kernels read weights in aligned 16-byte units and fault on misaligned ones.
-      s.offset = (group_size[s.group] + kAlignElements - 1) / kAlignElements * kAlignElements;
-      group_size[s.group] = s.offset;
-      s.sizes.assign(t.sizes().begin(), t.sizes().end());
-      s.strides = DenseStrides(t.sizes(), options.channels_last);
-      group_size[s.group] += t.numel();
-    }
+    const Layout layout = MakeLayout(nodes, at_check, static_cast<bool>(running_at), options);
+    const std::vector<Slot>& slots = layout.slots;
+    const std::vector<at::ScalarType>& group_dtype = layout.group_dtype;
+    const std::vector<at::ScalarType>& group_running = layout.group_running;
+    const std::vector<int64_t>& group_size = layout.group_size;
     if (group_dtype.empty()) return Refuse("the frozen graph has no floating constants");
     const c10::Device device = at_check.front().device();
 
-    // The constants at each basis point, flat; integer constants must not move.
     std::vector<std::vector<at::Tensor>> fits;  // [point][group]
-    for (const Point& p : points) {
-      torch::jit::Module m = freeze_at(p.first, p.second);
-      const std::vector<Node*> other = ConstantsOf(m, &st);
-      LS_RETURN_IF_ERROR(st);
-      LS_RETURN_IF_ERROR(mismatch(other, p));
-      std::vector<at::Tensor> flat;
-      for (size_t g = 0; g < group_dtype.size(); ++g) {
-        flat.push_back(at::zeros({group_size[g]}, at::TensorOptions().dtype(group_dtype[g]).device(device)));
-      }
-      for (size_t i = 0; i < nodes.size(); ++i) {
-        const at::Tensor& t = other[i]->t(c10::attr::value);
-        if (t.sizes() != at_check[i].sizes() || t.scalar_type() != at_check[i].scalar_type()) {
-          return Refuse("the frozen graph's constants change shape or dtype between points");
-        }
-        if (!at::isFloatingType(t.scalar_type())) {
-          if (!at::equal(t, at_check[i])) return Refuse("an integer constant of the frozen graph moves with the point");
-          continue;
-        }
-        View(flat[slots[i].group], slots[i]).copy_(t);
-      }
-      fits.push_back(std::move(flat));
-    }
+    LS_RETURN_IF_ERROR(ConstantsAtPoints(freeze_at, points, check, nodes, at_check, layout, device, fits));
 
     // Coefficients: central differences along each axis, the cross term from (1, 1).
     for (size_t g = 0; g < group_dtype.size(); ++g) {

@@ -183,7 +183,9 @@ std::pair<double, double> EvaluateSplit(torch::jit::Module& m, const Dataset& d,
 
 }  // namespace
 
-Result<TrainResult> Train(const TrainOptions& opts, const std::function<void(const EpochLog&)>& on_epoch) {
+namespace {
+
+Status CheckTrainOptions(const TrainOptions& opts) {
   if (opts.epochs < 1) return core::InvalidArgument("epochs", "must be at least 1");
   if (opts.batch_size < 1) return core::InvalidArgument("batch-size", "must be at least 1");
   if (!(opts.lr > 0)) return core::InvalidArgument("lr", "must be positive");
@@ -197,38 +199,18 @@ Result<TrainResult> Train(const TrainOptions& opts, const std::function<void(con
   if (opts.augment != "auto" && opts.augment != "none" && opts.augment != "crop" && opts.augment != "crop-flip") {
     return core::InvalidArgument("augment", "expected auto, none, crop or crop-flip");
   }
-  LS_ASSIGN_OR_RETURN(c10::Device device, ParseDevice(opts.device));
-  at::set_num_threads(opts.threads > 0 ? opts.threads : core::CoresOwned());
+  return Status::Ok();
+}
 
-  LS_ASSIGN_OR_RETURN(Dataset train, LoadDatasetSplit(opts.data, true, DefaultDataRoot()));
-  std::optional<Dataset> test;
-  if (opts.eval_samples >= 0) {
-    core::DataSpec test_spec = opts.data;
-    test_spec.max_samples = opts.eval_samples;
-    test_spec.subset_seed.reset();
-    auto t = LoadDatasetSplit(test_spec, false, DefaultDataRoot());
-    if (t.ok()) test = std::move(*t);
-  }
-  const std::vector<int64_t> shape(train.images.sizes().begin() + 1, train.images.sizes().end());
-  const bool targets = at::isFloatingType(train.labels.scalar_type());
-  if (targets != (opts.loss == core::Loss::kRegression)) {
-    return core::InvalidArgument("loss", targets ? "the labels are floats (regression targets): use --loss regression"
-                                                 : "--loss regression needs float targets, the labels are integers");
-  }
-  // A built-in architecture's outputs: the classes, or the targets' values per sample.
-  const int64_t classes = targets ? train.labels.numel() / std::max<int64_t>(1, train.size())
-                                  : std::max<int64_t>(train.labels.max().item<int64_t>() + 1, 2);
+// opts.optimizer ("adam" or "sgd") over `params`.
+std::unique_ptr<Optimizer> MakeOptimizer(const TrainOptions& opts, const std::vector<at::Tensor>& params) {
+  if (opts.optimizer == "adam") return std::make_unique<Adam>(params, opts.beta1, opts.beta2, opts.eps, opts.weight_decay);
+  return std::make_unique<Sgd>(params, opts.momentum, opts.nesterov, opts.weight_decay);
+}
 
-  torch::jit::Module model;
-  if (fs::exists(opts.arch)) {
-    LS_ASSIGN_OR_RETURN(model, LoadTorchScript(opts.arch));
-  } else {
-    LS_ASSIGN_OR_RETURN(model, BuildArchitecture(opts.arch, shape, classes, opts.seed));
-  }
-  std::error_code ec;
-  fs::create_directories(opts.out_dir, ec);
-  if (ec) return Status(StatusCode::kInvalidArgument, "cannot create " + opts.out_dir + ": " + ec.message(), "out");
-
+// The epochs after which the learning rate decays: opts.lr_steps, or the reference's 150/225/275 of 300
+// scaled to opts.epochs.
+std::vector<int64_t> LrSteps(const TrainOptions& opts) {
   std::vector<int64_t> steps = opts.lr_steps;
   if (steps.empty()) {
     for (double frac : {150.0 / 300, 225.0 / 300, 275.0 / 300}) {
@@ -236,111 +218,44 @@ Result<TrainResult> Train(const TrainOptions& opts, const std::function<void(con
       if (e >= 1 && e < opts.epochs && (steps.empty() || steps.back() != e)) steps.push_back(e);
     }
   }
-  const bool crop = opts.augment == "crop" || opts.augment == "crop-flip" ||
-                    (opts.augment == "auto" && shape.size() == 3 && shape[0] == 3 && shape[1] == 32 && shape[2] == 32);
-  const bool flip = opts.augment == "crop-flip" || (opts.augment == "auto" && crop);
-  if (crop && train.images.dim() != 4) {
-    return core::InvalidArgument("augment", "crops need images [N, C, H, W]; use --augment none");
+  return steps;
+}
+
+// One epoch: the training data once in a random order (rng), a step per batch; the summed loss and the
+// correct count over its samples.
+Status RunEpoch(torch::jit::Module& model, Optimizer& optimizer, const Dataset& train, const TrainOptions& opts,
+                int64_t epoch, double lr, bool crop, bool flip, const c10::Device& device, core::Rng& rng,
+                double& loss_sum, int64_t& correct) {
+  const int64_t n = train.size();
+  model.train(true);
+  const std::vector<int64_t> perm = core::Permutation(n, rng);
+  at::Tensor perm_t = at::from_blob(const_cast<int64_t*>(perm.data()), {n}, at::kLong).to(device);
+  for (int64_t s = 0; s < n; s += opts.batch_size) {
+    const int64_t len = std::min(opts.batch_size, n - s);
+    at::Tensor idx = perm_t.narrow(0, s, len);
+    at::Tensor x = train.images.index_select(0, idx);
+    at::Tensor y = train.labels.index_select(0, idx);
+    if (crop) x = Augment(x, flip, rng);
+    optimizer.ZeroGrad();
+    at::Tensor out = model.forward({x}).toTensor();
+    at::Tensor loss = BatchLoss(out, y, opts.loss, at::Reduction::Mean);
+    loss.backward();
+    optimizer.Step(lr);
+    const double lv = loss.item<double>();
+    if (!std::isfinite(lv)) {
+      return Status(StatusCode::kFailedPrecondition,
+                    "training diverged at epoch " + std::to_string(epoch) + " (loss " + std::to_string(lv) +
+                        "); try a smaller --lr");
+    }
+    loss_sum += lv * static_cast<double>(len);
+    if (opts.loss != core::Loss::kRegression) correct += out.argmax(1).eq(y).sum().item<int64_t>();
   }
+  return Status::Ok();
+}
 
-  TrainResult result;
-  try {
-    model.to(device);
-    train.images = train.images.to(device);
-    train.labels = train.labels.to(device);
-    if (test) {
-      test->images = test->images.to(device);
-      test->labels = test->labels.to(device);
-    }
-    std::vector<at::Tensor> params;
-    for (const auto& p : model.parameters()) {
-      p.requires_grad_(true);
-      params.push_back(p);
-    }
-    std::unique_ptr<Optimizer> optimizer;
-    if (opts.optimizer == "adam") {
-      optimizer = std::make_unique<Adam>(params, opts.beta1, opts.beta2, opts.eps, opts.weight_decay);
-    } else {
-      optimizer = std::make_unique<Sgd>(params, opts.momentum, opts.nesterov, opts.weight_decay);
-    }
-    std::ofstream log(fs::path(opts.out_dir) / "train_log.csv");
-    log << "epoch,lr,train_loss,train_acc,test_loss,test_acc,seconds,checkpoint\n";
-
-    auto save = [&](int64_t epoch, EpochLog* entry) {
-      const std::string path = (fs::path(opts.out_dir) / ("model_" + std::to_string(epoch) + ".pt")).string();
-      model.eval();
-      model.save(path);
-      result.checkpoints.push_back(path);
-      result.final_model = path;
-      entry->checkpoint = path;
-    };
-    auto record = [&](EpochLog& e) {
-      log << e.epoch << "," << e.lr << "," << e.train_loss << "," << e.train_acc << "," << e.test_loss << ","
-          << e.test_acc << "," << e.seconds << "," << e.checkpoint << "\n";
-      log.flush();
-      result.epochs.push_back(e);
-      if (on_epoch) on_epoch(e);
-    };
-
-    // Epoch 0: the initialization.
-    {
-      EpochLog e;
-      e.epoch = 0;
-      e.lr = opts.lr;
-      if (test) std::tie(e.test_loss, e.test_acc) = EvaluateSplit(model, *test, 256, opts.loss);
-      save(0, &e);
-      record(e);
-    }
-    core::Rng rng(opts.seed ^ 0x7a11e5ULL);
-    double lr = opts.lr;
-    const int64_t n = train.size();
-    for (int64_t epoch = 1; epoch <= opts.epochs; ++epoch) {
-      // lr_steps are 0-based epoch counts: a step at s applies from epoch s + 1 on (the reference's
-      // "epochs 150, 225, 275" of 1-based training epochs).
-      for (int64_t s : steps)
-        if (s == epoch - 1) lr *= opts.lr_decay;
-      const auto t0 = std::chrono::steady_clock::now();
-      model.train(true);
-      const std::vector<int64_t> perm = core::Permutation(n, rng);
-      at::Tensor perm_t = at::from_blob(const_cast<int64_t*>(perm.data()), {n}, at::kLong).to(device);
-      double loss_sum = 0;
-      int64_t correct = 0;
-      for (int64_t s = 0; s < n; s += opts.batch_size) {
-        const int64_t len = std::min(opts.batch_size, n - s);
-        at::Tensor idx = perm_t.narrow(0, s, len);
-        at::Tensor x = train.images.index_select(0, idx);
-        at::Tensor y = train.labels.index_select(0, idx);
-        if (crop) x = Augment(x, flip, rng);
-        optimizer->ZeroGrad();
-        at::Tensor out = model.forward({x}).toTensor();
-        at::Tensor loss = BatchLoss(out, y, opts.loss, at::Reduction::Mean);
-        loss.backward();
-        optimizer->Step(lr);
-        const double lv = loss.item<double>();
-        if (!std::isfinite(lv)) {
-          return Status(StatusCode::kFailedPrecondition,
-                        "training diverged at epoch " + std::to_string(epoch) + " (loss " + std::to_string(lv) +
-                            "); try a smaller --lr");
-        }
-        loss_sum += lv * static_cast<double>(len);
-        if (opts.loss != core::Loss::kRegression) correct += out.argmax(1).eq(y).sum().item<int64_t>();
-      }
-      EpochLog e;
-      e.epoch = epoch;
-      e.lr = lr;
-      e.train_loss = loss_sum / static_cast<double>(n);
-      e.train_acc = opts.loss == core::Loss::kRegression
-                        ? NAN
-                        : 100.0 * static_cast<double>(correct) / static_cast<double>(n);
-      if (test) std::tie(e.test_loss, e.test_acc) = EvaluateSplit(model, *test, 256, opts.loss);
-      e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      if (epoch == 1 || epoch == opts.epochs || (opts.save_every > 0 && epoch % opts.save_every == 0)) save(epoch, &e);
-      record(e);
-    }
-  } catch (const std::exception& ex) {
-    return Status(StatusCode::kInternal, "training failed: " + FirstLine(ex));
-  }
-
+// train.json: the options, what "auto" chose, the checkpoints and every epoch's log.
+nlohmann::json TrainRecord(const TrainOptions& opts, const std::vector<int64_t>& steps, bool crop, bool flip,
+                           const std::vector<int64_t>& shape, int64_t classes, const TrainResult& result) {
   nlohmann::json j;
   j["arch"] = opts.arch;
   j["data"] = opts.data.source;
@@ -380,6 +295,125 @@ Result<TrainResult> Train(const TrainOptions& opts, const std::function<void(con
                       {"checkpoint", e.checkpoint}});
   }
   j["log"] = epochs;
+  return j;
+}
+
+}  // namespace
+
+Result<TrainResult> Train(const TrainOptions& opts, const std::function<void(const EpochLog&)>& on_epoch) {
+  LS_RETURN_IF_ERROR(CheckTrainOptions(opts));
+  LS_ASSIGN_OR_RETURN(c10::Device device, ParseDevice(opts.device));
+  at::set_num_threads(opts.threads > 0 ? opts.threads : core::CoresOwned());
+
+  LS_ASSIGN_OR_RETURN(Dataset train, LoadDatasetSplit(opts.data, true, DefaultDataRoot()));
+  std::optional<Dataset> test;
+  if (opts.eval_samples >= 0) {
+    core::DataSpec test_spec = opts.data;
+    test_spec.max_samples = opts.eval_samples;
+    test_spec.subset_seed.reset();
+    auto t = LoadDatasetSplit(test_spec, false, DefaultDataRoot());
+    if (t.ok()) test = std::move(*t);
+  }
+  const std::vector<int64_t> shape(train.images.sizes().begin() + 1, train.images.sizes().end());
+  const bool targets = at::isFloatingType(train.labels.scalar_type());
+  if (targets != (opts.loss == core::Loss::kRegression)) {
+    return core::InvalidArgument("loss", targets ? "the labels are floats (regression targets): use --loss regression"
+                                                 : "--loss regression needs float targets, the labels are integers");
+  }
+  // A built-in architecture's outputs: the classes, or the targets' values per sample.
+  const int64_t classes = targets ? train.labels.numel() / std::max<int64_t>(1, train.size())
+                                  : std::max<int64_t>(train.labels.max().item<int64_t>() + 1, 2);
+
+  torch::jit::Module model;
+  if (fs::exists(opts.arch)) {
+    LS_ASSIGN_OR_RETURN(model, LoadTorchScript(opts.arch));
+  } else {
+    LS_ASSIGN_OR_RETURN(model, BuildArchitecture(opts.arch, shape, classes, opts.seed));
+  }
+  std::error_code ec;
+  fs::create_directories(opts.out_dir, ec);
+  if (ec) return Status(StatusCode::kInvalidArgument, "cannot create " + opts.out_dir + ": " + ec.message(), "out");
+
+  const std::vector<int64_t> steps = LrSteps(opts);
+  const bool crop = opts.augment == "crop" || opts.augment == "crop-flip" ||
+                    (opts.augment == "auto" && shape.size() == 3 && shape[0] == 3 && shape[1] == 32 && shape[2] == 32);
+  const bool flip = opts.augment == "crop-flip" || (opts.augment == "auto" && crop);
+  if (crop && train.images.dim() != 4) {
+    return core::InvalidArgument("augment", "crops need images [N, C, H, W]; use --augment none");
+  }
+
+  TrainResult result;
+  try {
+    model.to(device);
+    train.images = train.images.to(device);
+    train.labels = train.labels.to(device);
+    if (test) {
+      test->images = test->images.to(device);
+      test->labels = test->labels.to(device);
+    }
+    std::vector<at::Tensor> params;
+    for (const auto& p : model.parameters()) {
+      p.requires_grad_(true);
+      params.push_back(p);
+    }
+    std::unique_ptr<Optimizer> optimizer = MakeOptimizer(opts, params);
+    std::ofstream log(fs::path(opts.out_dir) / "train_log.csv");
+    log << "epoch,lr,train_loss,train_acc,test_loss,test_acc,seconds,checkpoint\n";
+
+    auto save = [&](int64_t epoch, EpochLog* entry) {
+      const std::string path = (fs::path(opts.out_dir) / ("model_" + std::to_string(epoch) + ".pt")).string();
+      model.eval();
+      model.save(path);
+      result.checkpoints.push_back(path);
+      result.final_model = path;
+      entry->checkpoint = path;
+    };
+    auto record = [&](EpochLog& e) {
+      log << e.epoch << "," << e.lr << "," << e.train_loss << "," << e.train_acc << "," << e.test_loss << ","
+          << e.test_acc << "," << e.seconds << "," << e.checkpoint << "\n";
+      log.flush();
+      result.epochs.push_back(e);
+      if (on_epoch) on_epoch(e);
+    };
+
+    // Epoch 0: the initialization.
+    {
+      EpochLog e;
+      e.epoch = 0;
+      e.lr = opts.lr;
+      if (test) std::tie(e.test_loss, e.test_acc) = EvaluateSplit(model, *test, 256, opts.loss);
+      save(0, &e);
+      record(e);
+    }
+    core::Rng rng(opts.seed ^ 0x7a11e5ULL);
+    double lr = opts.lr;
+    const int64_t n = train.size();
+    for (int64_t epoch = 1; epoch <= opts.epochs; ++epoch) {
+      // lr_steps are 0-based epoch counts: a step at s applies from epoch s + 1 on (the reference's
+      // "epochs 150, 225, 275" of 1-based training epochs).
+      for (int64_t s : steps)
+        if (s == epoch - 1) lr *= opts.lr_decay;
+      const auto t0 = std::chrono::steady_clock::now();
+      double loss_sum = 0;
+      int64_t correct = 0;
+      LS_RETURN_IF_ERROR(RunEpoch(model, *optimizer, train, opts, epoch, lr, crop, flip, device, rng, loss_sum, correct));
+      EpochLog e;
+      e.epoch = epoch;
+      e.lr = lr;
+      e.train_loss = loss_sum / static_cast<double>(n);
+      e.train_acc = opts.loss == core::Loss::kRegression
+                        ? NAN
+                        : 100.0 * static_cast<double>(correct) / static_cast<double>(n);
+      if (test) std::tie(e.test_loss, e.test_acc) = EvaluateSplit(model, *test, 256, opts.loss);
+      e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (epoch == 1 || epoch == opts.epochs || (opts.save_every > 0 && epoch % opts.save_every == 0)) save(epoch, &e);
+      record(e);
+    }
+  } catch (const std::exception& ex) {
+    return Status(StatusCode::kInternal, "training failed: " + FirstLine(ex));
+  }
+
+  const nlohmann::json j = TrainRecord(opts, steps, crop, flip, shape, classes, result);
   LS_RETURN_IF_ERROR(io::WriteTextFile((fs::path(opts.out_dir) / "train.json").string(), j.dump(2)));
   return result;
 }
