@@ -54,6 +54,11 @@ const std::string& Workdir() {
 std::string Model() { return Workdir() + "/model/model_1.pt"; }
 
 // The job flags shared by `local` and `submit`: 5 x 4 points.
+// The evaluation path pinned (docs/service.md, "Which tiles agree bit for bit"): each process would
+// otherwise measure its own fastest path, and a loaded machine may pick another one in each.
+const std::vector<std::string> kPinnedPath{"--first-layer", "off", "--data-parallel", "off", "--onednn", "off",
+                                           "--no-optimize"};
+
 std::vector<std::string> SpecArgs(int samples, int tile_size) {
   std::vector<std::string> a{"--model", Model(), "--data", "fashion-mnist", "--max-samples", std::to_string(samples),
                              "--x", "-1:1:5", "--y", "-1:1:4"};
@@ -71,6 +76,7 @@ std::string LocalReference(int samples) {
   auto spec = SpecArgs(samples, 0);
   argv.insert(argv.end(), spec.begin(), spec.end());
   argv.insert(argv.end(), {"--threads", "1", "--progress", "quiet", "--out", out});
+  argv.insert(argv.end(), kPinnedPath.begin(), kPinnedPath.end());
   auto r = RunCommand(argv);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   done[samples] = out;
@@ -144,6 +150,7 @@ class Cluster {
   Process* StartWorker(const std::string& name, std::vector<std::string> extra = {}) {
     std::vector<std::string> argv{kWorker, "--redis", redis_->url(), "--threads", "1", "--name", name, "--cache",
                                   dir_ + "/cache-" + name, "--poll-ms", "200", "--claim-idle-ms", "1500"};
+    argv.insert(argv.end(), kPinnedPath.begin(), kPinnedPath.end());
     argv.insert(argv.end(), extra.begin(), extra.end());
     workers_.push_back(Process::Start(argv, dir_ + "/" + name + ".log"));
     Process* w = workers_.back().get();
@@ -305,6 +312,7 @@ TEST(ServiceTest, PcaAndHessianJobsGiveTheResultsOfLocal) {
                                       "--max-samples", "64", "--x", "-1:1:3", "--y", "-1:1:3", "--hessian",
                                       "--hessian-samples", "32", "--tile-size", "2"};
   std::vector<std::string> local{kCli, "local", "--threads", "1", "--progress", "quiet", "--out", c.dir() + "/l.h5"};
+  local.insert(local.end(), kPinnedPath.begin(), kPinnedPath.end());
   local.insert(local.end(), spec.begin(), spec.end());
   auto l = RunCommand(local);
   ASSERT_EQ(l.exit_code, 0) << l.output;
@@ -366,6 +374,7 @@ TEST(ServiceTest, ADataDirectoryTravelsPackedWithTheJob) {
                                       "--max-samples", "50", "--subset-seed", "3", "--x", "-1:1:3", "--y", "-1:1:3",
                                       "--tile-size", "3"};
   std::vector<std::string> local{kCli, "local", "--threads", "1", "--progress", "quiet", "--out", c.dir() + "/l.h5"};
+  local.insert(local.end(), kPinnedPath.begin(), kPinnedPath.end());
   local.insert(local.end(), spec.begin(), spec.end());
   auto l = RunCommand(local);
   ASSERT_EQ(l.exit_code, 0) << l.output;
