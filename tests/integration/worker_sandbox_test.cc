@@ -288,5 +288,29 @@ TEST(WorkerSandboxTest, APathIntoTheWorkersCacheIsRefusedByTheWorkerEvenInsideAn
   EXPECT_EQ(c.WaitFinal(ok), "SUCCEEDED") << c.JobField(ok, "error") << w.Log();
 }
 
+// (f) A data directory is checked on the worker too, where it is opened: a worker whose roots are
+// narrower than the server's refuses an idx: directory outside them, and reads one inside.
+TEST(WorkerSandboxTest, AnIdxDirectoryOutsideTheWorkersRootsIsRefusedByTheWorker) {
+  Cluster c(/*allow_dir=*/true);
+  const std::string inner = c.dir() + "/inner";
+  std::filesystem::create_directories(inner + "/fm");
+  std::filesystem::create_directories(c.dir() + "/fm");
+  for (const char* f : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"}) {
+    std::filesystem::copy_file(std::string("/usr/share/datasets/fashion-mnist/") + f, c.dir() + "/fm/" + f);
+    std::filesystem::copy_file(std::string("/usr/share/datasets/fashion-mnist/") + f, inner + "/fm/" + f);
+  }
+  Process& w = c.StartWorker({"--allow-path-root", inner});
+  auto job = [&](const std::string& dir) {
+    return c.Submit({"--model", Model(), "--data", "idx:" + dir, "--data-as-path", "--max-samples", "64", "--x",
+                     "-1:1:3"});
+  };
+  const std::string outside = job(c.dir() + "/fm");  // the server allows it, the worker does not
+  ASSERT_EQ(c.WaitFinal(outside), "FAILED");
+  const std::string error = c.JobField(outside, "error");
+  EXPECT_NE(error.find("is outside the allowed roots (--allow-path-root)"), std::string::npos) << error;
+  const std::string inside = job(inner + "/fm");
+  EXPECT_EQ(c.WaitFinal(inside), "SUCCEEDED") << c.JobField(inside, "error") << w.Log();
+}
+
 }  // namespace
 }  // namespace landscape

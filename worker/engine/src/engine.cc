@@ -359,6 +359,11 @@ Result<std::vector<PointEvaluator::Split>> LoadSplits(const core::JobSpec& spec,
                                                                  src->kind == core::DataSource::Kind::kTensor) {
     LS_ASSIGN_OR_RETURN(std::string p, Resolve(opts, src->location));
     data_spec.source = "tensor:" + p;
+  } else if (src.ok() && opts.resolve &&
+             (src->kind == core::DataSource::Kind::kIdx || src->kind == core::DataSource::Kind::kCifar10)) {
+    // A data directory is a path too: the resolver (the worker's path policy) checks it where it is opened.
+    LS_ASSIGN_OR_RETURN(std::string p, Resolve(opts, src->location));
+    data_spec.source = (src->kind == core::DataSource::Kind::kIdx ? "idx:" : "cifar10:") + p;
   }
   std::vector<PointEvaluator::Split> splits;
   for (bool train : {true, false}) {
