@@ -38,7 +38,7 @@ skip=()
 for arg in "$@"; do
   case "$arg" in
     --no-torch) skip+=(libtorch-dev libdnnl-dev) ;;
-    --no-tests) skip+=(libgtest-dev libgmock-dev python3-torch python3-h5py python3-numpy python3-pytest dataset-fashion-mnist
+    --no-tests) skip+=(libgtest-dev libgmock-dev python3-torch python3-h5py python3-numpy python3-pytest dataset-fashion-mnist chromium
                        clang-14 libclang-rt-14-dev) ;;
     *) echo "install-deps: unknown option $arg (known: --no-torch --no-tests)" >&2; exit 2 ;;
   esac
