@@ -16,6 +16,7 @@
 #include "landscape/redis/reply.h"
 #include "landscape/redis/tile_queue.h"
 #include "process.h"
+#include "scripts.h"  // white-box: the reclaim race below runs the resolve step by itself
 
 namespace landscape {
 namespace {
@@ -227,6 +228,55 @@ TEST_F(RedisStoreTest, AbandonedTasksAreReclaimedThenDeadLettered) {
   EXPECT_NE(job->error.find("dead-letter"), std::string::npos) << job->error;
   EXPECT_EQ(Cmd({"XLEN", schema_.DeadLetter()}), "1");
   EXPECT_EQ(Cmd({"XLEN", schema_.Queue()}), "0");
+}
+
+// The race a Redis restart exposed (both workers' leases looked idle at once): worker b reclaims a's entry
+// with XAUTOCLAIM, a (slow, not dead) finishes its tile and acknowledges the entry, then b resolves the
+// entry. b must get nothing; binding the job's next tile to that acknowledged entry lost the tile for good
+// (nobody held the entry, the job's cursor had moved past the tile, the job never finished).
+TEST_F(RedisStoreTest, AnEntryAcknowledgedBetweenReclaimAndResolveGetsNoNewTask) {
+  auto sub = store_->Submit("t", "", Spec(4, 0, 2));  // two tiles
+  ASSERT_TRUE(sub.ok());
+  const std::string id = sub->job.id;
+  auto a = Queue("slow-worker", milliseconds(200));
+  auto b = Queue("other-worker", milliseconds(200));
+  Prepare(*a, id, 2);
+  auto t = a->Next(milliseconds(500));
+  ASSERT_TRUE(t.ok() && t->has_value());
+  std::this_thread::sleep_for(milliseconds(300));  // a's lease looks abandoned
+
+  // b's reclaim, step one: XAUTOCLAIM moves a's entry to b.
+  {
+    auto c = pool_->Acquire();
+    ASSERT_TRUE(c.ok());
+    auto claimed = (*c)->Command({"XCLAIM", schema_.Queue(), redis::Schema::kGroup, "other-worker", "200", (*t)->id,
+                                  "JUSTID"});
+    ASSERT_TRUE(claimed.ok()) << claimed.status();
+    ASSERT_EQ(claimed->size(), 1u);
+  }
+  // a finishes meanwhile: stored and acknowledged.
+  ASSERT_TRUE(a->Complete(**t, {1.0, 2.0, 3.0, 4.0}, 0.1).ok());
+  // b's reclaim, step two: the entry is no longer pending, so it carries no task.
+  {
+    auto c = pool_->Acquire();
+    ASSERT_TRUE(c.ok());
+    auto r = redis::scripts::ResolveTask().Run(**c, {schema_.Queue()},
+                                               {redis::Schema::kGroup, "other-worker", schema_.prefix(), (*t)->id});
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(r->view().is_nil()) << r->view().Describe();
+  }
+
+  // The job's other tile is still there for whoever asks next, and the job completes.
+  auto next = b->Next(milliseconds(500));
+  ASSERT_TRUE(next.ok() && next->has_value()) << next.status();
+  EXPECT_EQ((*next)->kind, core::Task::Kind::kTile);
+  EXPECT_NE((*next)->tile.index, (*t)->tile.index);
+  EXPECT_EQ((*next)->deliveries, 1);
+  ASSERT_TRUE(b->Complete(**next, {5.0, 6.0, 7.0, 8.0}, 0.1).ok());
+  auto job = store_->Get(id);
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->state, core::JobState::kSucceeded);
+  EXPECT_EQ(job->tiles_done, 2);
 }
 
 TEST_F(RedisStoreTest, CancelledJobsStoreNothingMore) {

@@ -353,19 +353,30 @@ local function pick()
 end
 
 -- The task behind queue entry `entry` (delivered to this consumer): the one
--- it was bound to, else a new one bound now. nil: nothing is ready, so the
--- entry (a surplus token of a job that ended) is acknowledged and deleted.
+-- it was bound to, else a new one bound now; with the entry's delivery count.
+-- nil: the entry is no longer this consumer's (its task finished and it was
+-- acknowledged, or another consumer claimed it since it was delivered here),
+-- or nothing is ready, and then the entry (a surplus token of a job that
+-- ended) is acknowledged and deleted.
+--
+-- The ownership check comes first: a worker that reclaimed an entry in one
+-- round trip and resolves it in the next must not bind a fresh task to an
+-- entry acknowledged in between (its first task done); that task would ride
+-- on a token nobody holds and never be computed.
 local function resolve(entry)
+  local p = redis.call('XPENDING', QUEUE, GROUP, entry, entry, 1)
+  if (not p[1]) or p[1][2] ~= CONSUMER then return nil end
+  local deliveries = p[1][4]
   local bound = redis.call('HGET', TASKS, entry)
   if bound then
     local fields = cjson.decode(bound)
     local state = redis.call('HGET', P .. 'job:' .. fields[4], 'state') or ''
-    return {entry, fields, state}
+    return {entry, fields, state, deliveries}
   end
   local got = pick()
   if got then
     redis.call('HSET', TASKS, entry, cjson.encode(got[1]))
-    return {entry, got[1], got[2]}
+    return {entry, got[1], got[2], deliveries}
   end
   redis.call('XACK', QUEUE, GROUP, entry)
   redis.call('XDEL', QUEUE, entry)

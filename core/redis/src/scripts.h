@@ -48,12 +48,13 @@ const Script& CancelJob();
 /// KEYS queue job; ARGV group consumer entry. -> {owned 0/1, job state or ""}.
 const Script& Heartbeat();
 /// KEYS queue; ARGV group consumer prefix. A new task without blocking, chosen by the fair scheduler, with its
-/// job's state: {id, {field, value, ...}, state}; nil when no token is waiting; an integer (tokens dropped)
-/// when tokens were waiting but no task was ready.
+/// job's state and delivery count: {id, {field, value, ...}, state, deliveries}; nil when no token is waiting;
+/// an integer (tokens dropped) when tokens were waiting but no task was ready.
 const Script& TakeTask();
 /// KEYS queue; ARGV group consumer prefix entry. The task bound to an entry this consumer holds, binding
-/// one by the fair scheduler when it has none: {id, {field, value, ...}, state}; nil when nothing is ready
-/// (the entry, a surplus token, is then acknowledged and deleted).
+/// one by the fair scheduler when it has none: {id, {field, value, ...}, state, deliveries}; nil when the
+/// entry is not pending for this consumer (acknowledged or claimed by another since), or when nothing is
+/// ready (the entry, a surplus token, is then acknowledged and deleted).
 const Script& ResolveTask();
 /// KEYS upload artifact; ARGV size chunks ttl_s tenant. -> 1 stored, 0 already present (upload discarded);
 /// either way a non-empty tenant is granted the artifact (field t:{tenant}).

@@ -27,9 +27,9 @@ Result<core::Task> TaskFromEntry(const StreamEntry& e) {
   return t;
 }
 
-// A take_task/resolve_task reply {entry, {field, value, ...}, state} as a task.
+// A take_task/resolve_task reply {entry, {field, value, ...}, state, deliveries} as a task.
 Result<core::Task> TaskFromResolved(const ReplyView& r) {
-  if (r.size() != 3) return core::Internal("redis: take task: unexpected reply " + r.Describe());
+  if (r.size() != 4) return core::Internal("redis: take task: unexpected reply " + r.Describe());
   StreamEntry e;
   e.id = std::string(r[0].str());
   const ReplyView f = r[1];
@@ -40,6 +40,7 @@ Result<core::Task> TaskFromResolved(const ReplyView& r) {
     auto st = core::ParseJobState(state);
     if (st.ok()) task.job_state = *st;
   }
+  LS_ASSIGN_OR_RETURN(task.deliveries, ParseInteger(r[3], "take task deliveries"));
   return task;
 }
 
@@ -78,22 +79,20 @@ Result<std::optional<core::Task>> RedisTileQueue::ClaimAbandoned(Connection& c) 
     }
     LS_ASSIGN_OR_RETURN(AutoClaim claim, ParseXAutoClaim(r.view(), "XAUTOCLAIM"));
     for (const StreamEntry& token : claim.entries) {
-      LS_ASSIGN_OR_RETURN(Reply p, c.Command({"XPENDING", schema_.Queue(), Schema::kGroup, token.id, token.id, "1"}));
-      LS_ASSIGN_OR_RETURN(auto pending, ParsePending(p.view(), "XPENDING"));
-      // The entry is a token: the task it was bound to when first taken (or one bound now).
+      // The entry is a token: the task it was bound to when first taken (or one bound now). nil: a surplus
+      // token (dropped), or one acknowledged or claimed by another consumer since XAUTOCLAIM.
       LS_ASSIGN_OR_RETURN(Reply bound, scripts::ResolveTask().Run(c, {schema_.Queue()},
                                                                   {Schema::kGroup, consumer_, schema_.prefix(), token.id}));
-      if (bound.view().is_nil()) continue;  // a surplus token, dropped
+      if (bound.view().is_nil()) continue;
+      auto task = TaskFromResolved(bound.view());
+      if (!task.ok()) {  // unreadable: drop it rather than crash every worker on it
+        LS_RETURN_IF_ERROR(c.Command({"XACK", schema_.Queue(), Schema::kGroup, token.id}).status());
+        continue;
+      }
       StreamEntry e;
       e.id = token.id;
       const ReplyView f = bound[1];
       for (size_t i = 0; i + 1 < f.size(); i += 2) e.fields.emplace_back(std::string(f[i].str()), std::string(f[i + 1].str()));
-      auto task = TaskFromEntry(e);
-      if (!task.ok()) {  // unreadable: drop it rather than crash every worker on it
-        LS_RETURN_IF_ERROR(c.Command({"XACK", schema_.Queue(), Schema::kGroup, e.id}).status());
-        continue;
-      }
-      task->deliveries = pending.empty() ? 1 : pending[0].deliveries;
       if (task->deliveries > opts_.max_deliveries) {
         const std::string what = task->kind == core::Task::Kind::kTile
                                      ? "tile " + std::to_string(task->tile.index)
@@ -141,7 +140,7 @@ Result<std::optional<core::Task>> RedisTileQueue::Next(std::chrono::milliseconds
     }
     LS_RETURN_IF_ERROR(taken.status());
     if (taken->view().is_integer()) return std::optional<core::Task>();  // surplus tokens dropped: ask again
-    if (taken->size() == 3) {
+    if (taken->size() == 4) {
       LS_ASSIGN_OR_RETURN(core::Task task, TaskFromResolved(taken->view()));
       return std::optional<core::Task>(std::move(task));
     }
