@@ -256,12 +256,7 @@ int RemoteClient::Get(const GetOptions& o) {
       header = chunk.header();
       auto spec = convert::SpecFromProto(header.job().spec());
       if (!spec.ok()) return Report(spec.status());
-      std::vector<std::string> metrics(header.metric_names().begin(), header.metric_names().end());
-      surface = io::NewSurface(spec->grid, metrics, "");
-      surface->attributes["spec"] = core::SpecToJson(*spec);
-      surface->attributes["computation_key"] = core::ComputationKey(*spec);
-      surface->attributes["job"] = header.job().name();
-      for (const auto& [k, v] : spec->labels) surface->attributes["label_" + k] = v;
+      surface = io::NewJobSurface(*spec, header.job().name(), "");
     }
     if (!surface) return Report(core::Internal("the server sent tiles before the surface header"));
     const auto total = static_cast<int64_t>(surface->PointCount());
@@ -283,8 +278,8 @@ int RemoteClient::Get(const GetOptions& o) {
   if (!s.ok()) return Report(s);
   if (!surface) return Report(core::Internal("the server sent no surface"));
   const bool partial = surface->DoneCount() < surface->PointCount();
-  surface->attributes["partial"] = partial ? "true" : "false";
-  for (const auto& [k, v] : header.job().surface_attributes()) surface->attributes[k] = v;
+  io::FinishJobSurface({header.job().surface_attributes().begin(), header.job().surface_attributes().end()},
+                       &*surface);
 
   // The direction file in the reference's layout, and a PCA job's projection file.
   std::filesystem::path stem(o.out);

@@ -174,6 +174,16 @@ void HttpApi::Impl::Routes(httplib::Server& s) {
   };
   s.Get(job + "/surface", api(surface(false)));
   s.Get(job + "/surface.csv", api(surface(true)));
+  // The surface file as `landscape get --out` writes it; a job not yet finished gives its partial
+  // surface (attribute partial = "true", point_done), as `landscape get` does, never an error.
+  s.Get(job + "/surface.h5", api([this](const auto& req, auto& res, const std::string& t) {
+    auto j = Job(req, t);
+    if (!j.ok()) return SendError(res, j.status());
+    auto bytes = http::SurfaceH5(service, *j);
+    if (!bytes.ok()) return SendError(res, bytes.status());
+    res.set_header("Content-Disposition", "attachment; filename=\"" + j->id + ".h5\"");
+    res.set_content(*bytes, "application/x-hdf5");
+  }));
   s.Get(job + "/events", api([this](const auto& req, auto& res, const std::string& t) { Events(req, res, t); }));
   s.Options(R"(/api/v1/.*)", [this](const httplib::Request& req, httplib::Response& res) {
     Cors(req, res);

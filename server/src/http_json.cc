@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "landscape/io/hdf5_files.h"
+
 namespace landscape::server::http {
 
 using nlohmann::json;
@@ -72,28 +74,48 @@ json EventJson(const core::JobEvent& ev, const std::vector<std::string>& metrics
   return j;
 }
 
-core::Result<json> SurfaceJson(JobService* service, const core::JobRecord& job, int64_t now_ms) {
-  const std::vector<std::string> metrics = job.spec.MetricNames();
+namespace {
+
+// Every finished tile's values: values[m][k] for metric m at flat point k (NaN where unfinished).
+struct SurfaceValues {
+  std::vector<std::vector<double>> values;
+  std::vector<uint8_t> done;
+  int64_t points_done = 0;
+};
+
+core::Result<SurfaceValues> CollectSurface(JobService* service, const core::JobRecord& job, size_t metrics) {
   const int64_t points = job.spec.grid.PointCount();
-  std::vector<std::vector<double>> values(metrics.size(), std::vector<double>(points, NAN));
-  std::vector<int> done(points, 0);
-  int64_t next = 0, points_done = 0;
+  SurfaceValues out;
+  out.values.assign(metrics, std::vector<double>(points, NAN));
+  out.done.assign(points, 0);
+  int64_t next = 0;
   while (next < job.tiles_total) {
     const int64_t before = next;
     LS_ASSIGN_OR_RETURN(std::vector<TileValues> tiles, service->ReadSurfaceTiles(job, &next));
     for (const auto& t : tiles) {
       const int64_t n = t.end - t.begin;
       if (t.begin < 0 || t.end > points || n <= 0) continue;
-      for (size_t m = 0; m < metrics.size(); ++m) {
+      for (size_t m = 0; m < metrics; ++m) {
         for (int64_t i = 0; i < n && static_cast<size_t>(m * n + i) < t.values.size(); ++i) {
-          values[m][t.begin + i] = t.values[m * n + i];
+          out.values[m][t.begin + i] = t.values[m * n + i];
         }
       }
-      for (int64_t i = t.begin; i < t.end; ++i) done[i] = 1;
-      points_done += n;
+      for (int64_t i = t.begin; i < t.end; ++i) out.done[i] = 1;
+      out.points_done += n;
     }
     if (next <= before) break;  // no progress: never loop
   }
+  return out;
+}
+
+}  // namespace
+
+core::Result<json> SurfaceJson(JobService* service, const core::JobRecord& job, int64_t now_ms) {
+  const std::vector<std::string> metrics = job.spec.MetricNames();
+  const int64_t points = job.spec.grid.PointCount();
+  LS_ASSIGN_OR_RETURN(SurfaceValues sv, CollectSurface(service, job, metrics.size()));
+  const auto& values = sv.values;
+  const int64_t points_done = sv.points_done;
   json j;
   j["job"] = JobJson(job, now_ms);
   j["axes"] = {{"x", job.spec.grid.x.Coordinates()},
@@ -105,10 +127,24 @@ core::Result<json> SurfaceJson(JobService* service, const core::JobRecord& job, 
     ms[metrics[m]] = std::move(a);
   }
   j["metrics"] = std::move(ms);
-  j["done"] = done;
+  j["done"] = std::vector<int>(sv.done.begin(), sv.done.end());
   j["points_done"] = points_done;
   j["complete"] = points_done == points && job.state == core::JobState::kSucceeded;
   return j;
+}
+
+core::Result<std::string> SurfaceH5(JobService* service, const core::JobRecord& job) {
+  io::Surface s = io::NewJobSurface(job.spec, core::JobName(job.id), job.dir_artifact);
+  LS_ASSIGN_OR_RETURN(SurfaceValues sv, CollectSurface(service, job, s.metric_names.size()));
+  for (size_t m = 0; m < s.metric_names.size(); ++m) {
+    std::vector<double>& dst = s.metrics[s.metric_names[m]];
+    for (size_t k = 0; k < dst.size(); ++k) {
+      if (sv.done[k]) dst[k] = sv.values[m][k];
+    }
+  }
+  s.done = std::move(sv.done);
+  io::FinishJobSurface(job.attributes, &s);
+  return io::SurfaceFileImage(s);
 }
 
 std::string SurfaceCsv(const json& s) {

@@ -24,6 +24,12 @@ nlohmann::json EventJson(const core::JobEvent& ev, const std::vector<std::string
 /// "done": [0|1 per point], "points_done", "complete"}; flat index k = iy * nx + ix (row = y).
 core::Result<nlohmann::json> SurfaceJson(JobService* service, const core::JobRecord& job, int64_t now_ms);
 
+/// The surface so far as an HDF5 file in the layout `landscape get --out` writes
+/// (io::NewJobSurface, io::SurfaceFileImage): unfinished points hold the reference's
+/// sentinels, `point_done` says which are computed, the attribute "partial" is "true"
+/// until every point is; dir_file is the job's direction file reference ("artifact:<sha256>").
+core::Result<std::string> SurfaceH5(JobService* service, const core::JobRecord& job);
+
 /// The same as CSV: "ix,iy,alpha,beta,<metrics...>" for every finished point, in flat order.
 std::string SurfaceCsv(const nlohmann::json& surface);
 

@@ -78,6 +78,14 @@ def test_job_page_fills_in_and_escapes(cluster, browser):
     # Every point of the map is computed: no grey (200, 200, 200) cell left at the centre.
     centre = browser.evaluate("Array.from(document.getElementById('heat').getContext('2d').getImageData(240, 240, 1, 1).data)")
     assert centre[:3] != [200, 200, 200]
+    # The HDF5 download button fetches surface.h5 with the token and saves it as <id>.h5.
+    browser.evaluate("""window.__dl = null; const made = URL.createObjectURL;
+      URL.createObjectURL = (b) => { window.__blob = b; return made(b); };
+      HTMLAnchorElement.prototype.click = function () { window.__dl = this.download; };
+      document.querySelector('[data-dl="surface.h5"]').click(); true""")
+    assert poll(browser, "window.__dl", lambda v: bool(v)) == job + ".h5"
+    magic = browser.evaluate("window.__blob.slice(0, 4).text().then(t => [window.__blob.size, t.slice(1)])")
+    assert magic[1] == "HDF" and magic[0] > 1000, magic
     # The jobs table shows the hostile label as text too.
     browser.evaluate("location.href = '/'; true")
     cells = poll(browser, "[...document.querySelectorAll('#jobrows .label')].map(e => e.textContent)",

@@ -47,7 +47,8 @@ def test_auth_and_tenant_isolation_on_every_route(cluster):
     job = cluster.submit(ALICE, labels=["team=vision"], name="alice job")
     cluster.wait_state(job)
     routes = [("GET", f"/api/v1/jobs/{job}"), ("GET", f"/api/v1/jobs/{job}/surface"),
-              ("GET", f"/api/v1/jobs/{job}/surface.csv"), ("GET", f"/api/v1/jobs/{job}/events"),
+              ("GET", f"/api/v1/jobs/{job}/surface.csv"), ("GET", f"/api/v1/jobs/{job}/surface.h5"),
+              ("GET", f"/api/v1/jobs/{job}/events"),
               ("POST", f"/api/v1/jobs/{job}:cancel")]
     for method, path in routes + [("GET", "/api/v1/jobs"), ("POST", "/api/v1/jobs")]:
         for token in (None, "wrong-token-000000", ALICE[:-1]):

@@ -352,6 +352,27 @@ Result<DirectionSet> ReadDirectionFile(const std::string& path) {
 
 std::string Hdf5Version() { return H5_VERS_INFO; }
 
+namespace {
+
+// The surface file's datasets and attributes into an open file (the layout in hdf5_files.h).
+bool WriteSurfaceContents(hid_t f, const Surface& s) {
+  const auto nx = static_cast<int64_t>(s.nx());
+  const auto ny = static_cast<int64_t>(s.ny());
+  const std::vector<int64_t> shape = s.is_2d() ? std::vector<int64_t>{ny, nx} : std::vector<int64_t>{nx};
+  bool ok = WriteStringDataset(f, "dir_file", s.dir_file) && WriteDoubles(f, "xcoordinates", {nx}, s.x);
+  if (ok && s.is_2d()) ok = WriteDoubles(f, "ycoordinates", {ny}, s.y);
+  for (const auto& name : s.metric_names) ok = ok && WriteDoubles(f, name.c_str(), shape, s.metrics.at(name));
+  if (ok) {
+    h5::Space space = MakeSpace(shape);
+    h5::Dataset ds(H5Dcreate2(f, "point_done", H5T_NATIVE_UINT8, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    ok = ds.valid() && H5Dwrite(ds.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, s.done.data()) >= 0;
+  }
+  for (const auto& [k, v] : s.attributes) ok = ok && WriteStringAttribute(f, k, v);
+  return ok;
+}
+
+}  // namespace
+
 Status WriteSurfaceFile(const std::string& path, const Surface& s) {
   std::lock_guard<std::mutex> lock(h5::LibraryMutex());
   h5::Init();
@@ -359,29 +380,29 @@ Status WriteSurfaceFile(const std::string& path, const Surface& s) {
   {
     h5::File f(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
     if (!f.valid()) return Status(StatusCode::kInternal, "cannot create " + path);
-    const auto nx = static_cast<int64_t>(s.nx());
-    const auto ny = static_cast<int64_t>(s.ny());
-    const std::vector<int64_t> shape = s.is_2d() ? std::vector<int64_t>{ny, nx} : std::vector<int64_t>{nx};
-    bool ok = WriteStringDataset(f.get(), "dir_file", s.dir_file) &&
-              WriteDoubles(f.get(), "xcoordinates", {nx}, s.x);
-    if (ok && s.is_2d()) ok = WriteDoubles(f.get(), "ycoordinates", {ny}, s.y);
-    for (const auto& name : s.metric_names) {
-      ok = ok && WriteDoubles(f.get(), name.c_str(), shape, s.metrics.at(name));
-    }
-    if (ok) {
-      h5::Space space = MakeSpace(shape);
-      h5::Dataset ds(H5Dcreate2(f.get(), "point_done", H5T_NATIVE_UINT8, space.get(), H5P_DEFAULT, H5P_DEFAULT,
-                                H5P_DEFAULT));
-      ok = ds.valid() && H5Dwrite(ds.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, s.done.data()) >= 0;
-    }
-    for (const auto& [k, v] : s.attributes) ok = ok && WriteStringAttribute(f.get(), k, v);
-    if (!ok) {
+    if (!WriteSurfaceContents(f.get(), s)) {
       f.reset();
       std::filesystem::remove(tmp);
       return Status(StatusCode::kInternal, "cannot write surface file " + path);
     }
   }
   return Commit(tmp, path);
+}
+
+Result<std::string> SurfaceFileImage(const Surface& s) {
+  std::lock_guard<std::mutex> lock(h5::LibraryMutex());
+  h5::Init();
+  const Status failed(StatusCode::kInternal, "cannot build the surface file in memory");
+  // The core driver keeps the file in memory (no backing store); the name only identifies it.
+  h5::Plist fapl(H5Pcreate(H5P_FILE_ACCESS));
+  if (!fapl.valid() || H5Pset_fapl_core(fapl.get(), 1 << 20, 0) < 0) return failed;
+  h5::File f(H5Fcreate("surface-image.h5", H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()));
+  if (!f.valid() || !WriteSurfaceContents(f.get(), s) || H5Fflush(f.get(), H5F_SCOPE_GLOBAL) < 0) return failed;
+  const ssize_t size = H5Fget_file_image(f.get(), nullptr, 0);
+  if (size <= 0) return failed;
+  std::string bytes(static_cast<size_t>(size), '\0');
+  if (H5Fget_file_image(f.get(), bytes.data(), bytes.size()) != size) return failed;
+  return bytes;
 }
 
 Result<Surface> ReadSurfaceFile(const std::string& path) {

@@ -47,5 +47,6 @@ using Dataset = Handle<H5Dclose>;
 using Space = Handle<H5Sclose>;
 using Type = Handle<H5Tclose>;
 using Attribute = Handle<H5Aclose>;
+using Plist = Handle<H5Pclose>;
 
 }  // namespace landscape::io::h5

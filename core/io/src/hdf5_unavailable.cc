@@ -16,6 +16,7 @@ std::string Hdf5Version() { return "none"; }
 Status WriteDirectionFile(const std::string& path, const DirectionSet&) { return Unavailable(path); }
 Result<DirectionSet> ReadDirectionFile(const std::string& path) { return Unavailable(path); }
 Status WriteSurfaceFile(const std::string& path, const Surface&) { return Unavailable(path); }
+Result<std::string> SurfaceFileImage(const Surface&) { return Unavailable("surface file"); }
 Result<Surface> ReadSurfaceFile(const std::string& path) { return Unavailable(path); }
 Status WriteProjectionFile(const std::string& path, const Projection&) { return Unavailable(path); }
 Result<Projection> ReadProjectionFile(const std::string& path) { return Unavailable(path); }

@@ -23,4 +23,18 @@ Surface NewSurface(const core::GridSpec& grid, const std::vector<std::string>& m
   return s;
 }
 
+Surface NewJobSurface(const core::JobSpec& spec, const std::string& job_name, const std::string& dir_file) {
+  Surface s = NewSurface(spec.grid, spec.MetricNames(), dir_file);
+  s.attributes["spec"] = core::SpecToJson(spec);
+  s.attributes["computation_key"] = core::ComputationKey(spec);
+  s.attributes["job"] = job_name;
+  for (const auto& [k, v] : spec.labels) s.attributes["label_" + k] = v;
+  return s;
+}
+
+void FinishJobSurface(const std::map<std::string, std::string>& job_attributes, Surface* surface) {
+  surface->attributes["partial"] = surface->DoneCount() < surface->PointCount() ? "true" : "false";
+  for (const auto& [k, v] : job_attributes) surface->attributes[k] = v;
+}
+
 }  // namespace landscape::io

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "landscape/core/grid.h"
+#include "landscape/core/spec.h"
 #include "landscape/core/status.h"
 #include "landscape/io/arrays.h"
 
@@ -77,9 +78,19 @@ struct Surface {
 Surface NewSurface(const core::GridSpec& grid, const std::vector<std::string>& metric_names,
                    const std::string& dir_file);
 
+/// A service job's surface as `landscape get` and the server's HTTP download
+/// write it: the spec's grid and metrics, every point unfinished, and the root
+/// attributes spec (JSON), computation_key, job (`job_name`) and label_<key>.
+Surface NewJobSurface(const core::JobSpec& spec, const std::string& job_name, const std::string& dir_file);
+/// Once its values are in: the attribute "partial" ("true" while a point is
+/// unfinished) and the job's prepared attributes (core::JobRecord::attributes).
+void FinishJobSurface(const std::map<std::string, std::string>& job_attributes, Surface* surface);
+
 /// Writes atomically (a temporary file renamed over `path`), so a reader or a
 /// crash never sees a half-written file.
 Status WriteSurfaceFile(const std::string& path, const Surface& surface);
+/// The bytes of the file WriteSurfaceFile writes, built in memory (no file).
+Result<std::string> SurfaceFileImage(const Surface& surface);
 /// Reads our files and the reference's (square grids; `point_done` is then
 /// derived the reference's way: loss > 0).
 Result<Surface> ReadSurfaceFile(const std::string& path);
