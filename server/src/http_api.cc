@@ -68,6 +68,7 @@ struct HttpApi::Impl {
   std::mutex mu;
   std::condition_variable cv;
   bool stopping = false;
+  bool redis_ok = true;  // as of the readiness loop's last PING
 
   core::Result<std::string> Tenant(const httplib::Request& req) const {
     if (!req.has_header("Authorization")) return auth->AuthenticateHeader(nullptr);
@@ -190,10 +191,11 @@ void HttpApi::Impl::Routes(httplib::Server& s) {
     res.status = 204;
   });
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
+  // Ready: serving and Redis answers (503 with the reason otherwise). Alive: the process answers.
   s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
     std::lock_guard<std::mutex> lock(mu);
-    res.status = stopping ? 503 : 200;
-    res.set_content(stopping ? "stopping\n" : "ok\n", "text/plain");
+    res.status = stopping || !redis_ok ? 503 : 200;
+    res.set_content(stopping ? "stopping\n" : !redis_ok ? "redis unreachable\n" : "ok\n", "text/plain");
   });
   // The web UI: embedded files; "/" and "/jobs/..." are the single page.
   s.Get(R"(/(.*))", [](const httplib::Request& req, httplib::Response& res) {
@@ -362,6 +364,11 @@ void HttpApi::Shutdown() {
   }
   http_->stop();  // no new connections; SSE streams end when the hub shuts down (closed callbacks)
   if (thread_.joinable()) thread_.join();
+}
+
+void HttpApi::SetRedisReachable(bool reachable) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->redis_ok = reachable;
 }
 
 HttpApi::~HttpApi() { Shutdown(); }

@@ -48,6 +48,9 @@ class HttpApi {
   int port() const { return port_; }
   /// Not ready (/readyz 503), every SSE stream ended, no new connections, joined. Idempotent.
   void Shutdown();
+  /// Whether Redis answers (the server's readiness loop, every 2 s): /readyz is 200 only
+  /// while it does and the server is not stopping; /healthz (alive) does not depend on it.
+  void SetRedisReachable(bool reachable);
 
   struct Impl;
 

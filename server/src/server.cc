@@ -107,6 +107,7 @@ void Server::ReadinessLoop() {
       }
     }
     server_->GetHealthCheckService()->SetServingStatus(kServiceName, ok);
+    if (http_) http_->SetRedisReachable(ok);
     last = ok;
     cv_.wait_for(lock, std::chrono::seconds(2), [&] { return stopping_; });
   }

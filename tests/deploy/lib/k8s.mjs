@@ -11,6 +11,7 @@ import { toolRequire, toolPath, toolsDir } from "./tools.mjs";
 import {
   GRPC_PORT,
   API_METRICS_PORT,
+  API_HTTP_PORT,
   DRAIN_MARGIN_S,
   OPERATOR_SECRETS,
   IMAGES,
@@ -98,6 +99,33 @@ function envValue(container, name, docs) {
 
 function containerPort(container, portRef) {
   return (container.ports || []).find((p) => (typeof portRef === "number" ? p.containerPort === portRef : p.name === portRef));
+}
+
+// The API's probes. With --http: readiness is GET /readyz on the --http port (503 while Redis is
+// unreachable or the server stops). Liveness asks about the process only, never Redis (a Redis outage
+// must not restart every API pod): a native gRPC probe of service "" on --listen, or GET /healthz on
+// the --http port. Without --http both are native gRPC probes (readiness: the API's service name).
+function checkApiProbes(w, c, args, listen, err) {
+  const http = args.has("--http") ? portOf(args.get("--http")) : null;
+  if (args.has("--http")) {
+    if (http !== API_HTTP_PORT) err(w, `--http port ${http} is not the documented ${API_HTTP_PORT}`);
+    const named = containerPort(c, "http");
+    if (!named || named.containerPort !== http) err(w, `container port "http" (${named?.containerPort}) differs from --http port ${http}`);
+  }
+  const onHttp = (p) => p?.httpGet && (containerPort(c, p.httpGet.port)?.containerPort ?? p.httpGet.port) === http;
+  const onListen = (p) => p?.grpc && p.grpc.port === listen;
+  const r = c.readinessProbe, l = c.livenessProbe;
+  if (http !== null) {
+    if (!onHttp(r) || r.httpGet.path !== "/readyz") err(w, `readinessProbe must be httpGet /readyz on the --http port ${http}`);
+  } else if (!onListen(r) || r.grpc.service !== "landscape.v1.LandscapeService") {
+    err(w, `readinessProbe must be a native gRPC probe of landscape.v1.LandscapeService on the --listen port ${listen}`);
+  }
+  const liveHttp = http !== null && onHttp(l) && l.httpGet.path === "/healthz";
+  const liveGrpc = onListen(l) && !l.grpc.service;
+  if (!liveHttp && !liveGrpc) {
+    err(w, `livenessProbe must be a native gRPC probe (service "") on the --listen port ${listen}` +
+           (http !== null ? ` or httpGet /healthz on the --http port ${http}` : ""));
+  }
 }
 
 function quantityToNumber(q) {
@@ -263,10 +291,7 @@ export function checkOverlay(docs, { overlay, version, flagsOf, queue }) {
     const grpc = containerPort(c, "grpc");
     if (!grpc || grpc.containerPort !== listen) err(w, `container port "grpc" (${grpc?.containerPort}) differs from --listen port ${listen}`);
     if (listen !== GRPC_PORT) err(w, `--listen port ${listen} is not the documented gRPC port ${GRPC_PORT}`);
-    for (const probe of ["readinessProbe", "livenessProbe"]) {
-      if (!c[probe]?.grpc) err(w, `${probe} must be a native gRPC probe (grpc.health.v1)`);
-      else if (c[probe].grpc.port !== listen) err(w, `${probe}.grpc.port ${c[probe].grpc.port} is not the --listen port ${listen}`);
-    }
+    checkApiProbes(w, c, args, listen, err);
     const metrics = portOf(args.get("--metrics"));
     if (metrics !== API_METRICS_PORT) err(w, `--metrics port ${metrics} is not the documented ${API_METRICS_PORT}`);
     if (!containerPort(c, metrics ?? -1)) err(w, `--metrics port ${metrics} is not a container port`);
