@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -37,6 +38,47 @@ core::Result<std::string> ReadSecret(const std::string& value, const std::string
 
 TokenAuth TokenAuth::Open() { return TokenAuth(); }
 
+namespace {
+
+// Sets `*slot` from "KEY=VALUE" unless another line said otherwise. `where` is "FILE:LINE".
+template <typename T>
+Status SetOnce(std::optional<T>* slot, T value, const std::string& key, const std::string& where) {
+  if (*slot && *slot != value) {
+    return core::InvalidArgument("--tokens", where + ": " + key + " differs from an earlier line of the same tenant");
+  }
+  *slot = value;
+  return Status::Ok();
+}
+
+// One "KEY=VALUE" word of a tokens-file line into the tenant's policy.
+Status ParsePolicyWord(const std::string& word, TenantPolicy* p, const std::string& where) {
+  const auto eq = word.find('=');
+  const std::string key = word.substr(0, eq == std::string::npos ? 0 : eq);
+  const std::string value = eq == std::string::npos ? "" : word.substr(eq + 1);
+  const auto bad = [&](const std::string& why) { return core::InvalidArgument("--tokens", where + ": " + why); };
+  if (key.empty() || value.empty()) {
+    return bad("expected 'TOKEN TENANT [KEY=VALUE ...]', got '" + word + "'");
+  }
+  char* end = nullptr;
+  if (key == "weight") {
+    const double w = std::strtod(value.c_str(), &end);
+    if (*end != '\0' || !(w > 0) || w > 1e6) return bad("weight must be a number in (0, 1e6]");
+    return SetOnce(&p->weight, w, key, where);
+  }
+  std::optional<int64_t>* slot = key == "max_jobs"              ? &p->max_jobs
+                                 : key == "max_queued_points"   ? &p->max_queued_points
+                                 : key == "max_tiles_in_flight" ? &p->max_tiles_in_flight
+                                                                : nullptr;
+  if (slot == nullptr) {
+    return bad("unknown key '" + key + "' (weight, max_jobs, max_queued_points, max_tiles_in_flight)");
+  }
+  const long long n = std::strtoll(value.c_str(), &end, 10);
+  if (*end != '\0' || n < 0) return bad(key + " must be a whole number >= 0 (0: no quota)");
+  return SetOnce(slot, static_cast<int64_t>(n), key, where);
+}
+
+}  // namespace
+
 core::Result<TokenAuth> TokenAuth::FromFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return core::InvalidArgument("--tokens", "cannot read the tokens file " + path);
@@ -57,8 +99,8 @@ core::Result<TokenAuth> TokenAuth::FromText(const std::string& text, const std::
     std::string token, tenant, extra;
     if (!(words >> token)) continue;
     const std::string where = origin + ":" + std::to_string(n);
-    if (!(words >> tenant) || (words >> extra)) {
-      return core::InvalidArgument("--tokens", where + ": expected 'TOKEN TENANT'");
+    if (!(words >> tenant)) {
+      return core::InvalidArgument("--tokens", where + ": expected 'TOKEN TENANT [KEY=VALUE ...]'");
     }
     for (char c : tenant) {
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
@@ -69,6 +111,10 @@ core::Result<TokenAuth> TokenAuth::FromText(const std::string& text, const std::
     std::string digest = SecretDigest(token);
     if (!seen.insert(digest).second) {
       return core::InvalidArgument("--tokens", where + ": the same token is listed twice");
+    }
+    while (words >> extra) {
+      TenantPolicy& policy = a.policies_[tenant];
+      LS_RETURN_IF_ERROR(ParsePolicyWord(extra, &policy, where));
     }
     a.tenants_.emplace_back(std::move(digest), tenant);
   }

@@ -1,9 +1,14 @@
 // Bearer-token authentication. A tokens file lists one "TOKEN TENANT" pair a
 // line ('#' starts a comment); each tenant sees only its own jobs. Without a
-// tokens file every caller is the tenant "default".
+// tokens file every caller is the tenant "default". A line may go on with the
+// tenant's scheduling policy as KEY=VALUE words (docs/service.md, Quotas):
+//   weight=2 max_jobs=10 max_queued_points=100000 max_tiles_in_flight=4
+// Lines of the same tenant must not disagree on a key.
 #pragma once
 
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -26,6 +31,14 @@ std::string SecretDigest(std::string_view secret);
 /// readable file, as the value itself. Errors name `flag`; secrets need 8 characters.
 core::Result<std::string> ReadSecret(const std::string& value, const std::string& flag);
 
+/// What the tokens file says of a tenant's scheduling; unset: the server's default (its flags).
+struct TenantPolicy {
+  std::optional<double> weight;                // > 0: share of the workers across tenants
+  std::optional<int64_t> max_jobs;             // >= 0 (0: none): active jobs
+  std::optional<int64_t> max_queued_points;    // points of active jobs not yet done
+  std::optional<int64_t> max_tiles_in_flight;  // tiles being computed at once
+};
+
 class TokenAuth {
  public:
   /// Accepts every caller as "default".
@@ -42,9 +55,12 @@ class TokenAuth {
   /// The same from an HTTP "Authorization" header's value (nullptr: no header).
   core::Result<std::string> AuthenticateHeader(const std::string* authorization) const;
   size_t size() const { return tenants_.size(); }
+  /// The policies the tokens file gives, by tenant (tenants without any are absent).
+  const std::map<std::string, TenantPolicy>& policies() const { return policies_; }
 
  private:
   bool open_ = true;
+  std::map<std::string, TenantPolicy> policies_;
   std::vector<std::pair<std::string, std::string>> tenants_;  // (SecretDigest(token), tenant)
 };
 

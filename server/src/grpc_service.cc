@@ -398,7 +398,8 @@ grpc::ServerUnaryReactor* LandscapeServiceImpl::SubmitJob(grpc::CallbackServerCo
                                                           const v1::SubmitJobRequest* req, v1::Job* resp) {
   return Unary(deps_, "SubmitJob", ctx, [this, req, resp](const std::string& tenant) -> Status {
     LS_ASSIGN_OR_RETURN(core::JobSpec spec, convert::SpecFromProto(req->spec()));
-    LS_ASSIGN_OR_RETURN(redis::SubmitOutcome out, deps_.service->Submit(tenant, req->request_id(), spec));
+    LS_ASSIGN_OR_RETURN(redis::SubmitOutcome out,
+                        deps_.service->Submit(tenant, req->request_id(), spec, req->priority()));
     convert::JobToProto(out.job, NowMs(), resp);
     if (out.created) {
       spdlog::info("job submitted job_id={} tenant={} points={} request_id=\"{}\"", out.job.id, tenant,

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <mutex>
 
@@ -141,11 +142,22 @@ void HttpApi::Impl::Routes(httplib::Server& s) {
   };
   const std::string job = R"(/api/v1/jobs/([^/:]*))";
   s.Get("/api/v1/jobs", api([this](const auto& req, auto& res, const std::string& t) { List(req, res, t); }));
-  // Submit: the body is a JobSpec as JSON (core::SpecToJson's form); ?request_id= makes retries idempotent.
+  // Submit: the body is a JobSpec as JSON (core::SpecToJson's form); ?request_id= makes retries idempotent;
+  // ?priority= orders the tenant's own jobs.
   s.Post("/api/v1/jobs", api([this](const auto& req, auto& res, const std::string& t) {
     auto spec = core::SpecFromJson(req.body);
     if (!spec.ok()) return SendError(res, spec.status());
-    auto out = service->Submit(t, req.get_param_value("request_id"), *spec);
+    int priority = 0;  // ?priority=N: as SubmitJobRequest.priority
+    if (req.has_param("priority")) {
+      const std::string v = req.get_param_value("priority");
+      char* end = nullptr;
+      const long p = std::strtol(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || p < -100 || p > 100) {
+        return SendError(res, core::InvalidArgument("priority", "must be a whole number in [-100, 100]"));
+      }
+      priority = static_cast<int>(p);
+    }
+    auto out = service->Submit(t, req.get_param_value("request_id"), *spec, priority);
     if (!out.ok()) return SendError(res, out.status());
     if (out->created) spdlog::info("job submitted (http) job_id={} tenant={}", out->job.id, t);
     SendJson(res, out->created ? 201 : 200, http::JobJson(out->job, NowMs()));

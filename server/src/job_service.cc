@@ -1,5 +1,6 @@
 #include "job_service.h"
 
+#include "landscape/core/architectures.h"
 #include "landscape/core/artifacts.h"
 #include "landscape/core/sha256.h"
 
@@ -110,7 +111,9 @@ Status JobService::Validate(const std::string& tenant, const core::JobSpec& spec
   LS_RETURN_IF_ERROR(CheckLimits(spec));
   const core::ModelSpec& m = spec.model;
   LS_RETURN_IF_ERROR(CheckRef(tenant, m.model, "model.model"));
-  if (!m.arch.empty()) LS_RETURN_IF_ERROR(CheckRef(tenant, m.arch, "model.arch"));
+  if (!m.arch.empty() && !core::IsArchitectureName(m.arch)) {  // a built-in name is built by the workers
+    LS_RETURN_IF_ERROR(CheckRef(tenant, m.arch, "model.arch"));
+  }
   if (!m.model2.empty()) LS_RETURN_IF_ERROR(CheckRef(tenant, m.model2, "model.model2"));
   if (!m.model3.empty()) LS_RETURN_IF_ERROR(CheckRef(tenant, m.model3, "model.model3"));
   int64_t checkpoint_bytes = 0;
@@ -139,13 +142,17 @@ Status JobService::Validate(const std::string& tenant, const core::JobSpec& spec
 }
 
 Result<redis::SubmitOutcome> JobService::Submit(const std::string& tenant, const std::string& request_id,
-                                                const core::JobSpec& spec) {
+                                                const core::JobSpec& spec, int priority) {
+  if (priority < -100 || priority > 100) return core::InvalidArgument("priority", "must be in [-100, 100]");
   if (request_id.size() > 128) return core::InvalidArgument("request_id", "at most 128 characters");
   for (char c : request_id) {
     if (c <= ' ' || c > '~') return core::InvalidArgument("request_id", "printable ASCII without spaces only");
   }
   LS_RETURN_IF_ERROR(Validate(tenant, spec));
-  return store_.Submit(tenant, request_id, spec);
+  const auto it = opts_.tenants.find(tenant);
+  redis::SubmitSchedule schedule = it != opts_.tenants.end() ? it->second : opts_.tenant_defaults;
+  schedule.priority = priority;
+  return store_.Submit(tenant, request_id, spec, schedule);
 }
 
 Result<core::JobRecord> JobService::Get(const std::string& tenant, const std::string& id) {

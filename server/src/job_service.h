@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,6 +40,11 @@ struct ServiceOptions {
   std::chrono::seconds retention{7 * 24 * 3600};  // job keys live this long after the job ends
   redis::ArtifactOptions artifacts;        // upload size limit and time to live
   size_t surface_chunk_bytes = 1 << 20;    // target size of one GetSurface message
+  /// Each tenant's weight and quotas (docs/service.md, Quotas): `tenants` where the tokens file names the
+  /// tenant (merged over the defaults at start), `tenant_defaults` (the --tenant-* flags) for the others.
+  /// The priority fields are unused here: a job's priority comes with its submit.
+  redis::SubmitSchedule tenant_defaults;
+  std::map<std::string, redis::SubmitSchedule> tenants;
 };
 
 /// One message's worth of finished tiles.
@@ -57,8 +63,10 @@ class JobService {
   /// tenant's is NotFound, as a missing one), and that every local path is
   /// allowed by the path policy.
   core::Status Validate(const std::string& tenant, const core::JobSpec& spec);
+  /// Validates and queues the job; `priority` orders the tenant's own jobs (higher first, [-100, 100]). Over
+  /// one of the tenant's quotas: kResourceExhausted naming it.
   core::Result<redis::SubmitOutcome> Submit(const std::string& tenant, const std::string& request_id,
-                                            const core::JobSpec& spec);
+                                            const core::JobSpec& spec, int priority = 0);
   /// NotFound for unknown jobs and for other tenants' jobs alike.
   core::Result<core::JobRecord> Get(const std::string& tenant, const std::string& id);
   core::Result<redis::ListPage> List(const std::string& tenant, const redis::ListQuery& query);

@@ -22,7 +22,9 @@ int main(int argc, char** argv) {
   CLI::App app{"landscape-server: the loss-landscape gRPC API (landscape.v1)"};
   app.add_option("--listen", o.listen, "HOST:PORT to serve gRPC on (port 0: any free port)")->capture_default_str();
   app.add_option("--redis", o.redis, "redis://HOST:PORT[/DB] (default: $LANDSCAPE_REDIS)");
-  app.add_option("--tokens", o.tokens_file, "tokens file: 'TOKEN TENANT' per line (default: no authentication)");
+  app.add_option("--tokens", o.tokens_file,
+                 "tokens file: 'TOKEN TENANT [weight=W] [max_jobs=N] [max_queued_points=N] [max_tiles_in_flight=N]' "
+                 "per line (default: no authentication)");
   app.add_option("--metrics", o.metrics_listen, "HOST:PORT to serve Prometheus /metrics on");
   app.add_option("--metrics-token", o.metrics_token,
                  "a file holding a token (or the token itself): /metrics answers 401 without "
@@ -58,6 +60,16 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--max-hessian-samples", jl.max_hessian_samples, "most samples of a Hessian estimate")
       ->capture_default_str()->check(CLI::PositiveNumber);
+  auto& td = o.service.tenant_defaults;
+  app.add_option("--tenant-max-jobs", td.max_jobs,
+                 "a tenant's most active jobs, unless the tokens file says otherwise (0: no quota)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--tenant-max-queued-points", td.max_queued_points,
+                 "a tenant's most points queued in active jobs (0: no quota)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--tenant-max-tiles-in-flight", td.max_tiles_in_flight,
+                 "a tenant's most tiles computed at once; more wait (0: no quota)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   app.add_option("--threads", o.executor_threads, "threads for the Redis work behind RPCs")->capture_default_str();
   app.add_option("--drain", drain_s, "seconds in-flight calls get on shutdown")->capture_default_str();
   app.add_option("--log-level", log_level, "trace | debug | info | warn | error")->capture_default_str();

@@ -43,6 +43,60 @@ void AddValue(MetricFamily* f, double v, std::vector<ClientMetric::Label> labels
   f->metric.push_back(std::move(m));
 }
 
+// The per-tenant counters of {p}stats ("tenant:{t}:{what}" fields: schema.h) as metric families labelled by
+// tenant (and device): queue wait histogram, tiles and compute seconds, dead letters, and tiles in flight.
+void AddTenantFamilies(const redis::StoreStats& stats, std::vector<MetricFamily>* out) {
+  struct PerTenant {
+    std::map<std::string, double> fields;  // what -> value
+  };
+  std::map<std::string, PerTenant> tenants;
+  for (const auto& [k, v] : stats.counters) {
+    if (k.rfind("tenant:", 0) != 0) continue;
+    const auto colon = k.find(':', 7);
+    if (colon == std::string::npos) continue;
+    tenants[k.substr(7, colon - 7)].fields[k.substr(colon + 1)] = static_cast<double>(v);
+  }
+  for (const auto& [t, n] : stats.inflight) tenants[t];
+  auto tiles = Family("landscape_tenant_tiles_total", "Tiles computed and stored, by tenant and device kind",
+                      MetricType::Counter);
+  auto compute = Family("landscape_tenant_compute_seconds_total",
+                        "Worker seconds spent computing tiles, by tenant and device kind", MetricType::Counter);
+  auto dead = Family("landscape_tenant_dead_letters_total", "Tasks dead-lettered, by tenant", MetricType::Counter);
+  auto inflight = Family("landscape_tenant_tiles_in_flight", "Tiles being computed now, by tenant",
+                         MetricType::Gauge);
+  auto wait = Family("landscape_tenant_queue_wait_seconds",
+                     "A job's wait from submit to its first task taken by a worker, by tenant", MetricType::Histogram);
+  for (const auto& [tenant, pt] : tenants) {
+    const auto get = [&](const std::string& what) {
+      auto it = pt.fields.find(what);
+      return it == pt.fields.end() ? 0.0 : it->second;
+    };
+    for (const auto& [what, v] : pt.fields) {
+      if (what.rfind("tiles:", 0) == 0) AddValue(&tiles, v, {{"tenant", tenant}, {"device", what.substr(6)}});
+      if (what.rfind("compute_ms:", 0) == 0) {
+        AddValue(&compute, v / 1000.0, {{"tenant", tenant}, {"device", what.substr(11)}});
+      }
+    }
+    AddValue(&dead, get("dead_letters"), {{"tenant", tenant}});
+    auto it = stats.inflight.find(tenant);
+    AddValue(&inflight, it == stats.inflight.end() ? 0.0 : static_cast<double>(it->second), {{"tenant", tenant}});
+    ClientMetric h;
+    h.label = {{"tenant", tenant}};
+    uint64_t cumulative = 0;
+    int i = 0;
+    for (double bound : redis::kQueueWaitBuckets) {
+      cumulative += static_cast<uint64_t>(get("wait_bucket:" + std::to_string(i++)));
+      h.histogram.bucket.push_back({cumulative, bound});
+    }
+    cumulative += static_cast<uint64_t>(get("wait_bucket:inf"));
+    h.histogram.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
+    h.histogram.sample_count = cumulative;
+    h.histogram.sample_sum = get("wait_ms_sum") / 1000.0;
+    wait.metric.push_back(std::move(h));
+  }
+  for (auto* f : {&tiles, &compute, &dead, &inflight, &wait}) out->push_back(std::move(*f));
+}
+
 // Reads the numbers from Redis at every scrape.
 class RedisCollector final : public prometheus::Collectable {
  public:
@@ -107,6 +161,7 @@ class RedisCollector final : public prometheus::Collectable {
     gauge("landscape_queue_oldest_seconds", "Age of the oldest unacknowledged task", stats->oldest_age_s);
     gauge("landscape_queue_consumers", "Workers known to the consumer group", static_cast<double>(stats->consumers));
     gauge("landscape_dead_letters", "Tasks in the dead-letter stream", static_cast<double>(stats->dead_letters));
+    AddTenantFamilies(*stats, &out);
     return out;
   }
 

@@ -40,7 +40,16 @@ core::Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& opts) {
   }
   const redis::Schema schema(opts.prefix);
   s->pool_ = redis::ConnectionPool::Create(redis_opts, opts.redis_connections);
-  s->service_ = std::make_unique<JobService>(s->pool_, schema, opts.service);
+  ServiceOptions service = opts.service;
+  for (const auto& [tenant, policy] : s->auth_.policies()) {
+    redis::SubmitSchedule& t = service.tenants[tenant];
+    t = service.tenant_defaults;
+    if (policy.weight) t.weight = *policy.weight;
+    if (policy.max_jobs) t.max_jobs = *policy.max_jobs;
+    if (policy.max_queued_points) t.max_queued_points = *policy.max_queued_points;
+    if (policy.max_tiles_in_flight) t.max_tiles_in_flight = *policy.max_tiles_in_flight;
+  }
+  s->service_ = std::make_unique<JobService>(s->pool_, schema, service);
   s->executor_ = std::make_unique<Executor>(opts.executor_threads);
   s->hub_ = std::make_unique<EventHub>(redis_opts);
   if (!opts.metrics_listen.empty()) {

@@ -272,7 +272,8 @@ TEST_F(RedisStoreTest, AnEntryAcknowledgedBetweenReclaimAndResolveGetsNoNewTask)
   EXPECT_EQ((*next)->kind, core::Task::Kind::kTile);
   EXPECT_NE((*next)->tile.index, (*t)->tile.index);
   EXPECT_EQ((*next)->deliveries, 1);
-  ASSERT_TRUE(b->Complete(**next, {5.0, 6.0, 7.0, 8.0}, 0.1).ok());
+  auto done = b->Complete(**next, {5.0, 6.0, 7.0, 8.0}, 0.1);
+  ASSERT_TRUE(done.ok()) << done;
   auto job = store_->Get(id);
   ASSERT_TRUE(job.ok());
   EXPECT_EQ(job->state, core::JobState::kSucceeded);

@@ -2,7 +2,8 @@
 // in-process consumers that do what a worker does to the queue (prepare,
 // complete tiles): tenants share the workers by weight, a small job is not
 // held behind a big one, priorities order a tenant's jobs, cancel frees a
-// job's queued tiles at once, and a job's tiles go out coarse to fine.
+// job's queued tiles at once, a job's tiles go out coarse to fine, and the
+// quotas refuse (active jobs, queued points) or hold (tiles in flight).
 // Uses $LANDSCAPE_TEST_REDIS when set (each test under its own key prefix),
 // else a redis-server of its own.
 #include <gtest/gtest.h>
@@ -76,8 +77,9 @@ class SchedulingTest : public ::testing::Test {
       EXPECT_TRUE(t.ok()) << t.status();
       if (!t.ok()) return std::nullopt;
       if (t->has_value()) return **t;
-      auto len = Cmd({"XLEN", schema_.Queue()});
-      if (len == "0") return std::nullopt;
+      auto stats = store_->Stats();  // no token left unread (those delivered are tasks running): nothing
+      EXPECT_TRUE(stats.ok()) << stats.status();
+      if (!stats.ok() || stats->lag == 0) return std::nullopt;
     }
     return std::nullopt;
   }
@@ -231,6 +233,131 @@ TEST_F(SchedulingTest, TilesGoOutCoarseToFineSoAQuarterSpansTheGrid) {
   }
   EXPECT_EQ(tiles.size(), static_cast<size_t>(rows));
   EXPECT_EQ(store_->Get(sub->job.id)->state, core::JobState::kSucceeded);
+}
+
+// Quotas on active jobs and on their points not yet done refuse a submit, naming the quota; a job that ends
+// (or is cancelled) gives its share back; a retry of an accepted submit is not refused.
+TEST_F(SchedulingTest, QuotasOnActiveJobsAndQueuedPointsRefuseASubmitNamingTheQuota) {
+  core::JobSpec s;
+  s.model.model = "artifact:" + std::string(64, 'a');
+  s.grid.x = core::AxisSpec{-1, 1, 40};
+  s.tile_size = 10;
+  redis::SubmitSchedule q;
+  q.max_jobs = 2;
+  q.max_queued_points = 100;
+  auto first = store_->Submit("frank", "r1", s, q);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(store_->Submit("frank", "r2", s, q).ok());  // 2 jobs, 80 points
+  auto third = store_->Submit("frank", "r3", s, q);
+  EXPECT_EQ(third.status().code(), core::StatusCode::kResourceExhausted);
+  EXPECT_NE(third.status().message().find("max_jobs = 2"), std::string::npos) << third.status();
+  EXPECT_NE(third.status().message().find("frank"), std::string::npos) << third.status();
+  auto retry = store_->Submit("frank", "r1", s, q);  // the same request: the same job, not a refusal
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_EQ(retry->job.id, first->job.id);
+  // Another tenant has its own count.
+  EXPECT_TRUE(store_->Submit("grace", "", s, q).ok());
+
+  // Cancelling one job frees a job and its 40 points: 40 queued now.
+  ASSERT_TRUE(store_->Cancel(first->job.id).ok());
+  redis::SubmitSchedule points_only;
+  points_only.max_queued_points = 100;
+  core::JobSpec big = s;
+  big.grid.x = core::AxisSpec{-1, 1, 70};
+  auto over = store_->Submit("frank", "", big, points_only);  // 40 + 70 > 100
+  EXPECT_EQ(over.status().code(), core::StatusCode::kResourceExhausted);
+  EXPECT_NE(over.status().message().find("max_queued_points = 100"), std::string::npos) << over.status();
+  // Points computed leave the count: run the remaining job's preparation and two of its four tiles.
+  auto t = Take();  // frank's second job comes before grace's? Either way: run what comes until 20 points of frank's
+  int frank_points = 0;
+  for (; t && frank_points < 20; t = Take()) {
+    Run(*t);
+    const auto job = store_->Get(t->job_id);
+    if (t->kind == core::Task::Kind::kTile && job->tenant == "frank") frank_points += 10;
+  }
+  ASSERT_EQ(frank_points, 20);
+  EXPECT_TRUE(store_->Submit("frank", "", big, points_only).ok());  // 20 + 70 <= 100
+}
+
+// max_tiles_in_flight holds a tenant's tiles beyond the quota while the workers serve others; when one of its
+// tiles ends, the next goes out; no tile is lost on the way (tokens dropped while it was held come back).
+TEST_F(SchedulingTest, ATenantAtItsTilesInFlightQuotaIsHeldWhileOthersRun) {
+  redis::SubmitSchedule q;
+  q.max_tiles_in_flight = 2;
+  core::JobSpec s;
+  s.model.model = "artifact:" + std::string(64, 'a');
+  s.grid.x = core::AxisSpec{-1, 1, 20};
+  s.tile_size = 1;
+  auto held = store_->Submit("henry", "", s, q);
+  ASSERT_TRUE(held.ok());
+  const std::string free_job = Submit("iris", 20, 1);
+  PrepareAll(2);
+  // Ten tiles taken and not finished (ten workers busy): henry gets two, iris the other eight.
+  std::vector<core::Task> running;
+  std::map<std::string, int> taken;
+  for (int i = 0; i < 10; ++i) {
+    auto t = Take();
+    ASSERT_TRUE(t.has_value());
+    running.push_back(*t);
+    ++taken[t->job_id];
+  }
+  EXPECT_EQ(taken[held->job.id], 2);
+  EXPECT_EQ(taken[free_job], 8);
+  EXPECT_EQ(Cmd({"HGET", schema_.Inflight(), "henry"}), "2");
+  // One of henry's tiles ends: the next task is henry's again (its turn came while it was held).
+  for (size_t i = 0; i < running.size(); ++i) {
+    if (running[i].job_id != held->job.id) continue;
+    Run(running[i]);
+    running.erase(running.begin() + static_cast<std::ptrdiff_t>(i));
+    break;
+  }
+  EXPECT_EQ(Cmd({"HGET", schema_.Inflight(), "henry"}), "1");
+  auto next = Take();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->job_id, held->job.id);
+  running.push_back(*next);
+  // The rest, finishing each tile at once: iris's job ends, henry's goes on two at a time, no tile lost.
+  for (const auto& t : running) Run(t);
+  int henry_tiles = 3;
+  while (auto t = Take()) {
+    if (t->job_id == held->job.id) {
+      ++henry_tiles;
+      EXPECT_LE(std::stoi(Cmd({"HGET", schema_.Inflight(), "henry"})), 2);
+    }
+    Run(*t);
+  }
+  EXPECT_EQ(henry_tiles, 20);
+  EXPECT_EQ(store_->Get(held->job.id)->state, core::JobState::kSucceeded);
+  EXPECT_EQ(store_->Get(free_job)->state, core::JobState::kSucceeded);
+  EXPECT_EQ(Cmd({"HGET", schema_.Inflight(), "henry"}), "0");
+}
+
+// Held alone: with only the held tenant's work left, idle workers drop its tokens; each tile that ends puts one
+// back, so the job still runs to the end at its quota.
+TEST_F(SchedulingTest, AHeldTenantAloneStillRunsToTheEndAtItsQuota) {
+  redis::SubmitSchedule q;
+  q.max_tiles_in_flight = 2;
+  core::JobSpec s;
+  s.model.model = "artifact:" + std::string(64, 'a');
+  s.grid.x = core::AxisSpec{-1, 1, 12};
+  s.tile_size = 1;
+  auto job = store_->Submit("jack", "", s, q);
+  ASSERT_TRUE(job.ok());
+  PrepareAll(1);
+  int done = 0;
+  while (done < 12) {
+    std::vector<core::Task> batch;
+    for (int i = 0; i < 3; ++i) {  // three workers ask; at most two get a tile
+      if (auto t = Take()) batch.push_back(*t);
+    }
+    ASSERT_FALSE(batch.empty()) << "the job stalled after " << done << " tiles";
+    EXPECT_LE(batch.size(), 2u);
+    for (const auto& t : batch) {
+      Run(t);
+      ++done;
+    }
+  }
+  EXPECT_EQ(store_->Get(job->job.id)->state, core::JobState::kSucceeded);
 }
 
 }  // namespace

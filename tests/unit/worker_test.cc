@@ -98,6 +98,11 @@ class FakeQueue final : public core::TileQueue {
     jobs.at(t.job_id).state = JobState::kFailed;
     return Status::Ok();
   }
+  core::Result<core::CrashOutcome> Crashed(const Task& t, const Status& reason) override {
+    std::lock_guard<std::mutex> lock(mu);
+    calls.push_back("crashed " + std::to_string(t.tile.index) + " " + reason.ToString());
+    return core::CrashOutcome::kReleased;
+  }
 
  private:
   Status Record(const std::string& c) {

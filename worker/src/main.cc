@@ -48,7 +48,8 @@ struct MainOptions {
   std::string name;
   int64_t claim_idle_ms = 30000;
   int64_t heartbeat_ms = 0;  // 0: claim_idle / 3
-  int max_deliveries = 3;
+  int max_deliveries = 10;
+  int max_task_crashes = 2;
   int64_t poll_ms = 1000;
   double drain_timeout_s = 60;
   size_t cached_jobs = 2;
@@ -152,7 +153,11 @@ int main(int argc, char** argv) {
   app.add_option("--claim-idle-ms", o.claim_idle_ms, "reclaim tasks idle this long (their worker is presumed dead)")
       ->capture_default_str();
   app.add_option("--heartbeat-ms", o.heartbeat_ms, "heartbeat of a running task (default: claim idle / 3)");
-  app.add_option("--max-deliveries", o.max_deliveries, "dead-letter a task delivered more often than this")
+  app.add_option("--max-deliveries", o.max_deliveries,
+                 "dead-letter a task delivered more often than this (each worker holding it vanished)")
+      ->capture_default_str();
+  app.add_option("--max-task-crashes", o.max_task_crashes,
+                 "dead-letter a task whose evaluation process died this many times (the poison rule)")
       ->capture_default_str();
   app.add_option("--poll-ms", o.poll_ms, "longest wait for a task in one call")->capture_default_str();
   app.add_option("--drain-timeout", o.drain_timeout_s, "seconds the running task gets after SIGTERM")
@@ -221,8 +226,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "landscape-worker: %s\n", redis_opts.status().ToString().c_str());
     return 2;
   }
-  if (o.claim_idle_ms < 100 || o.max_deliveries < 1) {
-    std::fprintf(stderr, "landscape-worker: --claim-idle-ms must be >= 100 and --max-deliveries >= 1\n");
+  if (o.claim_idle_ms < 100 || o.max_deliveries < 1 || o.max_task_crashes < 1) {
+    std::fprintf(stderr,
+                 "landscape-worker: --claim-idle-ms must be >= 100, --max-deliveries and --max-task-crashes >= 1\n");
     return 2;
   }
   if (o.name.empty()) o.name = DefaultName();
@@ -245,6 +251,8 @@ int main(int argc, char** argv) {
   redis::QueueOptions qopts;
   qopts.claim_idle = std::chrono::milliseconds(o.claim_idle_ms);
   qopts.max_deliveries = o.max_deliveries;
+  qopts.max_crashes = o.max_task_crashes;
+  qopts.device_kind = o.device.rfind("cuda", 0) == 0 ? "cuda" : "cpu";
   const redis::Schema schema(o.prefix);
   auto pool = redis::ConnectionPool::Create(*redis_opts, 4);
   redis::RedisTileQueue queue(pool, schema, qopts, o.name);

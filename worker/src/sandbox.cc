@@ -85,7 +85,10 @@ Status GetStatus(Reader& r) {
     return Status(StatusCode::kInternal, "a malformed reply from the evaluation process");
   }
   if (code == 0) return Status();
-  return Status(static_cast<StatusCode>(code), std::move(message), std::move(field));
+  // kAborted is the parent's own word for a child that died: an error the child reports is never one.
+  const auto c = static_cast<StatusCode>(code) == StatusCode::kAborted ? StatusCode::kInternal
+                                                                          : static_cast<StatusCode>(code);
+  return Status(c, std::move(message), std::move(field));
 }
 
 bool WriteAll(int fd, const char* p, size_t n) {
@@ -249,10 +252,10 @@ class Child {
     }
     pid_ = -1;
     if (WIFSIGNALED(st)) {
-      return Status(StatusCode::kInternal, "the model crashed the evaluation process (" + SignalText(WTERMSIG(st)) +
+      return Status(StatusCode::kAborted, "the model crashed the evaluation process (" + SignalText(WTERMSIG(st)) +
                                                ") while " + doing);
     }
-    return Status(StatusCode::kInternal, "the evaluation process exited (status " +
+    return Status(StatusCode::kAborted, "the evaluation process exited (status " +
                                              std::to_string(WIFEXITED(st) ? WEXITSTATUS(st) : -1) + ") while " +
                                              doing);
   }

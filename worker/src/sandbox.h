@@ -16,8 +16,10 @@
 // - The child is killed (SIGKILL) within one poll of `keep_going` answering
 //   false; the call then returns kCancelled.
 // - A broken budget or deadline is kResourceExhausted naming the flag; a child
-//   that dies is kInternal naming the signal; errors the child reports keep
-//   their code (kUnavailable stays retryable).
+//   that dies (a signal, or an exit without a reply) is kAborted naming the
+//   signal or status, and only that is kAborted (the worker counts it as a
+//   crash of the task: docs/service.md, Preemption); errors the child reports
+//   keep their code (kUnavailable stays retryable; a kAborted is kInternal).
 //
 // Wire protocol over a SOCK_STREAM socketpair: frames of a u32 length (host
 // order, at most kMaxFrameBytes) then the payload. Requests: u8 op, then

@@ -144,6 +144,7 @@ void Worker::Prepare(const Task& task, const std::atomic<int>& stop) {
     return;
   }
   if (!files.ok()) {
+    if (CountedCrash(task, files.status(), stop)) return;
     if (Transient(files.status())) {  // e.g. an artifact could not be fetched: let it be retried
       Log()->warn("cannot prepare now, released {} error=\"{}\"", Describe(task), files.status().ToString());
       (void)queue_.Release(task);
@@ -219,6 +220,26 @@ void Worker::Forget(const std::string& job_id) {
                cache_.end());
 }
 
+bool Worker::CountedCrash(const Task& task, const Status& s, const std::atomic<int>& stop) {
+  if (s.code() != StatusCode::kAborted) return false;
+  Forget(task.job_id);  // its evaluation process is gone
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.tasks_crashed;
+  }
+  auto outcome = Retry("record crash", stop, [&] { return queue_.Crashed(task, s); });
+  if (!outcome.ok()) {
+    Log()->error("cannot record the crash of {} error=\"{}\"", Describe(task), outcome.status().ToString());
+  } else if (*outcome == core::CrashOutcome::kReleased) {
+    Log()->warn("evaluation process died, released for another try {} error=\"{}\"", Describe(task), s.ToString());
+  } else if (*outcome == core::CrashOutcome::kDeadLettered) {
+    Log()->error("evaluation process died, dead-lettered (poison) {} error=\"{}\"", Describe(task), s.ToString());
+  } else {
+    Log()->warn("evaluation process died on a task no longer ours {}", Describe(task));
+  }
+  return true;
+}
+
 void Worker::ComputeTile(const Task& task, const std::atomic<int>& stop) {
   // The job's state came with the task when the queue could read it in the same step; a job whose
   // evaluator is loaded needs nothing else. Otherwise: read the job.
@@ -253,6 +274,7 @@ void Worker::ComputeTile(const Task& task, const std::atomic<int>& stop) {
   if (cached != nullptr) cached->last_use = ++use_counter_;
   if (!evaluator.ok()) {
     EndLease();
+    if (CountedCrash(task, evaluator.status(), stop)) return;
     if (Transient(evaluator.status())) {
       Log()->warn("cannot load the job now, released {} error=\"{}\"", Describe(task), evaluator.status().ToString());
       (void)queue_.Release(task);
@@ -297,6 +319,7 @@ void Worker::ComputeTile(const Task& task, const std::atomic<int>& stop) {
     }
     return;
   }
+  if (CountedCrash(task, values.status(), stop)) return;
   Log()->error("job failed computing {} error=\"{}\"", Describe(task), values.status().ToString());
   (void)Retry("fail job", stop, [&] { return queue_.Fail(task, values.status()); });
   std::lock_guard<std::mutex> lock(mu_);

@@ -48,6 +48,7 @@ struct WorkerStats {
   int64_t tiles_skipped = 0;    // tiles of jobs that had ended, not computed
   int64_t tasks_abandoned = 0;  // tasks stopped unfinished (cancel, lost lease, shutdown)
   int64_t jobs_failed = 0;      // jobs this worker failed (bad model, data, ...)
+  int64_t tasks_crashed = 0;    // tasks whose evaluation process died (counted against the task)
 };
 
 class Worker {
@@ -79,6 +80,9 @@ class Worker {
   /// Loads an evaluator for `job` into the cache (evicting the least recently used).
   core::Result<core::TileEvaluator*> EvaluatorFor(const core::JobRecord& job);
   void Forget(const std::string& job_id);
+  /// When `s` says the evaluation process died (kAborted): counts the crash against the task (released for
+  /// another try, or dead-lettered at the limit) and returns true; false for any other status.
+  bool CountedCrash(const core::Task& task, const core::Status& s, const std::atomic<int>& stop);
   /// Runs `op` until it succeeds or fails for a reason other than an unreachable Redis, or a stop to abandon.
   template <typename Op>
   auto Retry(const char* what, const std::atomic<int>& stop, Op op) -> decltype(op());

@@ -34,7 +34,22 @@ Result<SubmitOutcome> JobStore::Submit(const std::string& tenant, const std::str
                                                       std::to_string(spec.grid.PointCount()),
                                                       std::to_string(opts_.retention.count()),
                                                       std::to_string(std::clamp(schedule.priority, -100, 100)),
-                                                      schedule.weight > 0 ? std::to_string(schedule.weight) : ""}));
+                                                      schedule.weight > 0 ? std::to_string(schedule.weight) : "",
+                                                      std::to_string(std::max<int64_t>(0, schedule.max_jobs)),
+                                                      std::to_string(std::max<int64_t>(0, schedule.max_queued_points)),
+                                                      std::to_string(std::max<int64_t>(0, schedule.max_tiles_in_flight))}));
+  }
+  if (reply.size() == 4) {  // {2, quota, used, limit}: refused
+    const std::string quota(reply[1].str());
+    LS_ASSIGN_OR_RETURN(int64_t used, ParseInteger(reply[2], "submit quota"));
+    LS_ASSIGN_OR_RETURN(int64_t limit, ParseInteger(reply[3], "submit quota"));
+    const std::string what = quota == "max_jobs"
+                                 ? std::to_string(used) + " active jobs; one more"
+                                 : std::to_string(used) + " points queued; " +
+                                       std::to_string(spec.grid.PointCount()) + " more";
+    return Status(StatusCode::kResourceExhausted,
+                  "tenant '" + tenant + "' is over its quota " + quota + " = " + std::to_string(limit) + " (" + what +
+                      " would exceed it); wait for a job to end or cancel one");
   }
   if (reply.size() != 2) return core::Internal("redis: submit: unexpected reply " + reply.view().Describe());
   LS_ASSIGN_OR_RETURN(int64_t created, ParseInteger(reply[0], "submit"));
@@ -190,7 +205,8 @@ Result<StoreStats> JobStore::Stats() {
                                                  {"XINFO", "GROUPS", schema_.Queue()},
                                                  {"XRANGE", schema_.Queue(), "-", "+", "COUNT", "1"},
                                                  {"XLEN", schema_.DeadLetter()},
-                                                 {"TIME"}}));
+                                                 {"TIME"},
+                                                 {"HGETALL", schema_.Inflight()}}));
   LS_ASSIGN_OR_RETURN(auto counters, ParseHash(replies[0].view(), "HGETALL stats"));
   for (const auto& [k, v] : counters) s.counters[k] = std::strtoll(v.c_str(), nullptr, 10);
   LS_ASSIGN_OR_RETURN(s.queue_length, ParseInteger(replies[1].view(), "XLEN queue"));
@@ -221,6 +237,8 @@ Result<StoreStats> JobStore::Stats() {
     LS_ASSIGN_OR_RETURN(int64_t now_us, ParseInteger(replies[5][1], "TIME"));
     if (id) s.oldest_age_s = std::max(0.0, static_cast<double>(now_s) + now_us / 1e6 - static_cast<double>(id->first) / 1e3);
   }
+  LS_ASSIGN_OR_RETURN(auto inflight, ParseHash(replies[6].view(), "HGETALL inflight"));
+  for (const auto& [tenant, n] : inflight) s.inflight[tenant] = std::strtoll(n.c_str(), nullptr, 10);
   return s;
 }
 

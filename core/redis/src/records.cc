@@ -1,5 +1,7 @@
 #include "landscape/redis/records.h"
 
+#include <algorithm>
+
 namespace landscape::redis {
 
 namespace {
@@ -44,6 +46,10 @@ Result<core::JobRecord> ParseJobRecord(const std::map<std::string, std::string>&
   LS_ASSIGN_OR_RETURN(r.tiles_total, IntField(h, "tiles_total"));
   LS_ASSIGN_OR_RETURN(r.tiles_done, IntField(h, "tiles_done"));
   LS_ASSIGN_OR_RETURN(r.tile_size, IntField(h, "tile_size"));
+  if (auto it = h.find("priority"); it != h.end()) {
+    LS_ASSIGN_OR_RETURN(int64_t priority, ParseStoredInt(it->second, "job record field priority", 0));
+    r.priority = static_cast<int>(std::clamp<int64_t>(priority, -100, 100));
+  }
   r.dir_artifact = StrField(h, "dir_artifact");
   r.proj_artifact = StrField(h, "proj_artifact");
   for (const auto& [k, v] : h) {

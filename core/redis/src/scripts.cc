@@ -67,17 +67,58 @@ local function emit(...)
              'tdone', h[3] or 0, 'ttotal', h[4] or 0, 'running_ms', running, ...)
 end
 
--- Acknowledges a queue entry and deletes it (the queue holds only the backlog).
+-- The key prefix, from the queue key {p}queue.
+local QP = string.sub(QUEUE, 1, #QUEUE - 5)
+
+-- A tile of `tenant` left flight (done, skipped, failed or dead-lettered):
+-- one slot of its max_tiles_in_flight quota is free again. A tenant held at
+-- its quota goes back to the scheduler, and a token owed since tokens were
+-- dropped while it was held is put back (docs/service.md, Quotas).
+local function release_slot(tenant)
+  local n = redis.call('HINCRBY', QP .. 'inflight', tenant, -1)
+  if n < 0 then
+    redis.call('HSET', QP .. 'inflight', tenant, 0)
+    n = 0
+  end
+  local q = tonumber(redis.call('HGET', QP .. 'quota:inflight', tenant)) or 0
+  if q > 0 and n >= q then return end
+  local held = redis.call('ZSCORE', QP .. 'held', tenant)
+  if held then
+    redis.call('ZREM', QP .. 'held', tenant)
+    local clock = tonumber(redis.call('GET', QP .. 'vclock')) or 0
+    redis.call('ZADD', QP .. 'sched', math.max(tonumber(held), clock), tenant)
+  end
+  if q > 0 and (tonumber(redis.call('GET', QP .. 'owed')) or 0) > 0 then
+    redis.call('DECR', QP .. 'owed')
+    redis.call('XADD', QUEUE, '*', 'type', 'token')
+  end
+end
+
+-- Acknowledges a queue entry and deletes it (the queue holds only the backlog);
+-- a tile's slot is released once, with the entry's binding.
 local function ack(group, entry)
   if entry == nil or entry == '' then return 0 end
   local n = redis.call('XACK', QUEUE, group, entry)
   redis.call('XDEL', QUEUE, entry)
-  redis.call('HDEL', QUEUE .. ':tasks', entry)
+  local bound = redis.call('HGET', QUEUE .. ':tasks', entry)
+  if bound then
+    redis.call('HDEL', QUEUE .. ':tasks', entry)
+    local f = cjson.decode(bound)
+    if f[2] == 'tile' and f[11] == 'tenant' then release_slot(f[12]) end
+  end
   return n
 end
 
 -- The key prefix, from the job key {p}job:{id}.
 local function prefix_of(id) return string.sub(JOB, 1, #JOB - #id - 4) end
+
+-- Adds `delta` to the tenant's usage counter `what` (jobs: active jobs;
+-- points: points of active jobs not yet done), never below 0.
+local function usage_add(tenant, what, delta)
+  if delta == 0 then return end  -- (a Lua -0 would reach Redis as "-0", not an integer)
+  local n = redis.call('HINCRBY', QP .. 'usage', tenant .. ':' .. what, delta)
+  if n < 0 then redis.call('HSET', QP .. 'usage', tenant .. ':' .. what, 0) end
+end
 
 -- Makes job `id` of `tenant` ready in the scheduling index: its tenant's ready
 -- set ({p}tenant:{t}:ready, by sched_score: priority then age) and, when the
@@ -85,6 +126,7 @@ local function prefix_of(id) return string.sub(JOB, 1, #JOB - #id - 4) end
 -- that idling earns no credit.
 local function make_ready(prefix, tenant, id, score)
   redis.call('ZADD', prefix .. 'tenant:' .. tenant .. ':ready', score, id)
+  if redis.call('ZSCORE', prefix .. 'held', tenant) then return end  -- back when a slot frees
   if not redis.call('ZSCORE', prefix .. 'sched', tenant) then
     local own = tonumber(redis.call('HGET', prefix .. 'vtime', tenant)) or 0
     local clock = tonumber(redis.call('GET', prefix .. 'vclock')) or 0
@@ -102,7 +144,13 @@ local function transition(to, msg, field)
   redis.call('HINCRBY', STATS, 'jobs:' .. from, -1)
   redis.call('HINCRBY', STATS, 'jobs:' .. to, 1)
   if to == 'RUNNING' then redis.call('HSET', JOB, 'started_ms', now) end
-  if FINAL[to] then redis.call('HSET', JOB, 'ended_ms', now, 'error', msg or '', 'error_field', field or '') end
+  if FINAL[to] then
+    redis.call('HSET', JOB, 'ended_ms', now, 'error', msg or '', 'error_field', field or '')
+    local h = redis.call('HMGET', JOB, 'tenant', 'points_total', 'points_done')
+    local tenant = h[1] or 'default'
+    usage_add(tenant, 'jobs', -1)
+    usage_add(tenant, 'points', -((tonumber(h[2]) or 0) - (tonumber(h[3]) or 0)))
+  end
   emit('type', 'state', 'state', to, 'message', msg or '', 'field', field or '')
   if FINAL[to] then
     local ttl = tonumber(redis.call('HGET', JOB, 'retention_s')) or 86400
@@ -128,6 +176,12 @@ end
 
 std::string JobScript(const char* body) { return std::string(kPrelude) + BucketsLua() + body; }
 
+std::string WaitBucketsLua() {
+  std::string s = "local WAIT_BUCKETS_MS = {";
+  for (double b : kQueueWaitBuckets) s += std::to_string(static_cast<long long>(b * 1000)) + ",";
+  return s + "}\n";
+}
+
 }  // namespace
 
 const Script& Submit() {
@@ -139,6 +193,20 @@ if rid ~= '' then
   if existing then return {0, existing} end
 end
 if redis.call('EXISTS', JOB) == 1 then return redis.error_reply('ERR job id ' .. id .. ' is taken') end
+-- Quotas (0: none), checked against the tenant's usage atomically with the submit.
+local max_jobs, max_points = tonumber(ARGV[9]) or 0, tonumber(ARGV[10]) or 0
+local usage = redis.call('HMGET', QP .. 'usage', tenant .. ':jobs', tenant .. ':points')
+local active, queued = tonumber(usage[1]) or 0, tonumber(usage[2]) or 0
+if max_jobs > 0 and active + 1 > max_jobs then return {2, 'max_jobs', active, max_jobs} end
+if max_points > 0 and queued + tonumber(points) > max_points then return {2, 'max_queued_points', queued, max_points} end
+usage_add(tenant, 'jobs', 1)
+usage_add(tenant, 'points', tonumber(points))
+local max_inflight = tonumber(ARGV[11]) or 0
+if max_inflight > 0 then
+  redis.call('HSET', QP .. 'quota:inflight', tenant, max_inflight)
+else
+  redis.call('HDEL', QP .. 'quota:inflight', tenant)
+end
 local now = now_ms()
 local req_key = ''
 if rid ~= '' then req_key = REQUEST end
@@ -224,6 +292,12 @@ local done = redis.call('HINCRBY', JOB, 'tiles_done', 1)
 local ms = tonumber(ARGV[7])
 redis.call('HINCRBY', STATS, 'tiles_done', 1)
 redis.call('HINCRBY', STATS, 'tile_ms_sum', ms)
+local tenant = redis.call('HGET', JOB, 'tenant') or 'default'
+usage_add(tenant, 'points', -points)
+local device = ARGV[8]
+if device == nil or device == '' then device = 'cpu' end
+redis.call('HINCRBY', STATS, 'tenant:' .. tenant .. ':tiles:' .. device, 1)
+redis.call('HINCRBY', STATS, 'tenant:' .. tenant .. ':compute_ms:' .. device, ms)
 local bucket = 'inf'
 for i, bound in ipairs(BUCKETS_MS) do
   if ms <= bound then bucket = tostring(i - 1) break end
@@ -255,8 +329,48 @@ if ack(ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('XADD', DEAD, 'MAXLEN', '~', 10000, '*', 'entry', ARGV[2], 'job', ARGV[3], 'kind', ARGV[4],
            'tile', ARGV[5], 'deliveries', ARGV[6], 'reason', ARGV[7])
 redis.call('HINCRBY', STATS, 'dead_letters', 1)
+redis.call('HINCRBY', STATS, 'tenant:' .. (redis.call('HGET', JOB, 'tenant') or 'default') .. ':dead_letters', 1)
 transition('FAILED', ARGV[7], '')
 return 1
+)LUA"));
+  return s;
+}
+
+const Script& SkipTask() {
+  static const Script s("skip_task", JobScript(R"LUA(
+return ack(ARGV[1], ARGV[2])
+)LUA"));
+  return s;
+}
+
+const Script& CrashTask() {
+  static const Script s("crash_task", JobScript(R"LUA(
+local DEAD = KEYS[6]
+local group, entry, consumer, kind, tile = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local max_crashes, idle_ms, why = tonumber(ARGV[6]), ARGV[7], ARGV[8]
+local p = redis.call('XPENDING', QUEUE, group, entry, entry, 1)
+if (not p[1]) or p[1][2] ~= consumer then return 0 end  -- not ours any more: nothing to count
+local what = 'the preparation'
+local field = 'crashes:prepare'
+if kind == 'tile' then
+  what = 'tile ' .. tile
+  field = 'crashes:' .. tile
+end
+local n = redis.call('HINCRBY', JOB, field, 1)
+if n < max_crashes then
+  -- Released: idle as if abandoned, so the next reclaim (by any worker) takes it.
+  redis.call('XCLAIM', QUEUE, group, consumer, 0, entry, 'IDLE', idle_ms, 'JUSTID')
+  return 1
+end
+local reason = what .. ' crashed the evaluation process ' .. n .. ' times (last: ' .. why ..
+               '); moved to the dead-letter stream'
+ack(group, entry)
+redis.call('XADD', DEAD, 'MAXLEN', '~', 10000, '*', 'entry', entry, 'job', redis.call('HGET', JOB, 'id') or '',
+           'kind', kind, 'tile', tile, 'deliveries', p[1][4], 'crashes', n, 'reason', reason)
+redis.call('HINCRBY', STATS, 'dead_letters', 1)
+redis.call('HINCRBY', STATS, 'tenant:' .. (redis.call('HGET', JOB, 'tenant') or 'default') .. ':dead_letters', 1)
+transition('FAILED', reason, '')
+return 2
 )LUA"));
   return s;
 }
@@ -286,9 +400,39 @@ return {owned, redis.call('HGET', job, 'state') or ''}
 
 // The fair scheduler, shared by take_task and resolve_task. KEYS[1] = queue;
 // ARGV group consumer prefix. Keys of the index derive from the prefix.
-static const char* const kScheduler = R"LUA(
+static const char* const kSchedulerBody = R"LUA(
 local QUEUE, GROUP, CONSUMER, P = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
-local TASKS, SCHED = QUEUE .. ':tasks', P .. 'sched'
+local TASKS, SCHED, HELD, INFLIGHT = QUEUE .. ':tasks', P .. 'sched', P .. 'held', P .. 'inflight'
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- A job's queue wait (submit to its first task taken), per tenant: a histogram in {p}stats.
+local function count_wait(tenant, created_ms)
+  local ms = math.max(0, now_ms() - (tonumber(created_ms) or 0))
+  local bucket = 'inf'
+  for i, bound in ipairs(WAIT_BUCKETS_MS) do
+    if ms <= bound then bucket = tostring(i - 1) break end
+  end
+  local STATS = P .. 'stats'
+  redis.call('HINCRBY', STATS, 'tenant:' .. tenant .. ':wait_bucket:' .. bucket, 1)
+  redis.call('HINCRBY', STATS, 'tenant:' .. tenant .. ':wait_ms_sum', ms)
+end
+
+-- Drops a token that has no task: acknowledged and deleted. While a tenant is
+-- held at its tiles-in-flight quota, the token may stand for one of its tiles:
+-- it is owed, and put back when a slot frees.
+local function drop_token(entry)
+  redis.call('XACK', QUEUE, GROUP, entry)
+  redis.call('XDEL', QUEUE, entry)
+  if redis.call('ZCARD', HELD) > 0 then
+    redis.call('INCR', P .. 'owed')
+  else
+    redis.call('DEL', P .. 'owed')
+  end
+end
 
 local function bitrev(x, bits)
   local r = 0
@@ -311,18 +455,23 @@ local function pick()
     local tenant, vt = top[1], tonumber(top[2])
     local READY = P .. 'tenant:' .. tenant .. ':ready'
     local first = redis.call('ZRANGE', READY, 0, 0)
+    local quota = tonumber(redis.call('HGET', P .. 'quota:inflight', tenant)) or 0
     if #first == 0 then
       redis.call('ZREM', SCHED, tenant)
       redis.call('HSET', P .. 'vtime', tenant, vt)
+    elseif quota > 0 and (tonumber(redis.call('HGET', INFLIGHT, tenant)) or 0) >= quota then
+      redis.call('ZREM', SCHED, tenant)  -- held at its quota until one of its tiles ends
+      redis.call('ZADD', HELD, vt, tenant)
     else
       local id = first[1]
       local JOB = P .. 'job:' .. id
       local h = redis.call('HMGET', JOB, 'state', 'prep_ready', 'tiles_total', 'next_pos', 'order_bits', 'tiles_left',
-                           'tile_size', 'points_total')
+                           'tile_size', 'points_total', 'created_ms')
       local fields = nil
       if h[1] == 'QUEUED' and h[2] == '1' then
         redis.call('HSET', JOB, 'prep_ready', 0)
         redis.call('ZREM', READY, id)  -- ready again when prepared
+        count_wait(tenant, h[9])
         fields = {'type', 'prepare', 'job', id}
       elseif h[1] == 'RUNNING' and (tonumber(h[6]) or 0) > 0 then
         local n, pos, bits = tonumber(h[3]), tonumber(h[4]), tonumber(h[5])
@@ -335,8 +484,10 @@ local function pick()
         if redis.call('HINCRBY', JOB, 'tiles_left', -1) <= 0 then redis.call('ZREM', READY, id) end
         local size, total = tonumber(h[7]), tonumber(h[8])
         local b = t * size
+        -- fields[11..12] name the tenant: acknowledging the entry frees its slot (ack in the job scripts).
         fields = {'type', 'tile', 'job', id, 'tile', tostring(t), 'begin', tostring(b), 'end',
-                  tostring(math.min(total, b + size))}
+                  tostring(math.min(total, b + size)), 'tenant', tenant}
+        redis.call('HINCRBY', INFLIGHT, tenant, 1)
       else
         redis.call('ZREM', READY, id)  -- ended or expired
       end
@@ -378,14 +529,15 @@ local function resolve(entry)
     redis.call('HSET', TASKS, entry, cjson.encode(got[1]))
     return {entry, got[1], got[2], deliveries}
   end
-  redis.call('XACK', QUEUE, GROUP, entry)
-  redis.call('XDEL', QUEUE, entry)
+  drop_token(entry)
   return nil
 end
 )LUA";
 
+static std::string Scheduler() { return WaitBucketsLua() + kSchedulerBody; }
+
 const Script& TakeTask() {
-  static const Script s("take_task", std::string(kScheduler) + R"LUA(
+  static const Script s("take_task", Scheduler() + R"LUA(
 local r = redis.call('XREADGROUP', 'GROUP', GROUP, CONSUMER, 'COUNT', 1, 'STREAMS', QUEUE, '>')
 if not r then return nil end
 local got = resolve(r[1][2][1][1])
@@ -396,8 +548,7 @@ local more = redis.call('XREADGROUP', 'GROUP', GROUP, CONSUMER, 'COUNT', 5000, '
 local dropped = 1
 if more then
   for _, e in ipairs(more[1][2]) do
-    redis.call('XACK', QUEUE, GROUP, e[1])
-    redis.call('XDEL', QUEUE, e[1])
+    drop_token(e[1])
     dropped = dropped + 1
   end
 end
@@ -407,7 +558,7 @@ return dropped
 }
 
 const Script& ResolveTask() {
-  static const Script s("resolve_task", std::string(kScheduler) + R"LUA(
+  static const Script s("resolve_task", Scheduler() + R"LUA(
 return resolve(ARGV[4])
 )LUA");
   return s;

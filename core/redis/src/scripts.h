@@ -27,15 +27,16 @@ class Script {
 // Every job script takes KEYS = {job, events, results, stats, queue, ...}.
 namespace scripts {
 /// KEYS job events results stats queue tenant_jobs request; ARGV id tenant request_id spec points_total
-/// retention_s priority weight ("": the tenant's stays). Makes the job ready in the scheduling index and
-/// adds one token to the queue. -> {1, id} (created) or {0, existing_id} (the request id is taken).
+/// retention_s priority weight ("": the tenant's stays) max_jobs max_queued_points max_tiles_in_flight (0: no
+/// quota). Makes the job ready in the scheduling index and adds one token to the queue. -> {1, id} (created),
+/// {0, existing_id} (the request id is taken) or {2, quota, used, limit} (refused: over the quota).
 const Script& Submit();
 /// ARGV group entry. QUEUED -> PREPARING; -> 1 to go on, 0 (acknowledged) when the job is past it.
 const Script& BeginPrepare();
 /// ARGV group entry dir_ref tile_size proj_ref [attr value ...]. PREPARING -> RUNNING, enqueues the tiles,
 /// grants the job's tenant the artifacts dir_ref and proj_ref, acknowledges. -> tiles or 0.
 const Script& FinishPrepare();
-/// ARGV group entry tile begin end values compute_ms. -> 0 job not running, 1 duplicate, 2 stored, 3 stored
+/// ARGV group entry tile begin end values compute_ms device_kind. -> 0 job not running, 1 duplicate, 2 stored, 3 stored
 /// and the job succeeded. Always acknowledges.
 const Script& CompleteTile();
 /// ARGV group entry(or "") message field. Fails the job unless final; acknowledges the entry. -> 1 if failed now.
@@ -43,6 +44,13 @@ const Script& FailJob();
 /// KEYS + deadletter; ARGV group entry job kind tile deliveries reason. -> 1, or 0 when another worker already
 /// handled the entry.
 const Script& DeadLetter();
+/// ARGV group entry. Acknowledges a task without a result (its job ended); frees its tile slot. -> XACK's count.
+const Script& SkipTask();
+/// KEYS + deadletter; ARGV group entry consumer kind(tile|prepare) tile max_crashes idle_ms message. The
+/// evaluation process died running the task: counts it (job field crashes:{tile|prepare}); under max_crashes
+/// the entry is released (idle_ms idle: the next reclaim takes it) -> 1; at max_crashes it is dead-lettered and
+/// the job fails with the reason -> 2. -> 0 when the entry is no longer this consumer's.
+const Script& CrashTask();
 /// ARGV message. Cancels the job unless final. -> the state after.
 const Script& CancelJob();
 /// KEYS queue job; ARGV group consumer entry. -> {owned 0/1, job state or ""}.

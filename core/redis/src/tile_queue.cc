@@ -98,8 +98,8 @@ Result<std::optional<core::Task>> RedisTileQueue::ClaimAbandoned(Connection& c) 
                                      ? "tile " + std::to_string(task->tile.index)
                                      : std::string("the preparation");
         const std::string reason = what + " was delivered " + std::to_string(task->deliveries - 1) +
-                                   " times without finishing (the workers running it died or lost it); "
-                                   "moved to the dead-letter stream";
+                                   " times without finishing (each worker holding it vanished: killed, preempted, "
+                                   "or the task kills whole workers); moved to the dead-letter stream";
         std::vector<std::string> keys = JobKeys(task->job_id);
         keys.push_back(schema_.DeadLetter());
         LS_RETURN_IF_ERROR(scripts::DeadLetter()
@@ -213,17 +213,29 @@ Status RedisTileQueue::Complete(const core::Task& task, const std::vector<double
   return scripts::CompleteTile()
       .Run(*c, JobKeys(task.job_id),
            {Schema::kGroup, task.id, std::to_string(task.tile.index), std::to_string(task.tile.begin),
-            std::to_string(task.tile.end), core::EncodeValues(values), std::to_string(ms)})
+            std::to_string(task.tile.end), core::EncodeValues(values), std::to_string(ms), opts_.device_kind})
       .status();
 }
 
 Status RedisTileQueue::Skip(const core::Task& task) {
   LS_ASSIGN_OR_RETURN(auto c, pool_->Acquire());
-  LS_ASSIGN_OR_RETURN(auto replies, c->Pipeline({{"XACK", schema_.Queue(), Schema::kGroup, task.id},
-                                                 {"XDEL", schema_.Queue(), task.id},
-                                                 {"HDEL", schema_.QueueTasks(), task.id}}));
-  for (const Reply& r : replies) LS_RETURN_IF_ERROR(CheckReply(r.view(), "XACK/XDEL"));
-  return Status::Ok();
+  return scripts::SkipTask().Run(*c, JobKeys(task.job_id), {Schema::kGroup, task.id}).status();
+}
+
+Result<core::CrashOutcome> RedisTileQueue::Crashed(const core::Task& task, const Status& reason) {
+  LS_ASSIGN_OR_RETURN(auto c, pool_->Acquire());
+  std::vector<std::string> keys = JobKeys(task.job_id);
+  keys.push_back(schema_.DeadLetter());
+  const bool tile = task.kind == core::Task::Kind::kTile;
+  LS_ASSIGN_OR_RETURN(Reply r, scripts::CrashTask().Run(
+                                   *c, keys,
+                                   {Schema::kGroup, task.id, consumer_, tile ? "tile" : "prepare",
+                                    tile ? std::to_string(task.tile.index) : "", std::to_string(opts_.max_crashes),
+                                    std::to_string(opts_.claim_idle.count()), reason.message()}));
+  LS_ASSIGN_OR_RETURN(int64_t outcome, ParseInteger(r.view(), "crash_task"));
+  if (outcome == 1) return core::CrashOutcome::kReleased;
+  if (outcome == 2) return core::CrashOutcome::kDeadLettered;
+  return core::CrashOutcome::kNotOwned;
 }
 
 Status RedisTileQueue::Release(const core::Task& task) {

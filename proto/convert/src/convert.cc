@@ -261,6 +261,7 @@ void JobToProto(const core::JobRecord& r, int64_t now_ms, v1::Job* p) {
   for (const auto& [k, v] : r.attributes) (*p->mutable_surface_attributes())[k] = v;
 }
 
+  p->set_priority(r.priority);
 void TileToProto(int64_t tile, int64_t begin, int64_t end, const std::vector<double>& values,
                  const std::vector<std::string>& metric_names, v1::TileResult* p) {
   p->set_tile_index(tile);

@@ -38,6 +38,7 @@ struct JobRecord {
   int64_t tiles_total = 0;  // 0 until RUNNING
   int64_t tiles_done = 0;
   int64_t tile_size = 0;
+  int priority = 0;          // within its tenant, higher first ([-100, 100])
   std::string dir_artifact;  // the prepared direction file, a ref ("artifact:<sha256>" or "file://...")
   std::string proj_artifact;  // PCA jobs: the checkpoints' projection file, a ref; "" otherwise
   /// Set when prepared: what the surface file says of the computation (PreparedFiles::attributes).

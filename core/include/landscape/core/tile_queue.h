@@ -31,6 +31,13 @@ struct Task {
   std::optional<JobState> job_state;
 };
 
+/// What became of a task whose evaluation process died (TileQueue::Crashed).
+enum class CrashOutcome {
+  kReleased,      // under the crash limit: another delivery will try it
+  kDeadLettered,  // at the limit: in the dead-letter stream, its job failed with the reason
+  kNotOwned,      // the task was no longer this worker's: nothing recorded
+};
+
 /// What a heartbeat learns.
 struct TaskLease {
   bool owned = false;             // false: another worker has claimed the task
@@ -81,6 +88,11 @@ class TileQueue {
   /// Fails the job with `reason` (unless it has already ended) and
   /// acknowledges the task.
   virtual Status Fail(const Task& task, const Status& reason) = 0;
+  /// The process evaluating `task` died (crashed or exited) while this worker
+  /// lived to see it: counts the crash against the task. Under the queue's
+  /// crash limit the task is released for another delivery; at the limit it
+  /// is dead-lettered and its job fails with a reason naming `reason`.
+  virtual Result<CrashOutcome> Crashed(const Task& task, const Status& reason) = 0;
 };
 
 }  // namespace landscape::core

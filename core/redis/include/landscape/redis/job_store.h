@@ -31,6 +31,12 @@ struct SubmitSchedule {
   int priority = 0;
   /// The tenant's weight across tenants (tasks served in proportion); <= 0 leaves the stored one (default 1).
   double weight = 0;
+  /// The tenant's quotas (docs/service.md, Quotas); 0: none. Active jobs (queued, preparing or running) and
+  /// their points not yet done are checked here: a submit over either is refused (kResourceExhausted naming
+  /// the quota). Tiles in flight are held instead: the scheduler skips the tenant while it has that many.
+  int64_t max_jobs = 0;
+  int64_t max_queued_points = 0;
+  int64_t max_tiles_in_flight = 0;
 };
 
 struct ListQuery {
@@ -54,6 +60,7 @@ struct StoreStats {
   double oldest_age_s = 0;      // age of the oldest unacknowledged task
   int64_t consumers = 0;        // workers known to the group
   int64_t dead_letters = 0;     // entries in the dead-letter stream
+  std::map<std::string, int64_t> inflight;  // tenant -> tiles handed out, not yet acknowledged
 };
 
 class JobStore {

@@ -18,12 +18,20 @@
 //   {p}tenant:{tenant}:ready ZSET  the tenant's jobs with a task to hand out, by sched_score
 //                                  (-priority * 1e13 + sched_seq: higher priority, then older, first)
 //   {p}sched_seq            STRING submits so far (the age order of jobs)
-//   {p}deadletter           STREAM tasks delivered too often, with the reason (capped)
+//   {p}held                 ZSET   tenants held at their tiles-in-flight quota, by virtual time
+//   {p}inflight             HASH   tenant -> tiles handed out and not yet acknowledged
+//   {p}quota:inflight       HASH   tenant -> max tiles in flight (absent: none), set at submit
+//   {p}owed                 STRING tokens dropped while a tenant was held, put back as slots free
+//   {p}usage                HASH   {tenant}:jobs (active jobs), {tenant}:points (their points not yet done)
+//   {p}deadletter           STREAM poison tasks (crashed too often) and tasks delivered too often, with the
+//                                  reason (capped)
 //   {p}artifact:{sha256}    HASH   size, chunks, c:0 .. c:{chunks-1}: a content-addressed blob;
 //                                  t:{tenant} = 1 for each tenant that may see it (uploaded it, or a
 //                                  job of the tenant made it): the grants expire with the blob
 //   {p}upload:{uuid}        HASH   an upload in progress (expires after an hour if abandoned)
-//   {p}stats                HASH   counters for metrics: jobs:{STATE}, tiles_done, tile latency buckets, ...
+//   {p}stats                HASH   counters for metrics: jobs:{STATE}, tiles_done, tile latency buckets, ...,
+//                                  tenant:{t}:tiles:{device}, tenant:{t}:compute_ms:{device},
+//                                  tenant:{t}:wait_bucket:{i}, tenant:{t}:wait_ms_sum, tenant:{t}:dead_letters
 //
 // The four job keys and the request key expire `retention` after the job
 // reaches a final state; artifacts expire `artifact_ttl` after their last use.
@@ -50,6 +58,9 @@ class Schema {
   std::string Sched() const { return p_ + "sched"; }
   std::string TenantReady(const std::string& tenant) const { return p_ + "tenant:" + tenant + ":ready"; }
   std::string Weights() const { return p_ + "weights"; }
+  std::string Held() const { return p_ + "held"; }
+  std::string Inflight() const { return p_ + "inflight"; }
+  std::string Usage() const { return p_ + "usage"; }
   std::string DeadLetter() const { return p_ + "deadletter"; }
   std::string Artifact(const std::string& sha256) const { return p_ + "artifact:" + sha256; }
   std::string Upload(const std::string& id) const { return p_ + "upload:" + id; }
@@ -66,5 +77,9 @@ class Schema {
 /// field "tile_bucket:{i}" counts tiles with latency <= kTileLatencyBuckets[i]
 /// (and above the bound before); "tile_bucket:inf" the rest.
 inline constexpr double kTileLatencyBuckets[] = {0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300};
+
+/// Upper bounds (seconds) of the per-tenant queue-wait histogram (a job's
+/// submit to its first task taken): "tenant:{t}:wait_bucket:{i}" in Stats().
+inline constexpr double kQueueWaitBuckets[] = {0.1, 0.5, 1, 5, 10, 30, 60, 300, 1800, 3600};
 
 }  // namespace landscape::redis

@@ -17,9 +17,18 @@ struct QueueOptions {
   std::chrono::milliseconds claim_idle{30000};
   /// How often Next() looks for abandoned tasks; 0: claim_idle / 4.
   std::chrono::milliseconds claim_interval{0};
-  /// A task delivered more than this many times goes to the dead-letter
-  /// stream and fails its job.
-  int max_deliveries = 3;
+  /// The preemption backstop: a task delivered more than this many times
+  /// (each earlier worker vanished holding it: killed, preempted, or the task
+  /// kills whole workers) goes to the dead-letter stream and fails its job.
+  /// High, because vanishing workers are mostly not the task's fault.
+  int max_deliveries = 10;
+  /// The poison rule: a task whose evaluation process died (crashed, the
+  /// worker survived and saw it) this many times is dead-lettered; fewer
+  /// crashes release it for another try. See docs/service.md, Preemption.
+  int max_crashes = 2;
+  /// The kind of device this worker computes on ("cpu", "cuda"): a label of
+  /// the per-tenant tile and compute-time counters.
+  std::string device_kind = "cpu";
 };
 
 /// One worker's handle on the queue; `consumer` names the worker in the
@@ -39,6 +48,7 @@ class RedisTileQueue final : public core::TileQueue {
   Status Skip(const core::Task& task) override;
   Status Release(const core::Task& task) override;
   Status Fail(const core::Task& task, const Status& reason) override;
+  Result<core::CrashOutcome> Crashed(const core::Task& task, const Status& reason) override;
 
   /// Creates the consumer group (and the stream) unless they exist. Next()
   /// does it by itself when it finds the group missing.
