@@ -176,6 +176,45 @@ TEST(TokenAuth, ParsesAndAuthenticates) {
   }
 }
 
+// The tokens file's scheduling words: weight and quotas per tenant; a tenant's lines must agree; anything else
+// is refused naming the line.
+TEST(TokenAuth, ReadsEachTenantsWeightAndQuotas) {
+  auto a = server::TokenAuth::FromText(
+      "token-alice-1 alice weight=2 max_jobs=3\n"
+      "token-alice-2 alice max_tiles_in_flight=4  # a second token of alice, more of her policy\n"
+      "token-bob-111 bob max_queued_points=0\n"
+      "token-carol-1 carol\n",
+      "tokens.txt");
+  ASSERT_TRUE(a.ok()) << a.status();
+  const auto& p = a->policies();
+  ASSERT_EQ(p.size(), 2u);  // carol has none
+  EXPECT_EQ(p.at("alice").weight, 2.0);
+  EXPECT_EQ(p.at("alice").max_jobs, 3);
+  EXPECT_EQ(p.at("alice").max_tiles_in_flight, 4);
+  EXPECT_FALSE(p.at("alice").max_queued_points.has_value());
+  EXPECT_EQ(p.at("bob").max_queued_points, 0);
+  EXPECT_FALSE(p.at("bob").weight.has_value());
+  struct Bad {
+    const char* text;
+    const char* says;
+  };
+  for (const Bad& b : {Bad{"token-alice-1 alice weight=0\n", "weight must be"},
+                       Bad{"token-alice-1 alice weight=-1\n", "weight must be"},
+                       Bad{"token-alice-1 alice weight=two\n", "weight must be"},
+                       Bad{"token-alice-1 alice max_jobs=-1\n", "max_jobs must be"},
+                       Bad{"token-alice-1 alice max_jobs=1.5\n", "max_jobs must be"},
+                       Bad{"token-alice-1 alice colour=red\n", "unknown key 'colour'"},
+                       Bad{"token-alice-1 alice =3\n", "expected"},
+                       Bad{"token-alice-1 alice weight=\n", "expected"},
+                       Bad{"token-alice-1 alice weight=2\ntoken-alice-2 alice weight=3\n", "differs"}}) {
+    auto r = server::TokenAuth::FromText(b.text, "tokens.txt");
+    ASSERT_FALSE(r.ok()) << b.text;
+    EXPECT_EQ(r.status().field(), "--tokens");
+    EXPECT_NE(r.status().message().find(b.says), std::string::npos) << r.status();
+    EXPECT_NE(r.status().message().find("tokens.txt:"), std::string::npos) << r.status();
+  }
+}
+
 TEST(TokenAuth, ComparesDigestsOfEveryLengthAndReadsSecrets) {
   EXPECT_TRUE(server::ConstantTimeEquals("abcdefgh", "abcdefgh"));
   EXPECT_FALSE(server::ConstantTimeEquals("abcdefgh", "abcdefgX"));
