@@ -15,7 +15,8 @@ struct PlotCmdOptions {
   std::optional<double> vmin, vmax;   // colour/level range
   std::optional<double> xmin, xmax;   // 1-D: the α range shown
   std::optional<double> vlevel;       // level spacing (the reference's arange)
-  bool log = false;
+  std::string scale;                  // auto|linear|log; "" = auto (log when `log`)
+  bool log = false;                   // --log: the same as --scale log
   std::string proj_file;              // trajectory: proj_xcoord/proj_ycoord
   std::string dir_file;               // trajectory: PCA direction file ("" = the surface's dir_file)
   std::vector<std::string> overlays;  // 1d: FILE or LABEL=FILE

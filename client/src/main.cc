@@ -259,7 +259,10 @@ int main(int argc, char** argv) {
   CLI::Option* vlevel_opt =
       plot_cmd->add_option("--vlevel", plot_vlevel, "level spacing: levels arange(vmin, vmax, vlevel) as the "
                                                     "reference (default: about 16 round levels)");
-  plot_cmd->add_flag("--log", plot.log, "logarithmic levels and colours (2-D), log loss axis (1-D)");
+  plot_cmd->add_option("--scale", plot.scale,
+                       "auto | linear | log: colours and levels (2-D), the loss axis (1-D); auto: log for 2-D "
+                       "values > 0 spanning over 100x or mostly in the lowest tenth (default: auto)");
+  plot_cmd->add_flag("--log", plot.log, "the same as --scale log (the reference's --log)");
   plot_cmd->add_option("--proj-file", plot.proj_file, "trajectory: projection file (proj_xcoord, proj_ycoord)");
   plot_cmd->add_option("--dir-file", plot.dir_file,
                        "trajectory: PCA direction file for the axes' explained variance (default: the surface's)");

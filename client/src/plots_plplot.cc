@@ -185,7 +185,33 @@ int RunPathPlot(const PlotCmdOptions& o) {
   return kExitOk;
 }
 
+// The picture options of the command line, checked before any file is read:
+// a bad one is InvalidArgument naming its flag (exit 2).
+core::Result<plot::PlotOptions> PictureOptions(const PlotCmdOptions& o) {
+  plot::PlotOptions opts;
+  opts.metric = o.metric;
+  opts.vmin = o.vmin;
+  opts.vmax = o.vmax;
+  opts.xmin = o.xmin;
+  opts.xmax = o.xmax;
+  opts.vlevel = o.vlevel;
+  if (!o.scale.empty()) {
+    LS_ASSIGN_OR_RETURN(opts.scale, plot::ParseScale(o.scale, "--scale"));
+    if (o.log && opts.scale != plot::Scale::kLog) {
+      return core::InvalidArgument("--log", "contradicts --scale " + o.scale);
+    }
+  }
+  if (o.log) opts.scale = plot::Scale::kLog;
+  opts.width = o.width;
+  opts.height = o.height;
+  opts.title = o.title;
+  LS_RETURN_IF_ERROR(plot::CheckOptions(opts));
+  return opts;
+}
+
 int RunPlot(const PlotCmdOptions& o) {
+  auto checked = PictureOptions(o);
+  if (!checked.ok()) return Report(checked.status());
   if (o.surface.empty()) return RunPathPlot(o);
   auto surface = LoadSurface(o.surface, o.labels);
   if (!surface.ok()) return Report(surface.status());
@@ -233,21 +259,19 @@ int RunPlot(const PlotCmdOptions& o) {
     kinds->push_back(plot::Kind::kTrajectory);
   }
 
-  plot::PlotOptions opts;
-  opts.metric = o.metric;
-  opts.vmin = o.vmin;
-  opts.vmax = o.vmax;
-  opts.xmin = o.xmin;
-  opts.xmax = o.xmax;
+  const plot::PlotOptions& opts = *checked;
   if ((o.xmin || o.xmax) && s.is_2d()) {
     return Report(core::InvalidArgument("--xmin/--xmax", "apply to 1-D pictures; crop a 2-D surface with its grid"));
   }
-  opts.vlevel = o.vlevel;
-  opts.log = o.log;
-  opts.width = o.width;
-  opts.height = o.height;
-  opts.title = o.title;
   const bool several = kinds->size() > 1;
+  // What needs the data (a log scale over values <= 0) fails before any picture is written.
+  for (plot::Kind k : *kinds) {
+    plot::PlotData d = data;
+    if (several && k != plot::Kind::kCurve1d) d.overlays.clear();
+    if (several && !plot::CheckKind(k, s).ok()) continue;
+    core::Status ok = plot::CheckOptions(d, k, opts);
+    if (!ok.ok()) return Report(ok);
+  }
   for (plot::Kind k : *kinds) {
     if (several) {
       core::Status fits = plot::CheckKind(k, s);

@@ -234,6 +234,47 @@ TEST_F(PicturesCli, PlotWritesEveryKindAndRefusesBadInput) {
   EXPECT_EQ(Landscape("export " + h5 + " --format stl --out " + Path("x.stl")), 2) << output_;
 }
 
+// --vmin/--vmax/--vlevel/--log/--scale: a bad combination is exit 2 naming the
+// flag, before the surface is read (here it does not even exist) and before any
+// picture is written; a log scale over values <= 0 is refused before the first.
+TEST_F(PicturesCli, ScaleOptionsAreCheckedBeforeAnyWork) {
+  const std::string missing = Path("missing.h5"), out = " --out " + Path("x.png");
+  auto refused = [&](const std::string& flags, const std::string& flag) {
+    EXPECT_EQ(Landscape("plot " + missing + " " + flags + out), 2) << flags << ": " << output_;
+    EXPECT_NE(output_.find(flag + ":"), std::string::npos) << flags << ": " << output_;
+    EXPECT_EQ(output_.find("missing.h5"), std::string::npos) << "checked before reading: " << output_;
+  };
+  refused("--vmin 2 --vmax 1", "--vmax");
+  refused("--vmin 1 --vmax 1", "--vmax");
+  refused("--vlevel 0", "--vlevel");
+  refused("--vlevel -0.5", "--vlevel");
+  refused("--log --vmin 0", "--log");
+  refused("--log --scale linear", "--log");
+  refused("--scale cubic", "--scale");
+
+  core::GridSpec g;
+  g.x = {-1, 1, 11};
+  g.y = core::AxisSpec{-1, 1, 11};
+  io::Surface s = io::NewSurface(g, {"train_loss"}, "d.h5");
+  for (size_t k = 0; k < s.PointCount(); ++k) {
+    s.metrics["train_loss"][k] = s.x[k % s.nx()];  // -1 .. 1
+    s.done[k] = 1;
+  }
+  const std::string h5 = Path("signed.h5");
+  ASSERT_TRUE(io::WriteSurfaceFile(h5, s).ok());
+  EXPECT_EQ(Landscape("plot " + h5 + " --kind all --log --out " + Path("s.png")), 2) << output_;
+  EXPECT_NE(output_.find("--log: a log scale needs positive values; train_loss goes down to -1"), std::string::npos)
+      << output_;
+  for (const char* kind : {"contour", "filled", "heat", "3d"}) {
+    EXPECT_FALSE(fs::exists(Path(std::string("s_") + kind + ".png"))) << kind;
+  }
+  EXPECT_EQ(Landscape("plot " + h5 + " --kind filled --scale linear --out " + Path("lin.png")), 0) << output_;
+  const std::string bowl = Path("bowl.h5");
+  WriteBowl(bowl);
+  EXPECT_EQ(Landscape("plot " + bowl + " --kind heat --scale log --out " + Path("log.png")), 0) << output_;
+  EXPECT_EQ(Landscape("plot " + bowl + " --kind 3d --vmin 1 --vmax 3 --out " + Path("clamped.png")), 0) << output_;
+}
+
 TEST_F(PicturesCli, TrajectoryFromAProjectionFile) {
   const std::string h5 = Path("bowl.h5");
   WriteBowl(h5);

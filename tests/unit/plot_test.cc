@@ -365,7 +365,7 @@ TEST(Plot, LogScaleOrdersColoursByLogValue) {
   const io::Surface s = Analytic(Linspace(-1, 1, 21), Linspace(-1, 1, 21),
                                  [](double x, double) { return std::pow(10.0, 2 * x); });  // 0.01 .. 100
   PlotOptions o;
-  o.log = true;
+  o.scale = Scale::kLog;
   const Drawn d = DrawPng(s, Kind::kHeat, "log_heat.png", o);
   ASSERT_TRUE(d.image.ok());
   // On a log scale x = 0 (value 1) sits in the middle of the colour map.
@@ -450,7 +450,7 @@ TEST(Plot, BadInputIsAClearError) {
   PlotOptions range;
   range.vmin = 2;
   range.vmax = 1;
-  expect_invalid(Kind::kFilled, range, Out("bad6.png"), "vmin < vmax");
+  expect_invalid(Kind::kFilled, range, Out("bad6.png"), "--vmax: must be greater than --vmin");
   PlotOptions many;
   many.vmin = 0;
   many.vmax = 1;
@@ -461,7 +461,7 @@ TEST(Plot, BadInputIsAClearError) {
   dn.surface = &neg;
   PlotOptions lg;
   lg.metric = "train_loss";
-  lg.log = true;
+  lg.scale = Scale::kLog;
   lg.vmin = -1;
   auto r = Draw(dn, Kind::kHeat, lg, Out("bad8.png"));
   EXPECT_FALSE(r.ok());

@@ -28,15 +28,38 @@ constexpr double kFooterScale = 0.7;
 /// printf of one number.
 std::string Fmt(const char* f, double v);
 
+/// The texts the picture being drawn wrote (Frame::texts). Draw() clears it
+/// before a picture and moves it into the Frame after; callers hold PlplotMutex().
+std::vector<std::string>& TextLog();
+/// Appends `text` to TextLog() and returns it escaped for PLplot.
+std::string Written(const std::string& text);
+
+/// Path-like words (with a '/' and either a leading '/', './', '../', '~/', a
+/// "scheme:" prefix or two or more '/') shortened to their last component, the
+/// scheme kept: "tensor:/a/b/c.pt," -> "tensor:c.pt,". "owner/repo" stays.
+std::string ShortenPaths(const std::string& text);
+/// The width of `text` (UTF-8) in character heights of its own size: an
+/// estimate from the font's glyph classes that errs wide, never narrow.
+double TextWidth(const std::string& text);
+/// `text` cut to at most `max_width` (TextWidth), ending in "…", when wider.
+std::string Ellipsize(const std::string& text, double max_width);
+/// How many character heights of `scale` times the default fit across
+/// `fraction` of the page's width.
+double WidthAcross(double scale, double fraction);
+
 /// The title above the viewport: lines[0] large (or `override_first`), lines[1]
 /// small and wrapped to the page, centred on the page.
 void Title(const std::vector<std::string>& lines, const std::string& override_first);
-/// The surface's CI labels in small grey type at the bottom of the page.
-void Footer(const io::Surface& s);
+/// `note` (e.g. the scale) and the surface's CI labels in small grey type at
+/// the bottom of the page, ellipsized to the page's width.
+void Footer(const io::Surface& s, const std::string& note = "");
+/// "colours: log scale (automatic: ...)" for a 2-D picture's footer.
+std::string ScaleNote(bool log, const PlotOptions& o, double vmin, double vmax);
 /// "  (n of m points missing)", or "" when none are.
 std::string MissingNote(size_t missing, size_t total);
-/// Title (with MissingNote) and Footer.
-void TitleAndFooter(const io::Surface& s, const std::string& metric, size_t missing, const PlotOptions& o);
+/// Title (with MissingNote) and Footer (with `note`).
+void TitleAndFooter(const io::Surface& s, const std::string& metric, size_t missing, const PlotOptions& o,
+                    const std::string& note = "");
 
 /// The current viewport in pixels and its world window.
 Frame CurrentFrame(const Stream& st);
@@ -59,10 +82,15 @@ struct LegendEntry {
   double width;
   bool marker;   // a dot on the line sample
 };
-/// The inside position (a PL_POSITION_* combination) where a legend box of
-/// (w, h) viewport fractions hides the fewest of `pts` (viewport fractions).
-PLINT LegendPosition(const std::vector<std::pair<double, double>>& pts, double w, double h);
-/// The legend inside the viewport at `position`, on a translucent background.
-void Legend(const std::vector<LegendEntry>& entries, PLINT position);
+/// The legend box's size in viewport fractions (w, h), estimated from its
+/// entries' lengths and count at the current viewport (on the large side).
+std::pair<double, double> LegendSize(const std::vector<LegendEntry>& entries);
+/// The lower-left corner (viewport fractions) of a legend box of (w, h) inside
+/// the viewport that covers the fewest of `pts` (viewport fractions; sample the
+/// curves densely), nearest a corner of the viewport among equals.
+std::pair<double, double> LegendOrigin(const std::vector<std::pair<double, double>>& pts, double w, double h);
+/// The legend with its lower-left corner at `origin` (viewport fractions), on a
+/// translucent background; returns its box on the page in pixels.
+Box Legend(const Stream& st, const std::vector<LegendEntry>& entries, std::pair<double, double> origin);
 
 }  // namespace landscape::plot::internal

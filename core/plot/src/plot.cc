@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <limits>
 #include <cctype>
+#include <tuple>
 
 #include "colormaps.h"
 #include "draw.h"
@@ -82,6 +83,97 @@ Status CheckKind(Kind kind, const io::Surface& s) {
         return InvalidArgument("--kind", "'hessian' needs min_eig and max_eig (compute them with --hessian)");
       }
       return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+const char* ScaleName(Scale scale) {
+  switch (scale) {
+    case Scale::kAuto: return "auto";
+    case Scale::kLinear: return "linear";
+    case Scale::kLog: return "log";
+  }
+  return "?";
+}
+
+Result<Scale> ParseScale(std::string_view name, std::string_view field) {
+  for (Scale sc : {Scale::kAuto, Scale::kLinear, Scale::kLog}) {
+    if (name == ScaleName(sc)) return sc;
+  }
+  return InvalidArgument(std::string(field), "unknown scale '" + std::string(name) + "' (auto, linear, log)");
+}
+
+bool AutoLogScale(const std::vector<double>& values, std::optional<std::pair<double, double>> range) {
+  auto [lo, hi] = internal::FiniteRange(values);
+  if (!std::isfinite(lo) || lo <= 0) return false;  // nothing finite, or a value <= 0
+  if (range) std::tie(lo, hi) = *range;
+  if (!(lo > 0 && hi > lo)) return false;
+  if (hi / lo > 100) return true;
+  const double tenth = lo + 0.1 * (hi - lo);
+  size_t finite = 0, low = 0;
+  for (double v : values) {
+    if (!std::isfinite(v)) continue;
+    ++finite;
+    low += v <= tenth ? 1 : 0;
+  }
+  return 2 * low > finite;
+}
+
+Status CheckOptions(const PlotOptions& o) {
+  if (o.vmin && !std::isfinite(*o.vmin)) return InvalidArgument("--vmin", "must be a finite number");
+  if (o.vmax && !std::isfinite(*o.vmax)) return InvalidArgument("--vmax", "must be a finite number");
+  if (o.vmin && o.vmax && !(*o.vmin < *o.vmax)) {
+    return InvalidArgument("--vmax", "must be greater than --vmin (got --vmin " + Fmt("%g", *o.vmin) +
+                                         " --vmax " + Fmt("%g", *o.vmax) + ")");
+  }
+  if (o.vlevel && !(std::isfinite(*o.vlevel) && *o.vlevel > 0)) {
+    return InvalidArgument("--vlevel", "must be a number > 0 (got " + Fmt("%g", *o.vlevel) + ")");
+  }
+  if (o.scale == Scale::kLog && o.vmin && *o.vmin <= 0) {
+    return InvalidArgument("--log", "a log scale needs --vmin > 0 (got " + Fmt("%g", *o.vmin) + ")");
+  }
+  if (o.scale == Scale::kLog && o.vmax && *o.vmax <= 0) {
+    return InvalidArgument("--log", "a log scale needs --vmax > 0 (got " + Fmt("%g", *o.vmax) + ")");
+  }
+  if (o.width < 100 || o.width > 10000) return InvalidArgument("--width", "must be 100..10000");
+  if (o.height < 100 || o.height > 10000) return InvalidArgument("--height", "must be 100..10000");
+  return Status::Ok();
+}
+
+namespace {
+// The metrics `kind` draws from `s` on its value axis.
+std::vector<std::string> ScaledMetrics(const io::Surface& s, Kind kind, const PlotOptions& o) {
+  if (kind == Kind::kHessian) return {"eig_ratio"};
+  if (kind != Kind::kCurve1d || !o.metric.empty()) {
+    return {o.metric.empty() ? io::PrimaryMetric(s) : o.metric};
+  }
+  std::vector<std::string> out;
+  for (const char* m : {"train_loss", "test_loss"}) {
+    if (s.Has(m)) out.push_back(m);
+  }
+  return out;
+}
+}  // namespace
+
+Status CheckOptions(const PlotData& data, Kind kind, const PlotOptions& o) {
+  LS_RETURN_IF_ERROR(CheckOptions(o));
+  if (o.scale != Scale::kLog || !data.surface) return Status::Ok();
+  std::vector<const io::Surface*> surfaces{data.surface};
+  if (kind == Kind::kCurve1d) {
+    for (const Overlay& ov : data.overlays) {
+      if (ov.surface) surfaces.push_back(ov.surface);
+    }
+  }
+  for (const io::Surface* s : surfaces) {
+    for (const std::string& m : ScaledMetrics(*s, kind, o)) {
+      auto v = io::MetricValues(*s, m);
+      if (!v.ok()) continue;  // Draw names the missing metric
+      const auto [lo, hi] = internal::FiniteRange(*v);
+      if (std::isfinite(lo) && lo <= 0) {
+        return InvalidArgument("--log", "a log scale needs positive values; " + m + " goes down to " +
+                                            Fmt("%g", lo) + " (use --scale linear)");
+      }
+    }
   }
   return Status::Ok();
 }
@@ -171,7 +263,43 @@ Result<std::vector<double>> Levels(double vmin, double vmax, std::optional<doubl
   return levels;
 }
 
+namespace {
+Result<Frame> DrawUnlogged(const PlotData& data, Kind kind, const PlotOptions& opts, const std::string& out_path);
+}  // namespace
+
+std::vector<double> AxisTicks(double lo, double hi) {
+  if (!(lo < hi)) return {lo};
+  const double raw = (hi - lo) / 4;
+  const double p = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = 10 * p;
+  for (double m : {1.0, 2.0, 2.5, 5.0}) {
+    if (m * p >= raw) {
+      step = m * p;
+      break;
+    }
+  }
+  std::vector<double> ticks{lo};
+  for (double k = std::ceil(lo / step); k * step < hi; k += 1) {
+    const double v = std::fabs(k * step) < 1e-9 * step ? 0.0 : k * step;
+    if (v - lo >= 0.45 * step && hi - v >= 0.45 * step) ticks.push_back(v);
+  }
+  ticks.push_back(hi);
+  return ticks;
+}
+
 Result<Frame> Draw(const PlotData& data, Kind kind, const PlotOptions& opts, const std::string& out_path) {
+  LS_RETURN_IF_ERROR(CheckOptions(data, kind, opts));
+  std::lock_guard<std::mutex> lock(PlplotMutex());
+  internal::TextLog().clear();
+  Result<Frame> frame = DrawUnlogged(data, kind, opts, out_path);
+  if (frame.ok()) frame->texts = std::move(internal::TextLog());
+  internal::TextLog().clear();
+  return frame;
+}
+
+namespace {
+// Draw() without the options check and the text log; the caller holds PlplotMutex().
+Result<Frame> DrawUnlogged(const PlotData& data, Kind kind, const PlotOptions& opts, const std::string& out_path) {
   if (!data.surface) {
     // Only a training path (the reference's plot_2D with a projection file and no surface).
     if (kind != Kind::kTrajectory) return InvalidArgument("surface", "no surface to draw");
@@ -179,7 +307,6 @@ Result<Frame> Draw(const PlotData& data, Kind kind, const PlotOptions& opts, con
       return InvalidArgument("--proj-file", "the projected path is missing, empty, or its x and y differ in length");
     }
     LS_ASSIGN_OR_RETURN(Format format, FormatForPath(out_path));
-    std::lock_guard<std::mutex> lock(PlplotMutex());
     LS_ASSIGN_OR_RETURN(auto stream, Stream::Open(out_path, format, opts.width, opts.height));
     SetPalette();
     plschr(0, internal::kTextScale);
@@ -206,7 +333,6 @@ Result<Frame> Draw(const PlotData& data, Kind kind, const PlotOptions& opts, con
   // Fail on a bad metric before creating any file.
   if (kind != Kind::kCurve1d || !opts.metric.empty()) LS_RETURN_IF_ERROR(io::MetricValues(s, metric).status());
 
-  std::lock_guard<std::mutex> lock(PlplotMutex());
   LS_ASSIGN_OR_RETURN(auto stream, Stream::Open(out_path, format, opts.width, opts.height));
   SetPalette();
   plschr(0, internal::kTextScale);
@@ -232,5 +358,6 @@ Result<Frame> Draw(const PlotData& data, Kind kind, const PlotOptions& opts, con
   LS_RETURN_IF_ERROR(stream->Finish());
   return frame;
 }
+}  // namespace
 
 }  // namespace landscape::plot

@@ -41,6 +41,22 @@ void Polyline(const std::vector<double>& x, const std::vector<double>& y) {
   }
 }
 
+// Points along the polyline (x, y) in viewport fractions of the window
+// [x0, x1] x [y0, y1], 8 per segment, so that a legend box placed between two
+// samples still meets the line. Missing points break the line.
+void AddSamples(const std::vector<double>& x, const std::vector<double>& y, double x0, double x1, double y0,
+                double y1, std::vector<std::pair<double, double>>* pts) {
+  auto add = [&](double px, double py) { pts->emplace_back((px - x0) / (x1 - x0), (py - y0) / (y1 - y0)); };
+  const size_t n = std::min(x.size(), y.size());
+  for (size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(y[i])) continue;
+    add(x[i], y[i]);
+    if (i + 1 < n && std::isfinite(y[i + 1])) {
+      for (int k = 1; k < 8; ++k) add(x[i] + (x[i + 1] - x[i]) * k / 8, y[i] + (y[i + 1] - y[i]) * k / 8);
+    }
+  }
+}
+
 }  // namespace
 
 Result<Frame> DrawCurves(Stream& st, const PlotData& d, const PlotOptions& o) {
@@ -54,6 +70,7 @@ Result<Frame> DrawCurves(Stream& st, const PlotData& d, const PlotOptions& o) {
   }
   const bool many = series.size() > 1;
   const bool single = !o.metric.empty();
+  const bool log = o.scale == Scale::kLog;  // 1-D: linear unless asked
   struct Curve {
     const std::vector<double>* x;
     std::vector<double> y;
@@ -87,7 +104,7 @@ Result<Frame> DrawCurves(Stream& st, const PlotData& d, const PlotOptions& o) {
       const bool test = m.rfind("test_", 0) == 0;
       const int style = test ? 2 : 1;
       if (!acc) {
-        if (o.log) {
+        if (log) {
           for (double& y : v) y = Tx(y, true);
         }
         std::vector<double> shown;  // the points inside the requested α range
@@ -127,7 +144,7 @@ Result<Frame> DrawCurves(Stream& st, const PlotData& d, const PlotOptions& o) {
   double y0, y1;
   if (!any_loss) {
     y0 = 0, y1 = 1;
-  } else if (o.log) {
+  } else if (log) {
     if (!std::isfinite(llo)) return InvalidArgument("--log", "a log scale needs positive loss values");
     y0 = o.vmin ? Tx(*o.vmin, true) : std::floor(llo);
     y1 = o.vmax ? Tx(*o.vmax, true) : std::ceil(lhi + 1e-12);
@@ -145,13 +162,9 @@ Result<Frame> DrawCurves(Stream& st, const PlotData& d, const PlotOptions& o) {
   plvpor(0.10, 0.88, 0.14, 0.84);
   plwind(xlo, xhi, y0, y1);
   Frame f = CurrentFrame(st);
-  std::vector<std::pair<double, double>> pts;  // curve samples in viewport fractions, for the legend
-  for (const Curve& c : curves) {
-    const double a0 = c.acc ? 0.0 : y0, a1 = c.acc ? 100.0 : y1;
-    for (size_t i = 0; i < c.y.size(); ++i) {
-      if (std::isfinite(c.y[i])) pts.emplace_back(((*c.x)[i] - xlo) / (xhi - xlo), (c.y[i] - a0) / (a1 - a0));
-    }
-  }
+  f.log_scale = log;
+  std::vector<std::pair<double, double>> pts;  // the curves in viewport fractions, for the legend
+  for (const Curve& c : curves) AddSamples(*c.x, c.y, xlo, xhi, c.acc ? 0.0 : y0, c.acc ? 100.0 : y1, &pts);
   for (const Curve& c : curves) {
     plwind(xlo, xhi, c.acc ? 0.0 : y0, c.acc ? 100.0 : y1);
     plcol0(c.colour);
@@ -173,22 +186,23 @@ Result<Frame> DrawCurves(Stream& st, const PlotData& d, const PlotOptions& o) {
   plcol0(kBlack);
   plbox("bcnst", 0, 0, "", 0, 0);
   plcol0(many ? kBlack : kBlue);
-  plbox("", 0, 0, o.log ? "bnstvl" : "bnstv", 0, 0);
+  plbox("", 0, 0, log ? "bnstvl" : "bnstv", 0, 0);
   const std::string left = single ? io::MetricDisplayName(o.metric) : std::string("loss");
-  plmtex("l", 4.0, 0.5, 0.5, EscapeText(any_loss ? (o.log ? left + " (log scale)" : left) : "").c_str());
+  if (any_loss) plmtex("l", 4.0, 0.5, 0.5, Written(log ? left + " (log scale)" : left).c_str());
   if (any_acc) {
     plwind(xlo, xhi, 0, 100);
     plcol0(many ? kBlack : kRed);
     plbox("", 0, 0, "cmstv", 0, 0);
-    plmtex("r", 4.0, 0.5, 0.5, "accuracy (%)");
+    plmtex("r", 4.0, 0.5, 0.5, Written("accuracy (%)").c_str());
   } else {
     plcol0(kBlack);
-    plbox("", 0, 0, o.log ? "cstl" : "cst", 0, 0);  // the frame's right edge
+    plbox("", 0, 0, log ? "cstl" : "cst", 0, 0);  // the frame's right edge
   }
   plwind(xlo, xhi, y0, y1);
   plcol0(kBlack);
-  plmtex("b", 3.0, 0.5, 0.5, "α  (x direction)");
-  Legend(legend, LegendPosition(pts, many ? 0.42 : 0.30, 0.06 * static_cast<double>(legend.size()) + 0.03));
+  plmtex("b", 3.0, 0.5, 0.5, Written("α  (x direction)").c_str());
+  const auto [lw, lh] = LegendSize(legend);
+  f.legend = Legend(st, legend, LegendOrigin(pts, lw, lh));
   auto lines = io::TitleLines(*d.surface, io::PrimaryMetric(*d.surface));
   if (many) {
     // The surfaces differ (directions, models): describe only what the first says of data and grid.
@@ -202,7 +216,7 @@ Result<Frame> DrawCurves(Stream& st, const PlotData& d, const PlotOptions& o) {
                (single ? io::MetricDisplayName(o.metric) : std::string("loss and accuracy"));
   }
   Title(lines, o.title);
-  Footer(*d.surface);
+  Footer(*d.surface, log ? "loss axis: log scale" : "");
   return f;
 }
 
@@ -237,15 +251,14 @@ Result<Frame> DrawHessian1d(Stream& st, const PlotData& d, const PlotOptions& o)
   plwidth(1.0);
   plcol0(kBlack);
   plbox("bcnst", 0, 0, "bcnstv", 0, 0);
-  pllab("α  (x direction)", "eigenvalue ratio", "");
+  const std::string xl = Written("α  (x direction)"), yl = Written("eigenvalue ratio");
+  pllab(xl.c_str(), yl.c_str(), "");
   std::vector<std::pair<double, double>> pts;
-  for (size_t i = 0; i < raw.size(); ++i) {
-    for (double v : {ratio[i], raw[i]}) {
-      if (std::isfinite(v)) pts.emplace_back((s.x[i] - x0) / (x1 - x0), (v - y0) / (y1 - y0));
-    }
-  }
-  Legend({{"|λmin / λmax|", kBlue, 1, 2.0, false}, {"λmin / λmax", kRed, 2, 2.0, false}},
-         LegendPosition(pts, 0.3, 0.15));
+  AddSamples(s.x, ratio, x0, x1, y0, y1, &pts);
+  AddSamples(s.x, raw, x0, x1, y0, y1, &pts);
+  const std::vector<LegendEntry> entries{{"|λmin / λmax|", kBlue, 1, 2.0, false}, {"λmin / λmax", kRed, 2, 2.0, false}};
+  const auto [lw, lh] = LegendSize(entries);
+  f.legend = Legend(st, entries, LegendOrigin(pts, lw, lh));
   auto lines = io::TitleLines(s, "eig_ratio");
   Title(lines, o.title);
   Footer(s);

@@ -79,7 +79,21 @@ struct Scale2d {
   std::vector<double> levels;  // raw
   std::string label;           // colour bar / axis label
   size_t missing = 0;
+  bool log = false;            // colours and levels on a log scale (o.scale, or AutoLogScale)
 };
+
+// Whether a 2-D picture uses a log scale: --scale, else AutoLogScale over the
+// colour range (linear under the reference's arange levels or a fixed range).
+bool UseLog(const std::vector<double>& values, const PlotOptions& o, bool fixed_range) {
+  if (o.scale != Scale::kAuto) return o.scale == Scale::kLog;
+  if (o.vlevel || fixed_range) return false;
+  std::optional<std::pair<double, double>> range;
+  if (o.vmin || o.vmax) {
+    const auto [lo, hi] = FiniteRange(values);
+    range = std::make_pair(o.vmin.value_or(lo), o.vmax.value_or(hi));
+  }
+  return AutoLogScale(values, range);
+}
 
 Result<Scale2d> Prepare2d(const io::Surface& s, const std::string& metric, const PlotOptions& o,
                           std::optional<std::pair<double, double>> default_range = std::nullopt) {
@@ -92,7 +106,8 @@ Result<Scale2d> Prepare2d(const io::Surface& s, const std::string& metric, const
                                           std::to_string(s.PointCount()) + " points done)");
   }
   auto [lo, hi] = FiniteRange(sc.values);
-  if (o.log) {
+  sc.log = UseLog(sc.values, o, default_range.has_value());
+  if (sc.log) {
     double pos = std::numeric_limits<double>::infinity();
     for (double v : sc.values) {
       if (std::isfinite(v) && v > 0) pos = std::min(pos, v);
@@ -111,22 +126,20 @@ Result<Scale2d> Prepare2d(const io::Surface& s, const std::string& metric, const
     sc.vmin -= pad;
     sc.vmax += pad;
   }
-  if (o.log && sc.vmin <= 0) return InvalidArgument("--vmin", "a log scale needs vmin > 0");
-  LS_ASSIGN_OR_RETURN(sc.levels, Levels(sc.vmin, sc.vmax, o.vlevel, o.log));
+  if (sc.log && sc.vmin <= 0) return InvalidArgument("--log", "a log scale needs vmin > 0");
+  LS_ASSIGN_OR_RETURN(sc.levels, Levels(sc.vmin, sc.vmax, o.vlevel, sc.log));
   sc.label = io::MetricDisplayName(metric);
   return sc;
 }
 
-// Automatic contour lines are log-spaced when max/min of positive values exceeds this.
-constexpr double kAutoLogRatio = 25.0;
-
-void Viewport2d() { plvpor(0.10, 0.80, 0.14, 0.84); }
+void Viewport2d() { plvpor(0.12, 0.80, 0.14, 0.84); }  // the y label stays 3 % clear of the page edge
 
 void Axes2d(const PlotData& d) {
   plcol0(kBlack);
   plwidth(1.0);
   plbox("bcnst", 0, 0, "bcnstv", 0, 0);
-  pllab(EscapeText(AxisLabel('x', d)).c_str(), EscapeText(AxisLabel('y', d)).c_str(), "");
+  const std::string x = Written(AxisLabel('x', d)), y = Written(AxisLabel('y', d));
+  pllab(x.c_str(), y.c_str(), "");
 }
 
 // Contour labels are written in exponential notation from this decimal exponent on.
@@ -261,7 +274,7 @@ void DrawPath(const Trajectory& t) {
     plpoin(1, &t.x.front(), &t.y.front(), 4);  // start: a circle
     plpoin(1, &t.x.back(), &t.y.back(), 18);   // end (the final model): a star
     plschr(0, 0.8);
-    plptex(t.x.front(), t.y.front(), 1, 0, -0.5, "start");
+    plptex(t.x.front(), t.y.front(), 1, 0, -0.5, Written("start").c_str());
     plschr(0, kTextScale);
   }
   plssym(0, 1.0);
@@ -289,11 +302,8 @@ Result<Frame> DrawContour(Stream& st, const PlotData& d, const std::string& metr
   const io::Surface& s = *d.surface;
   LS_ASSIGN_OR_RETURN(Scale2d sc, Prepare2d(s, metric, o));
   const size_t nx = s.nx(), ny = s.ny();
-  // Loss values often span decades (a basin below 1, walls at 40): then
-  // automatic lines are 1-2-5 per decade, or the basin gets no line at all.
-  if (!o.vlevel && !o.log && sc.vmin > 0 && sc.vmax / sc.vmin > kAutoLogRatio) {
-    LS_ASSIGN_OR_RETURN(sc.levels, Levels(sc.vmin, sc.vmax, std::nullopt, true));
-  }
+  // Loss values often span decades (a basin below 1, walls at 40): then the
+  // automatic scale spaces lines 1-2-5 per decade, or the basin gets no line.
   // Contours of raw values at raw levels: the same curves as log10 at log10 levels,
   // and the labels read in the data's units. Missing points stay NaN: plcont
   // finds no crossing next to them, so lines stop at the edge of the data.
@@ -323,12 +333,14 @@ Result<Frame> DrawContour(Stream& st, const PlotData& d, const std::string& metr
     DrawPath(*d.trajectory);
   }
   Frame f = CurrentFrame(st);
+  f.log_scale = sc.log;
+  f.levels = sc.levels;
   Axes2d(d);
   auto lines = io::TitleLines(s, metric);
-  lines[0] += (o.log ? "  (log-spaced levels)" : "") + MissingNote(sc.missing, s.PointCount());
+  lines[0] += MissingNote(sc.missing, s.PointCount());
   if (d.trajectory) lines[0] = "training path  ·  " + lines[0];
   Title(lines, o.title);
-  Footer(s);
+  Footer(s, ScaleNote(sc.log, o, sc.vmin, sc.vmax).replace(0, 7, "levels"));
   return f;
 }
 
@@ -337,9 +349,10 @@ Result<Frame> DrawFilledOrHeat(Stream& st, const PlotData& d, const std::string&
   const io::Surface& s = *d.surface;
   LS_ASSIGN_OR_RETURN(Scale2d sc, Prepare2d(s, metric, o, default_range));
   const size_t nx = s.nx(), ny = s.ny();
-  const double lo = Tx(sc.vmin, o.log), hi = Tx(sc.vmax, o.log);
+  const double lo = Tx(sc.vmin, sc.log), hi = Tx(sc.vmax, sc.log);
+  const std::string note = ScaleNote(sc.log, o, sc.vmin, sc.vmax);
   std::vector<double> tv(sc.values.size());
-  for (size_t k = 0; k < tv.size(); ++k) tv[k] = Tx(sc.values[k], o.log);
+  for (size_t k = 0; k < tv.size(); ++k) tv[k] = Tx(sc.values[k], sc.log);
   SetColormap(Colormap::kViridis);
   Viewport2d();
   if (heat) {
@@ -353,13 +366,14 @@ Result<Frame> DrawFilledOrHeat(Stream& st, const PlotData& d, const std::string&
     plimagefr(m.get(), static_cast<PLINT>(nx), static_cast<PLINT>(ny), ex.front(), ex.back(), ey.front(),
               ey.back(), lo, hi, lo, hi, pltr1, grid.data());
     Frame f = CurrentFrame(st);
+    f.log_scale = sc.log;
     Axes2d(d);
-    ColourBar(PL_COLORBAR_IMAGE, {lo, hi}, sc.label + (o.log ? " (log scale)" : ""), o.log, false);
-    TitleAndFooter(s, metric, sc.missing, o);
+    ColourBar(PL_COLORBAR_IMAGE, {lo, hi}, sc.label + (sc.log ? " (log scale)" : ""), sc.log, false);
+    TitleAndFooter(s, metric, sc.missing, o, note);
     return f;
   }
   std::vector<double> edges(sc.levels.size());
-  for (size_t i = 0; i < edges.size(); ++i) edges[i] = Tx(sc.levels[i], o.log);
+  for (size_t i = 0; i < edges.size(); ++i) edges[i] = Tx(sc.levels[i], sc.log);
   // Every finite value lands in a band: the end bands take what lies beyond.
   // Cells with a missing corner are left unfilled (the `defined` mask).
   const DefinedMask mask(tv, s.x, s.y);
@@ -373,9 +387,11 @@ Result<Frame> DrawFilledOrHeat(Stream& st, const PlotData& d, const std::string&
            static_cast<double>(ny - 1), edges.data(), static_cast<PLINT>(edges.size()), 1.0, 0, 0.0, plfill, 0,
            pltr1, grid.data());
   Frame f = CurrentFrame(st);
+  f.log_scale = sc.log;
+  f.levels = sc.levels;
   Axes2d(d);
-  ColourBar(PL_COLORBAR_SHADE, edges, sc.label + (o.log ? " (log scale)" : ""), o.log, edges.size() <= 12);
-  TitleAndFooter(s, metric, sc.missing, o);
+  ColourBar(PL_COLORBAR_SHADE, edges, sc.label + (sc.log ? " (log scale)" : ""), sc.log, edges.size() <= 12);
+  TitleAndFooter(s, metric, sc.missing, o, note);
   return f;
 }
 
@@ -391,12 +407,64 @@ std::vector<size_t> Stride(size_t n, size_t max) {
 }
 constexpr size_t kMax3dSide = 151;
 
+// The view of the 3-D pictures (PLplot's plw3d): altitude and azimuth in
+// degrees, and the box's base and height in the -1..1 window.
+constexpr double kAlt = 28, kAz = -60, kBase = 1.0, kHeight = 1.05;
+
+// PLplot's plw3d projection, for text and ticks the 3-D box gets from us: the
+// 2-D window point of world (x, y, z) in the box [x0, x1] x [y0, y1] x [z0, z1].
+struct Projection {
+  double x0, x1, y0, y1, z0, z1;
+  std::pair<double, double> operator()(double x, double y, double z) const {
+    constexpr double kDeg = M_PI / 180;
+    // plw3d widens each range by 1e-5 of its extent.
+    const double dx = 1e-5 * (x1 - x0), dy = 1e-5 * (y1 - y0), dz = 1e-5 * (z1 - z0);
+    const double cx = kBase / (x1 - x0 + 2 * dx), cy = kBase / (y1 - y0 + 2 * dy), cz = kHeight / (z1 - z0 + 2 * dz);
+    const double u = x - 0.5 * (x0 + x1), v = y - 0.5 * (y0 + y1), w = z - (z0 - dz);
+    const double saz = std::sin(kAz * kDeg), caz = std::cos(kAz * kDeg);
+    const double salt = std::sin(kAlt * kDeg), calt = std::cos(kAlt * kDeg);
+    return {u * cx * caz - v * cy * saz, u * cx * saz * salt + v * cy * caz * salt + w * cz * calt};
+  }
+};
+
+}  // namespace
+
+namespace {
+
+// α ticks along the front edge y = y0, β ticks along x = x1 (the edges the view
+// shows in front), both at z = z0: marks pointing out, labels beyond them, the
+// ends of both ranges included; then the axis titles.
+void Ticks3d(const Projection& pr) {
+  const double tx = 0.03 * (pr.x1 - pr.x0), ty = 0.03 * (pr.y1 - pr.y0);
+  plcol0(kBlack);
+  plschr(0, 0.9 * kTextScale);
+  for (double a : AxisTicks(pr.x0, pr.x1)) {
+    const auto [ax, ay] = pr(a, pr.y0, pr.z0);
+    const auto [bx, by] = pr(a, pr.y0 - ty, pr.z0);
+    pljoin(ax, ay, bx, by);
+    const auto [lx, ly] = pr(a, pr.y0 - 3.5 * ty, pr.z0);
+    plptex(lx, ly - 0.03, 1, 0, 0.5, Written(Fmt("%g", a)).c_str());
+  }
+  for (double b : AxisTicks(pr.y0, pr.y1)) {
+    const auto [ax, ay] = pr(pr.x1, b, pr.z0);
+    const auto [bx, by] = pr(pr.x1 + tx, b, pr.z0);
+    pljoin(ax, ay, bx, by);
+    const auto [lx, ly] = pr(pr.x1 + 2.5 * tx, b, pr.z0);  // below, clear of the z axis' numbers
+    plptex(lx, ly - 0.065, 1, 0, 0.5, Written(Fmt("%g", b)).c_str());
+  }
+  plschr(0, kTextScale);
+  const auto [ax, ay] = pr(0.5 * (pr.x0 + pr.x1), pr.y0 - 9 * ty, pr.z0);
+  plptex(ax, ay - 0.05, 1, 0, 0.5, Written("α").c_str());
+  const auto [bx, by] = pr(pr.x1 + 11 * tx, 0.5 * (pr.y0 + pr.y1), pr.z0);
+  plptex(bx, by - 0.05, 1, 0, 0.5, Written("β").c_str());
+}
+
 }  // namespace
 
 Result<Frame> Draw3d(Stream& st, const PlotData& d, const std::string& metric, const PlotOptions& o) {
   const io::Surface& s = *d.surface;
   LS_ASSIGN_OR_RETURN(Scale2d sc, Prepare2d(s, metric, o));
-  const double lo = Tx(sc.vmin, o.log), hi = Tx(sc.vmax, o.log);
+  const double lo = Tx(sc.vmin, sc.log), hi = Tx(sc.vmax, sc.log);
   // Every k-th row and column (ends kept) above kMax3dSide points a side: a
   // 3-D mesh finer than the pixels only costs time.
   const std::vector<size_t> cols = Stride(s.nx(), kMax3dSide), rows = Stride(s.ny(), kMax3dSide);
@@ -412,7 +480,7 @@ Result<Frame> Draw3d(Stream& st, const PlotData& d, const std::string& metric, c
   for (size_t i = 0; i < nx; ++i) {
     PLINT first = -1, last = -1;
     for (size_t j = 0; j < ny; ++j) {
-      const double v = Tx(sc.values[rows[j] * s.nx() + cols[i]], o.log);
+      const double v = Tx(sc.values[rows[j] * s.nx() + cols[i]], sc.log);
       tv[j * nx + i] = std::isfinite(v) ? std::clamp(v, lo, hi) : hi;
       if (std::isfinite(v)) {
         if (first < 0) first = static_cast<PLINT>(j);
@@ -435,12 +503,16 @@ Result<Frame> Draw3d(Stream& st, const PlotData& d, const std::string& metric, c
   plvpor(0.02, 0.84, 0.06, 0.84);
   plwind(-0.95, 0.95, -0.8, 1.4);
   Frame f = CurrentFrame(st);
-  plw3d(1.0, 1.0, 1.05, s.x.front(), s.x.back(), s.y.front(), s.y.back(), lo, hi, 28, -60);
+  f.log_scale = sc.log;
+  plw3d(kBase, kBase, kHeight, s.x.front(), s.x.back(), s.y.front(), s.y.back(), lo, hi, kAlt, kAz);
   plcol0(kBlack);
   plschr(0, 0.9 * kTextScale);
-  const std::string zlabel = EscapeText(sc.label + (o.log ? " (log10)" : ""));
-  plbox3("bnstu", "α", 0, 0, "bnstu", "β", 0, 0, "cdmstv", zlabel.c_str(), 0, 4);  // PLplot rotates left-hand z numbers
+  // The metric is named once, on the z axis (the colour bar beside it has no
+  // title); PLplot draws the base edges and the z axis, Ticks3d the α/β ticks.
+  const std::string zlabel = Written(sc.label + (sc.log ? " (log scale)" : ""));
+  plbox3("b", "", 0, 0, "b", "", 0, 0, sc.log ? "cdmstvl" : "cdmstv", zlabel.c_str(), 0, 4);
   plschr(0, kTextScale);
+  Ticks3d(Projection{s.x.front(), s.x.back(), s.y.front(), s.y.back(), lo, hi});
   // Facet lines only where they do not turn the surface grey.
   const PLINT opt = MAG_COLOR | (nx <= 31 && ny <= 31 ? FACETED : 0);
   plwidth(0.3);
@@ -448,8 +520,8 @@ Result<Frame> Draw3d(Stream& st, const PlotData& d, const std::string& metric, c
             xlast + 1, ymin.data(), ymax.data());
   plwidth(1.0);
   // PLplot's 3-D box works in the -1..1 window; put the colour bar next to the viewport.
-  ColourBar(PL_COLORBAR_GRADIENT, {lo, hi}, sc.label + (o.log ? " (log scale)" : ""), o.log, false);
-  TitleAndFooter(s, metric, sc.missing, o);
+  ColourBar(PL_COLORBAR_GRADIENT, {lo, hi}, "", sc.log, false);
+  TitleAndFooter(s, metric, sc.missing, o, ScaleNote(sc.log, o, sc.vmin, sc.vmax));
   return f;
 }
 

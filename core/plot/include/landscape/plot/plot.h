@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "landscape/core/status.h"
@@ -42,14 +43,25 @@ enum class Format { kPng, kSvg, kPdf };
 /// By extension (.png, .svg, .pdf; case-insensitive); else InvalidArgument.
 core::Result<Format> FormatForPath(const std::string& path);
 
+/// The value scale of a picture: colours and levels (2-D), the loss axis (1-D).
+enum class Scale {
+  kAuto,    // 2-D: AutoLogScale() decides; 1-D and the Hessian map: linear
+  kLinear,
+  kLog,     // logarithmic; every finite value drawn must be > 0
+};
+/// "auto", "linear", "log".
+const char* ScaleName(Scale scale);
+/// Parses a ScaleName; anything else is InvalidArgument naming `field`.
+core::Result<Scale> ParseScale(std::string_view name, std::string_view field = "--scale");
+
 struct PlotOptions {
   std::string metric;                 // "" = io::PrimaryMetric(); anything io::MetricValues accepts
   std::optional<double> vmin, vmax;   // colour/level range; default: the finite data range
-                                      // (hessian: 0..0.5, as the reference)
+                                      // (hessian: 0..0.5, as the reference); values beyond are clamped
   std::optional<double> vlevel;       // level spacing: levels arange(vmin, vmax, vlevel) as the
-                                      // reference; default: about 16 round levels (contour lines of
-                                      // positive values spanning over 25x: 1-2-5 per decade)
-  bool log = false;                   // logarithmic colour scale and levels (2-D), log loss axis (1-D)
+                                      // reference; default: about 16 round levels (1-2-5 per decade
+                                      // on a log scale)
+  Scale scale = Scale::kAuto;         // see Scale and AutoLogScale()
   std::optional<double> xmin, xmax;   // 1-D: the α range shown (the reference's plot_1D --xmin/--xmax);
                                       // the automatic loss range then covers the points inside it
   int width = 1000;                   // pixels (PNG); points for SVG/PDF
@@ -77,15 +89,42 @@ struct PlotData {
   std::optional<Trajectory> trajectory;  // kTrajectory only (required there)
 };
 
+/// A rectangle on the page, pixels from the top-left corner.
+struct Box {
+  double left = 0, right = 0, top = 0, bottom = 0;
+};
+
 /// Where the data area landed on the page, so callers (and tests) can map
-/// data coordinates to pixels: pixel (0, 0) is the top-left corner.
+/// data coordinates to pixels: pixel (0, 0) is the top-left corner. Also what
+/// the picture wrote: every text it placed itself (title lines, axis titles,
+/// colour-bar label, legend entries, footer, the 3-D α/β tick labels; not the
+/// tick numbers PLplot writes), the scale and levels it used, and its legend's box.
 struct Frame {
   int width = 0, height = 0;                   // page, pixels (points for SVG/PDF)
   double left = 0, right = 0, top = 0, bottom = 0;  // data area edges, pixels
   double xmin = 0, xmax = 0, ymin = 0, ymax = 0;    // world coordinates at those edges
+  std::vector<std::string> texts;              // in drawing order, as written (shortened, ellipsized)
+  bool log_scale = false;                      // the values were drawn on a log scale
+  std::vector<double> levels;                  // contour / filled: the levels drawn (data units)
+  std::optional<Box> legend;                   // the legend's box, when there is one
   double PixelX(double x) const { return left + (x - xmin) / (xmax - xmin) * (right - left); }
   double PixelY(double y) const { return bottom - (y - ymin) / (ymax - ymin) * (bottom - top); }
 };
+
+/// The automatic scale rule of 2-D pictures: logarithmic when every finite
+/// value in `values` is > 0 and either max/min > 100 (over two decades) or more
+/// than half of them lie in the lowest tenth of [min, max] (a basin that a
+/// linear scale would give one colour). `range` replaces the data's min and
+/// max when given (--vmin/--vmax; values beyond count as at the ends).
+bool AutoLogScale(const std::vector<double>& values, std::optional<std::pair<double, double>> range = std::nullopt);
+
+/// The options alone, before any file is read: vmin < vmax, vlevel > 0 and a
+/// finite one, a positive vmin on a log scale, a positive size. InvalidArgument
+/// names the flag (--vmin, --vmax, --vlevel, --log, --width, --height).
+core::Status CheckOptions(const PlotOptions& opts);
+/// CheckOptions and what needs the data: with Scale::kLog, every finite value
+/// of the metric `kind` draws must be > 0 (InvalidArgument naming --log).
+core::Status CheckOptions(const PlotData& data, Kind kind, const PlotOptions& opts);
 
 /// Draws one picture of `kind` into `out_path` (written atomically). Bad
 /// input (a metric the surface lacks, a kind that does not fit, vmin >= vmax,
@@ -97,5 +136,10 @@ core::Result<Frame> Draw(const PlotData& data, Kind kind, const PlotOptions& opt
 /// given, else round numbers (1, 2, 2.5, 5 x 10^k steps; with `log`, 1-2-5 per
 /// decade) covering [vmin, vmax]. At most 500 levels (else InvalidArgument).
 core::Result<std::vector<double>> Levels(double vmin, double vmax, std::optional<double> vlevel, bool log);
+
+/// The 3-D picture's α/β tick values: both ends of [lo, hi], and round values
+/// between them (steps of 1, 2, 2.5 or 5 x 10^k, about 4 intervals) that keep
+/// 0.45 of a step clear of the ends.
+std::vector<double> AxisTicks(double lo, double hi);
 
 }  // namespace landscape::plot
