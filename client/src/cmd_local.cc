@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "exit_codes.h"
+#include "landscape/core/architectures.h"
 #include "landscape/core/progress.h"
 #include "landscape/core/sha256.h"
 #include "landscape/core/system.h"
@@ -35,7 +36,8 @@ void OnSignal(int) { g_stop.store(true); }
 std::string InputsFingerprint(const core::JobSpec& spec) {
   std::vector<std::pair<std::string, std::string>> files;
   const core::ModelSpec& m = spec.model;
-  for (const auto& [field, path] : {std::pair<std::string, std::string>{"model", m.model}, {"arch", m.arch},
+  const std::string arch_file = core::IsArchitectureName(m.arch) ? "" : m.arch;  // a built-in is in the spec
+  for (const auto& [field, path] : {std::pair<std::string, std::string>{"model", m.model}, {"arch", arch_file},
                                     {"model2", m.model2}, {"model3", m.model3}}) {
     if (!path.empty()) files.emplace_back(field, path);
   }

@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "exit_codes.h"
 #include "job_flags.h"
+#include "landscape/core/architectures.h"
 #include "landscape/core/artifacts.h"
 #include "landscape/core/job.h"
 #include "landscape/core/system.h"
@@ -51,7 +52,7 @@ class SpecUploader {
 
   Status Spec(core::JobSpec* s) {
     LS_RETURN_IF_ERROR(Ref(&s->model.model, "--model"));
-    LS_RETURN_IF_ERROR(Ref(&s->model.arch, "--arch"));
+    if (!core::IsArchitectureName(s->model.arch)) LS_RETURN_IF_ERROR(Ref(&s->model.arch, "--arch"));
     LS_RETURN_IF_ERROR(Ref(&s->model.model2, "--model2"));
     LS_RETURN_IF_ERROR(Ref(&s->model.model3, "--model3"));
     for (auto& c : s->model.checkpoints) LS_RETURN_IF_ERROR(Ref(&c, "--checkpoints"));

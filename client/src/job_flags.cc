@@ -9,6 +9,9 @@
 #include <unistd.h>
 #include <set>
 
+#include "landscape/core/architectures.h"
+#include "landscape/core/artifacts.h"
+
 namespace landscape::client {
 
 using core::Result;
@@ -38,7 +41,9 @@ void AddJobFlags(CLI::App* app, JobFlags* f) {
   app->add_option("--model", f->model,
                   "the model: a TorchScript archive (torch.jit.save), or a state dict (torch.save) with --arch "
                   "(required, except with --checkpoint-dir, whose last checkpoint it then is)");
-  app->add_option("--arch", f->arch, "a TorchScript model giving the architecture that state-dict files are applied to");
+  app->add_option("--arch", f->arch,
+                  "the architecture state-dict files are applied to: a built-in name (see 'landscape archs') or a "
+                  "TorchScript model");
   app->add_option("--model2", f->model2, "second model: x direction = model2 - model (target direction, 1-D interpolation)");
   app->add_option("--model3", f->model3, "third model: y direction = model3 - model (plane through three models)");
   app->add_option("--checkpoints", f->checkpoints, "training checkpoints, oldest first: PCA directions of the trajectory")
@@ -119,6 +124,22 @@ Status CheckOnePointAxis(const core::AxisSpec& a, const std::string& text, const
                                      "for a range, or MIN:MIN:1 for a single point");
 }
 
+namespace {
+
+// --arch as the spec takes it: a built-in name as is, a file as its path (a file named like a built-in,
+// as `landscape train` does, wins: "./NAME"); anything else is refused, listing the names.
+Result<std::string> ArchRef(const std::string& arch) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const bool is_file = fs::is_regular_file(arch, ec);
+  if (core::IsArchitectureName(arch)) return is_file ? "./" + arch : arch;
+  if (arch.empty() || is_file || core::ParseFileRef(arch).kind != core::FileRef::Kind::kPath) return arch;
+  return core::InvalidArgument("--arch", "'" + arch + "' is neither a file nor a built-in architecture (built in: " +
+                                             core::ArchitectureNameList() + "; see 'landscape archs')");
+}
+
+}  // namespace
+
 Result<core::JobSpec> BuildJobSpec(const JobFlags& f, const core::SpecLimits& limits) {
   core::JobSpec s;
   s.model.model = f.model;
@@ -128,7 +149,7 @@ Result<core::JobSpec> BuildJobSpec(const JobFlags& f, const core::SpecLimits& li
     if (s.model.model.empty()) s.model.model = ck.back();
     s.model.checkpoints = ck;
   }
-  s.model.arch = f.arch;
+  LS_ASSIGN_OR_RETURN(s.model.arch, ArchRef(f.arch));
   s.model.model2 = f.model2;
   s.model.model3 = f.model3;
   if (f.checkpoint_dir.empty()) s.model.checkpoints = f.checkpoints;

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "landscape/core/architectures.h"
 #include "landscape/core/artifacts.h"
 
 namespace landscape::core {
@@ -53,7 +54,7 @@ std::vector<SpecPath> PathsInSpec(const JobSpec& spec) {
   std::vector<SpecPath> out;
   const ModelSpec& m = spec.model;
   AddRef(&out, "model.model", m.model);
-  AddRef(&out, "model.arch", m.arch);
+  if (!IsArchitectureName(m.arch)) AddRef(&out, "model.arch", m.arch);  // a built-in name is no path
   AddRef(&out, "model.model2", m.model2);
   AddRef(&out, "model.model3", m.model3);
   for (size_t i = 0; i < m.checkpoints.size(); ++i) {

@@ -183,6 +183,31 @@ TEST(CliConventions, OutputPathsAreCheckedFirst) {
   EXPECT_TRUE(Has(d.output, "--out: cannot write " + dir.path() + ": it is a directory")) << d.output;
 }
 
+// --arch takes a built-in name or a file, on every command that asks for one; anything else is refused
+// before any work, naming the flag and listing the built-in names (not LibTorch's "open file failed").
+TEST(CliConventions, UnknownArchitectureListsTheBuiltIns) {
+  testing::ScopedTempDir dir("landscape-conventions");
+  const std::vector<std::vector<std::string>> commands = {
+      {"local", "--out", dir.path() + "/s.h5"},
+      {"hessian"},
+      {"trajectory", "--checkpoints", dir.path() + "/a.pt", dir.path() + "/b.pt", "--out", dir.path() + "/t"},
+      {"submit", "--server", "127.0.0.1:1", "--out", dir.path() + "/s.h5"}};
+  for (const auto& command : commands) {
+    std::vector<std::string> argv = {kCli};
+    argv.insert(argv.end(), command.begin(), command.end());
+    argv.insert(argv.end(), {"--model", dir.path() + "/m.pt", "--arch", "resnet_huge"});
+    auto r = RunCommand(argv);
+    EXPECT_EQ(r.exit_code, 2) << command[0] << "\n" << r.output;
+    EXPECT_TRUE(Has(r.output, "landscape: error: --arch: 'resnet_huge' is neither a file nor a built-in architecture"))
+        << command[0] << "\n" << r.output;
+    for (const char* name : {"mlp", "cnn", "resnet56", "vgg9", "densenet121", "landscape archs"}) {
+      EXPECT_TRUE(Has(r.output, name)) << name << "\n" << r.output;
+    }
+    EXPECT_FALSE(Has(r.output, "open file failed")) << r.output;
+    ExpectAllPrefixed(r.output);
+  }
+}
+
 // docs/service.md's first steps start everything with deploy/local/launch.sh, and the manual steps
 // that follow give Redis its own port, directory and PID file (no fixed 6379, no --dir /tmp).
 TEST(CliConventions, ServiceDocsLeadWithTheLaunchScript) {

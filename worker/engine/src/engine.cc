@@ -18,9 +18,11 @@
 #include "directions.h"
 #include "evaluator.h"
 #include "hessian.h"
+#include "landscape/core/architectures.h"
 #include "landscape/core/system.h"
 #include "model_io.h"
 #include "pca.h"
+#include "zoo.h"
 
 namespace landscape::engine {
 
@@ -328,15 +330,34 @@ struct LoadedModel {
   torch::jit::Module* arch_or_null() { return arch ? &*arch : nullptr; }
 };
 
-Result<LoadedModel> LoadModels(const core::JobSpec& spec, const EngineOptions& opts) {
+// A built-in architecture (spec.model.arch names one) for the model at `model_path`, for inputs of
+// `input_shape`: nothing when the model is TorchScript (it brings its own), else built with the
+// state dict's number of outputs.
+Result<c10::optional<torch::jit::Module>> BuiltInArchitecture(const std::string& name, const std::string& model_path,
+                                                              const std::vector<int64_t>& input_shape) {
+  auto kind = DetectModelFile(model_path);
+  if (!kind.ok()) return Status(kind.status().code(), kind.status().message(), "model.model");
+  if (*kind == ModelFileKind::kTorchScript) return c10::optional<torch::jit::Module>();
+  auto state = LoadStateDict(model_path);
+  if (!state.ok()) return Status(state.status().code(), state.status().message(), "model.model");
+  auto arch = BuildArchitectureFor(name, input_shape, *state);
+  if (!arch.ok()) return Status(arch.status().code(), arch.status().message(), "model.arch");
+  return c10::optional<torch::jit::Module>(std::move(*arch));
+}
+
+// input_shape: one sample's shape in the data (a built-in architecture is built for it).
+Result<LoadedModel> LoadModels(const core::JobSpec& spec, const EngineOptions& opts,
+                               const std::vector<int64_t>& input_shape) {
   LoadedModel m;
-  if (!spec.model.arch.empty()) {
+  LS_ASSIGN_OR_RETURN(m.path, Resolve(opts, spec.model.model));
+  if (core::IsArchitectureName(spec.model.arch)) {
+    LS_ASSIGN_OR_RETURN(m.arch, BuiltInArchitecture(spec.model.arch, m.path, input_shape));
+  } else if (!spec.model.arch.empty()) {
     LS_ASSIGN_OR_RETURN(std::string arch_path, Resolve(opts, spec.model.arch));
     auto a = LoadTorchScript(arch_path);
     if (!a.ok()) return Status(a.status().code(), a.status().message(), "model.arch");
     m.arch = std::move(*a);
   }
-  LS_ASSIGN_OR_RETURN(m.path, Resolve(opts, spec.model.model));
   auto model = LoadModel(m.path, m.arch_or_null(), "model");
   if (!model.ok()) {
     const Status& s = model.status();
@@ -346,10 +367,9 @@ Result<LoadedModel> LoadModels(const core::JobSpec& spec, const EngineOptions& o
   return m;
 }
 
-// The splits the spec evaluates, loaded on the CPU and probed against the model (info: the data's
-// descriptions, input shape and class count).
+// The splits the spec evaluates, loaded on the CPU (info: the data's descriptions and input shape).
 Result<std::vector<PointEvaluator::Split>> LoadSplits(const core::JobSpec& spec, const EngineOptions& opts,
-                                                      LoadedModel& model, EngineInfo& info) {
+                                                      EngineInfo& info) {
   const std::string data_root = opts.data_root.empty() ? DefaultDataRoot() : opts.data_root;
   core::DataSpec data_spec = spec.data;
   if (data_spec.source.rfind("artifact:", 0) == 0 || data_spec.source.rfind("file://", 0) == 0) {
@@ -373,9 +393,6 @@ Result<std::vector<PointEvaluator::Split>> LoadSplits(const core::JobSpec& spec,
     splits.push_back({std::move(d), train});
   }
   info.input_shape.assign(splits[0].data.images.sizes().begin() + 1, splits[0].data.images.sizes().end());
-  for (const auto& s : splits) {
-    LS_ASSIGN_OR_RETURN(info.num_classes, ProbeModel(model.module, s.data, model.path, spec.loss));
-  }
   return splits;
 }
 
@@ -533,8 +550,11 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
   info.threads = opts.threads > 0 ? opts.threads : core::CoresOwned();
   at::set_num_threads(info.threads);
 
-  LS_ASSIGN_OR_RETURN(LoadedModel model, LoadModels(spec, opts));
-  LS_ASSIGN_OR_RETURN(std::vector<PointEvaluator::Split> splits, LoadSplits(spec, opts, model, info));
+  LS_ASSIGN_OR_RETURN(std::vector<PointEvaluator::Split> splits, LoadSplits(spec, opts, info));
+  LS_ASSIGN_OR_RETURN(LoadedModel model, LoadModels(spec, opts, info.input_shape));
+  for (const auto& s : splits) {  // the data must fit the model: [B, classes] logits, every label below
+    LS_ASSIGN_OR_RETURN(info.num_classes, ProbeModel(model.module, s.data, model.path, spec.loss));
+  }
   const auto t1 = std::chrono::steady_clock::now();
   info.load_seconds = std::chrono::duration<double>(t1 - t0).count();
 

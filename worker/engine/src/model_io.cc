@@ -8,6 +8,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "landscape/core/architectures.h"
 #include "torch_save_reader.h"
 #include "zoo.h"
 
@@ -239,7 +240,8 @@ Result<torch::jit::Module> LoadModel(const std::string& path, const torch::jit::
   }
   if (!arch) {
     return Status(StatusCode::kInvalidArgument,
-                  what + ": " + path + " is a state dict; give the architecture as a TorchScript model (--arch)",
+                  what + ": " + path + " is a state dict; give the architecture with --arch: a built-in name (" +
+                      core::ArchitectureNameList() + ") or a TorchScript model",
                   "model.arch");
   }
   auto state = LoadStateDict(path);

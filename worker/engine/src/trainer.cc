@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "datasets.h"
+#include "landscape/core/architectures.h"
 #include "landscape/core/rng.h"
 #include "landscape/core/system.h"
 #include "landscape/engine/engine.h"
@@ -29,7 +30,7 @@ Result<c10::Device> ParseDevice(const std::string& text);  // engine.cc
 
 std::vector<std::pair<std::string, std::string>> ArchitectureNames() {
   std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& a : Architectures()) out.emplace_back(a.name, a.description);
+  for (const auto& a : core::Architectures()) out.emplace_back(a.name, a.description);
   return out;
 }
 

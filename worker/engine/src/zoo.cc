@@ -9,6 +9,7 @@
 #include <regex>
 #include <sstream>
 
+#include "landscape/core/architectures.h"
 #include "landscape/core/rng.h"
 #include "model_io.h"
 
@@ -341,29 +342,6 @@ std::string ReferenceZooName(const std::string& ours) {
   return name;
 }
 
-std::vector<ArchitectureInfo> Architectures() {
-  return {
-      {"mlp", "multilayer perceptron 512-256 with ReLU"},
-      {"cnn", "small CNN: 2 x (conv3x3 + BN + ReLU + max-pool), FC 128, classifier"},
-      {"resnet20", "CIFAR ResNet-20 (He et al.), projection shortcuts"},
-      {"resnet32", "CIFAR ResNet-32"},
-      {"resnet44", "CIFAR ResNet-44"},
-      {"resnet56", "CIFAR ResNet-56"},
-      {"resnet110", "CIFAR ResNet-110 (any depth 6n+2 but 50; resnet50_16 is the CIFAR ResNet-50)"},
-      {"resnet18", "ImageNet-style ResNet-18 at CIFAR resolution (the reference's ResNet18: 64-512 channels)"},
-      {"resnet34", "ImageNet-style ResNet-34"},
-      {"resnet50", "ImageNet-style ResNet-50, bottleneck blocks (the reference's ResNet50)"},
-      {"resnet101", "ImageNet-style ResNet-101, bottleneck blocks"},
-      {"resnet152", "ImageNet-style ResNet-152, bottleneck blocks"},
-      {"resnetN_noshort", "any of the above without skip connections (e.g. resnet56_noshort, resnet50_16_noshort)"},
-      {"wrn56_K", "Wide-ResNet-56 with width factor K (e.g. wrn56_2, wrn56_4, wrn56_8; _noshort too)"},
-      {"vgg9", "VGG-9 of the paper: 7 conv + BN, FC 256 + BN, classifier"},
-      {"densenet_small", "DenseNet-BC, 4 dense blocks of 2 bottleneck layers, growth 12"},
-      {"densenet_cifar", "DenseNet-BC [6,12,24,16], growth 12 (the reference's densenet_cifar)"},
-      {"densenet121", "DenseNet-121 [6,12,24,16], growth 32"},
-  };
-}
-
 Result<torch::jit::Module> BuildArchitecture(const std::string& name, const std::vector<int64_t>& input_shape,
                                              int64_t classes, uint64_t seed) {
   // Feature vectors [D] suit the MLP only (as [D, 1, 1]); everything else takes images [C, H, W].
@@ -442,9 +420,24 @@ Result<torch::jit::Module> BuildArchitecture(const std::string& name, const std:
   } catch (const std::exception& e) {
     return Status(StatusCode::kInternal, "cannot build " + name + ": " + FirstLine(e));
   }
-  std::string names;
-  for (const auto& a : Architectures()) names += (names.empty() ? "" : ", ") + a.name;
-  return core::InvalidArgument("arch", "unknown architecture '" + name + "' (built in: " + names + ")");
+  return core::InvalidArgument("arch", "unknown architecture '" + name + "' (built in: " + core::ArchitectureNameList() +
+                                           ")");
+}
+
+Result<torch::jit::Module> BuildArchitectureFor(const std::string& name, const std::vector<int64_t>& input_shape,
+                                                const std::vector<std::pair<std::string, at::Tensor>>& state) {
+  // The outputs: the rows of the state dict's tensor named like the architecture's last parameter
+  // (every built-in ends with its classifier).
+  LS_ASSIGN_OR_RETURN(torch::jit::Module probe, BuildArchitecture(name, input_shape, 2, 0));
+  const std::vector<NamedTensor> params = CollectTensors(probe, core::DirType::kWeights);
+  const std::string last = params.empty() ? "" : params.back().name;
+  for (const auto& [key, t] : state) {
+    if ((key == last || key == ReferenceZooName(last)) && t.dim() >= 1) {
+      return BuildArchitecture(name, input_shape, t.size(0), 0);
+    }
+  }
+  return core::InvalidArgument("arch", "the state dict has no '" + last + "' (the classifier of the built-in '" +
+                                           name + "'): it was not saved from this architecture");
 }
 
 }  // namespace landscape::engine

@@ -10,23 +10,21 @@
 #include <torch/script.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "landscape/core/status.h"
 
 namespace landscape::engine {
 
-struct ArchitectureInfo {
-  std::string name;
-  std::string description;
-};
-
-/// Every built-in architecture name with a one-line description.
-std::vector<ArchitectureInfo> Architectures();
-
 /// Builds `name` for inputs of shape [C, H, W] and `classes` outputs, in train mode.
 core::Result<torch::jit::Module> BuildArchitecture(const std::string& name, const std::vector<int64_t>& input_shape,
                                                    int64_t classes, uint64_t seed);
+
+/// `name` built for inputs `input_shape`, with as many outputs as the state dict `state` has for
+/// its classifier: the architecture a state dict of it applies onto (parameters initialized with seed 0).
+core::Result<torch::jit::Module> BuildArchitectureFor(const std::string& name, const std::vector<int64_t>& input_shape,
+                                                      const std::vector<std::pair<std::string, at::Tensor>>& state);
 
 /// The name the reference's own model classes (tomgoldstein/loss-landscape cifar10/models:
 /// ResNet_cifar, WResNet_cifar, VGG, DenseNet) give the tensor a built-in architecture calls
