@@ -19,6 +19,7 @@
 #include "landscape/core/system.h"
 #include "landscape/proto/convert.h"
 #include "remote_client.h"
+#include "remote_view.h"
 
 namespace landscape::client {
 
@@ -161,7 +162,7 @@ int RunWatch(const WatchOptions& o) {
   if (!id.ok()) return Report(id.status());
   auto client = RemoteClient::Connect(o.remote);
   if (!client.ok()) return Report(client.status());
-  return (*client)->Watch(*id, o.progress, o.reconnect_for_s);
+  return (*client)->Watch(*id, o.progress, o.reconnect_for_s, o.json);
 }
 
 int RunGet(const GetOptions& o) {
@@ -188,7 +189,8 @@ int RunList(const ListOptions& o) {
   if (!labels.ok()) return Report(labels.status());
   for (const auto& [k, v] : *labels) (*req.mutable_labels())[k] = v;
   int shown = 0;
-  bool header = false;
+  bool header = o.json;  // no table header for JSON
+  nlohmann::json jobs = nlohmann::json::array();
   do {
     req.set_page_size(std::min(o.limit - shown, 1000));
     v1::ListJobsResponse resp;
@@ -200,6 +202,11 @@ int RunList(const ListOptions& o) {
       header = true;
     }
     for (const v1::Job& j : resp.jobs()) {
+      ++shown;
+      if (o.json) {
+        jobs.push_back(JobToJson(j));
+        continue;
+      }
       char created[32] = "";
       const time_t t = static_cast<time_t>(j.create_time().seconds());
       std::tm tm{};
@@ -212,10 +219,10 @@ int RunList(const ListOptions& o) {
       const std::string state = v1::JobState_Name(j.state()).substr(10);
       const std::string note = j.state() == v1::JOB_STATE_FAILED ? j.error() : j.spec().display_name();
       std::printf("%-22s %-10s %8.1f%% %-20s %s\n", j.name().c_str(), state.c_str(), pct, created, note.c_str());
-      ++shown;
     }
     req.set_page_token(resp.next_page_token());
   } while (!req.page_token().empty() && shown < o.limit);
+  if (o.json) std::printf("%s\n", jobs.dump(2).c_str());
   return kExitOk;
 }
 

@@ -330,6 +330,7 @@ int main(int argc, char** argv) {
   watch_cmd->add_option("--progress", watch.progress, "auto | bar | lines | quiet")->capture_default_str();
   watch_cmd->add_option("--reconnect-for", watch.reconnect_for_s, "seconds to keep reconnecting a dropped watch")
       ->capture_default_str();
+  watch_cmd->add_flag("--json", watch.json, "print each event as one JSON object per line on stdout");
 
   // get
   GetOptions get;
@@ -348,6 +349,7 @@ int main(int argc, char** argv) {
   list_cmd->add_option("--state", list.state, "QUEUED | PREPARING | RUNNING | SUCCEEDED | FAILED | CANCELLED");
   list_cmd->add_option("--label", list.labels, "KEY=VALUE the jobs must carry (repeatable)");
   list_cmd->add_option("--limit", list.limit, "jobs to show")->capture_default_str();
+  list_cmd->add_flag("--json", list.json, "print the jobs as a JSON array, one object per job");
 
   // cancel
   CancelOptions cancel;

@@ -16,6 +16,7 @@
 #include "landscape/io/hdf5_files.h"
 #include "landscape/io/summary.h"
 #include "landscape/proto/convert.h"
+#include "remote_view.h"
 
 namespace landscape::client {
 
@@ -121,15 +122,6 @@ Result<std::string> RemoteClient::Upload(const std::string& path) {
 
 namespace {
 
-core::ProgressOptions ProgressStyle(const std::string& progress) {
-  core::ProgressOptions p;
-  p.label = "landscape";
-  if (progress == "bar") p.style = core::ProgressOptions::Style::kBar;
-  if (progress == "lines") p.style = core::ProgressOptions::Style::kLines;
-  if (progress == "quiet") p.style = core::ProgressOptions::Style::kQuiet;
-  return p;
-}
-
 int ExitForState(v1::JobState s) {
   switch (s) {
     case v1::JOB_STATE_SUCCEEDED: return kExitOk;
@@ -150,11 +142,17 @@ bool Retryable(const grpc::Status& s) {
 
 }  // namespace
 
-int RemoteClient::Watch(const std::string& id, const std::string& progress, double reconnect_for_s) {
+int RemoteClient::Watch(const std::string& id, const std::string& progress, double reconnect_for_s, bool json) {
   const std::string name = core::JobName(id);
   std::string cursor;  // of the last event received
-  std::unique_ptr<core::ProgressReporter> bar;
-  const bool quiet = progress == "quiet";
+  // The job as the watch begins: the stream's replay of its history is told apart by it.
+  v1::GetJobRequest start_req;
+  start_req.set_name(name);
+  v1::Job at_start;
+  auto start_ctx = Context();
+  const grpc::Status start = stub_->GetJob(start_ctx.get(), start_req, &at_start);
+  if (!start.ok() && !Retryable(start)) return Report(Check(start));
+  WatchView view(name, {progress, json}, start.ok() ? &at_start : nullptr);
   auto last_contact = std::chrono::steady_clock::now();
   auto backoff = std::chrono::milliseconds(200);
   v1::JobState state = v1::JOB_STATE_UNSPECIFIED;
@@ -169,30 +167,12 @@ int RemoteClient::Watch(const std::string& id, const std::string& progress, doub
       last_contact = std::chrono::steady_clock::now();
       backoff = std::chrono::milliseconds(200);
       cursor = ev.cursor();
-      const v1::Progress& p = ev.progress();
-      // The bar starts when the job runs: its rate counts only points computed while we watch.
-      const bool running = ev.has_tile() || (ev.has_state_change() && ev.state_change().state() == v1::JOB_STATE_RUNNING);
-      if (!bar && running && p.points_total() > 0) {
-        const int64_t before = ev.has_tile() ? p.points_done() - (ev.tile().end() - ev.tile().begin()) : p.points_done();
-        bar = std::make_unique<core::ProgressReporter>(p.points_total(), before, stderr, ProgressStyle(progress));
-      }
-      if (ev.has_state_change()) {
-        state = ev.state_change().state();
-        if (bar && Final(state)) bar->Finish();
-        if (!quiet || Final(state)) {
-          const auto& sc = ev.state_change();
-          const std::string why = sc.field().empty() ? sc.message() : sc.field() + ": " + sc.message();
-          std::fprintf(stderr, "landscape: %s %s%s%s\n", name.c_str(),
-                       v1::JobState_Name(state).substr(std::string("JOB_STATE_").size()).c_str(),
-                       why.empty() ? "" : ": ", why.c_str());
-        }
-      } else if (bar) {
-        bar->Update(p.points_done(), "tiles " + std::to_string(p.tiles_done()) + "/" + std::to_string(p.tiles_total()));
-      }
+      if (ev.has_state_change()) state = ev.state_change().state();
+      view.OnEvent(ev);
     }
     const grpc::Status s = reader->Finish();
     if (Final(state)) {
-      if (state == v1::JOB_STATE_SUCCEEDED) std::printf("%s SUCCEEDED\n", name.c_str());
+      if (state == v1::JOB_STATE_SUCCEEDED && !json) std::printf("%s SUCCEEDED\n", name.c_str());
       return ExitForState(state);
     }
     if (s.ok()) {
@@ -203,9 +183,7 @@ int RemoteClient::Watch(const std::string& id, const std::string& progress, doub
       auto gctx = Context();
       const grpc::Status gs = stub_->GetJob(gctx.get(), greq, &job);
       if (gs.ok() && Final(job.state())) {
-        if (bar) bar->Finish();
-        std::fprintf(stderr, "landscape: %s %s%s%s\n", name.c_str(), v1::JobState_Name(job.state()).substr(10).c_str(),
-                     job.error().empty() ? "" : ": ", job.error().c_str());
+        view.OnFinal(job);
         return ExitForState(job.state());
       }
       std::this_thread::sleep_for(backoff);

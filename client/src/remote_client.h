@@ -38,8 +38,9 @@ class RemoteClient {
   core::Result<std::string> Upload(const std::string& path);
   /// Downloads artifact `sha256` and checks its hash.
   core::Result<std::string> Download(const std::string& sha256, const std::string& what);
-  /// Follows job `id` to its end, printing progress; resumes after dropped streams. Returns the exit code.
-  int Watch(const std::string& id, const std::string& progress, double reconnect_for_s);
+  /// Follows job `id` to its end, printing progress (or, with `json`, each event as a JSON line on
+  /// stdout); resumes after dropped streams. Returns the exit code.
+  int Watch(const std::string& id, const std::string& progress, double reconnect_for_s, bool json = false);
   /// Downloads the surface (and direction file) as GetOptions describes.
   int Get(const GetOptions& opts);
 

@@ -25,6 +25,7 @@ struct WatchOptions {
   std::string job;                // jobs/{id} or {id}
   std::string progress = "auto";  // auto | bar | lines | quiet
   double reconnect_for_s = 300;   // keep reconnecting (with the last cursor) this long after a dropped stream
+  bool json = false;              // one JSON object per event on stdout (no bar, no state lines)
 };
 /// Follows the job to its end: 0 succeeded, 3 failed, 5 cancelled.
 int RunWatch(const WatchOptions& opts);
@@ -58,6 +59,7 @@ struct ListOptions {
   std::string state;                // QUEUED | PREPARING | RUNNING | SUCCEEDED | FAILED | CANCELLED
   std::vector<std::string> labels;  // KEY=VALUE
   int limit = 50;                   // jobs to show (newest first)
+  bool json = false;                // a JSON array of jobs (one object each) instead of the table
 };
 int RunList(const ListOptions& opts);
 

@@ -4,8 +4,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 
 namespace landscape::core {
+
+bool PlainTerminal() {
+  const char* no_color = std::getenv("NO_COLOR");
+  const char* term = std::getenv("TERM");
+  return (no_color != nullptr && no_color[0] != '\0') || (term != nullptr && std::strcmp(term, "dumb") == 0);
+}
 
 std::string FormatDuration(double s) {
   if (!std::isfinite(s) || s < 0) return "--:--";
@@ -32,6 +40,7 @@ ProgressReporter::ProgressReporter(int64_t total, int64_t already_done, FILE* ou
     case ProgressOptions::Style::kBar: bar_ = true; break;
     default: bar_ = false; break;
   }
+  plain_ = PlainTerminal();
 }
 
 double ProgressReporter::ElapsedSeconds() const {
@@ -57,25 +66,36 @@ void ProgressReporter::Finish(const std::string& detail) { Print(true, detail); 
 void ProgressReporter::Print(bool final, const std::string& detail) {
   if (!out_ || opts_.style == ProgressOptions::Style::kQuiet) return;
   const double rate = Rate();
+  const bool live = done_ > start_done_;  // no rate (nor ETA) before this run has done anything
   const double frac = total_ > 0 ? static_cast<double>(done_) / static_cast<double>(total_) : 1.0;
   const double eta = rate > 0 ? static_cast<double>(total_ - done_) / rate : NAN;
   const std::string label = opts_.label.empty() ? "" : opts_.label + " ";
+  char rate_text[64] = "";
+  if (live) std::snprintf(rate_text, sizeof rate_text, "%.3g", rate);
+  const std::string when = final ? FormatDuration(ElapsedSeconds()) : FormatDuration(eta);
+  char line[512];
   if (bar_) {
     constexpr int kWidth = 28;
     const int fill = static_cast<int>(std::floor(frac * kWidth));
     std::string bar(static_cast<size_t>(fill), '#');
     bar.resize(kWidth, '.');
-    std::fprintf(out_, "\r%s[%s] %lld/%lld %5.1f%%  %.3g %s/s  %s %s  %s\033[K", label.c_str(), bar.c_str(),
-                 static_cast<long long>(done_), static_cast<long long>(total_), 100.0 * frac, rate,
-                 opts_.unit.c_str(), final ? "took" : "ETA",
-                 FormatDuration(final ? ElapsedSeconds() : eta).c_str(), detail.c_str());
+    const std::string speed = live ? std::string("  ") + rate_text + " " + opts_.unit + "/s" : "";
+    const std::string time = live || final ? std::string("  ") + (final ? "took " : "ETA ") + when : "";
+    std::snprintf(line, sizeof line, "%s[%s] %lld/%lld %5.1f%%%s%s  %s", label.c_str(), bar.c_str(),
+                  static_cast<long long>(done_), static_cast<long long>(total_), 100.0 * frac, speed.c_str(),
+                  time.c_str(), detail.c_str());
+    // Clear what the last redraw left: the erase-line escape, or spaces where escapes are unwanted.
+    const size_t len = std::strlen(line);
+    const std::string pad = plain_ ? std::string(last_len_ > len ? last_len_ - len : 0, ' ') : "\033[K";
+    last_len_ = len;
+    std::fprintf(out_, "\r%s%s", line, pad.c_str());
     if (final) std::fputc('\n', out_);
   } else {
-    std::fprintf(out_, "%sprogress done=%lld total=%lld pct=%.1f rate=%.3g%s/s %s=%s%s%s\n", label.c_str(),
-                 static_cast<long long>(done_), static_cast<long long>(total_), 100.0 * frac, rate,
-                 opts_.unit.c_str(), final ? "elapsed" : "eta",
-                 FormatDuration(final ? ElapsedSeconds() : eta).c_str(), detail.empty() ? "" : " ",
-                 detail.c_str());
+    const std::string speed = live ? std::string(" rate=") + rate_text + opts_.unit + "/s" : "";
+    const std::string time = final ? " elapsed=" + when : live ? " eta=" + when : "";
+    std::fprintf(out_, "%sprogress done=%lld total=%lld pct=%.1f%s%s%s%s\n", label.c_str(),
+                 static_cast<long long>(done_), static_cast<long long>(total_), 100.0 * frac, speed.c_str(),
+                 time.c_str(), detail.empty() ? "" : " ", detail.c_str());
   }
   std::fflush(out_);
 }

@@ -1,5 +1,7 @@
 // Progress reporting for long computations: a redrawn bar with rate and ETA on
-// a terminal, plain key=value lines at an interval otherwise (logs, CI).
+// a terminal, plain key=value lines at an interval otherwise (logs, CI). The
+// rate and ETA count only what this reporter saw done (none before the first
+// item); with TERM=dumb or NO_COLOR set, no escape sequence is written.
 #pragma once
 
 #include <chrono>
@@ -45,6 +47,8 @@ class ProgressReporter {
   FILE* out_;
   ProgressOptions opts_;
   bool bar_;
+  bool plain_ = false;   // TERM=dumb or NO_COLOR: redraw with '\r' and spaces, never an escape sequence
+  size_t last_len_ = 0;  // of the last bar drawn
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_print_;
 };

@@ -1,0 +1,188 @@
+// The `landscape` CLI against a real landscape-server and landscape-worker (issue 20): built-in
+// architecture names on submit, Ctrl-C during `submit --watch`, rates and ETAs from live progress
+// only, `watch --json` and `list --json`. Each test has its own redis-server and processes.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+
+#include "process.h"
+
+namespace landscape {
+namespace {
+
+using std::chrono::seconds;
+using testing::Binary;
+using testing::Process;
+using testing::RunCommand;
+using testing::WaitFor;
+
+const std::string kCli = Binary("client/landscape");
+const std::string kServer = Binary("server/landscape-server");
+const std::string kWorker = Binary("worker/landscape-worker");
+
+bool Has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// Redis, a server and (when started) one worker, logging into the test's directory.
+class MiniCluster {
+ public:
+  MiniCluster() : dir_("landscape-cli-service"), redis_(testing::RedisServer::Start()), port_(testing::FreePort()) {
+    EXPECT_NE(redis_, nullptr);
+    server_ = Process::Start({kServer, "--listen", Addr(), "--redis", redis_->url()}, dir_.path() + "/server.log");
+    EXPECT_TRUE(WaitFor([&] { return Has(server_->Log(), "listening on"); }, seconds(20))) << server_->Log();
+    // A freshly initialized built-in CNN as TorchScript: the model of every job here.
+    auto r = Cli({"export-arch", "--arch", "cnn", "--input", "1x28x28", "--classes", "10", "--out", Model()});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+  }
+  ~MiniCluster() {
+    worker_.reset();
+    server_.reset();
+    if (::testing::Test::HasFailure()) std::fprintf(stderr, "server log:\n%s\n", server_log().c_str());
+  }
+
+  void StartWorker() {
+    worker_ = Process::Start({kWorker, "--redis", redis_->url(), "--threads", "1", "--name", "w", "--cache",
+                              dir_.path() + "/cache-w", "--poll-ms", "200"},
+                             dir_.path() + "/worker.log");
+    EXPECT_TRUE(WaitFor([&] { return Has(worker_->Log(), "worker started"); }, seconds(30))) << worker_->Log();
+  }
+
+  std::string Addr() const { return "127.0.0.1:" + std::to_string(port_); }
+  const std::string& dir() const { return dir_.path(); }
+  std::string Model() const { return dir_.path() + "/m.pt"; }
+  std::string server_log() const { return server_ ? server_->Log() : ""; }
+
+  testing::CommandResult Cli(std::vector<std::string> args) {
+    args.insert(args.begin(), kCli);
+    return RunCommand(args, std::chrono::minutes(5));
+  }
+  // The CLI in the background, its output in `log_name` under the test's directory.
+  std::unique_ptr<Process> Background(std::vector<std::string> args, const std::string& log_name) {
+    args.insert(args.begin(), kCli);
+    return Process::Start(args, dir_.path() + "/" + log_name);
+  }
+  // The arguments of a small job (`tiles` tiles of one point) on synthetic data.
+  std::vector<std::string> Job(const std::string& command, int tiles) {
+    return {command, "--server", Addr(), "--model", Model(), "--data", "synthetic:32:1x28x28", "--x",
+            "-1:1:" + std::to_string(tiles), "--tile-size", "1"};
+  }
+  // Submits without watching; returns the job's name ("jobs/...").
+  std::string Submit(const std::vector<std::string>& extra = {}, int tiles = 3) {
+    std::vector<std::string> args = Job("submit", tiles);
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = Cli(args);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    std::smatch m;
+    EXPECT_TRUE(std::regex_search(r.output, m, std::regex("jobs/[0-9a-f]+"))) << r.output;
+    return m.size() > 0 ? m[0].str() : "";
+  }
+
+ private:
+  testing::ScopedTempDir dir_;
+  std::unique_ptr<testing::RedisServer> redis_;
+  int port_;
+  std::unique_ptr<Process> server_;
+  std::unique_ptr<Process> worker_;
+};
+
+// `--arch cnn` names a built-in architecture: the CLI uploads nothing for it, and the server and the
+// worker take the name (the model here is TorchScript, which brings its own architecture).
+TEST(CliService, SubmitTakesABuiltInArchitectureName) {
+  MiniCluster c;
+  c.StartWorker();
+  std::vector<std::string> args = c.Job("submit", 3);
+  args.insert(args.end(), {"--arch", "cnn", "--watch", "--progress", "quiet"});
+  auto r = c.Cli(args);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(Has(r.output, "SUCCEEDED")) << r.output;
+  EXPECT_FALSE(Has(r.output, "uploading cnn")) << r.output;
+  EXPECT_FALSE(Has(r.output, "no such file")) << r.output;
+}
+
+// Ctrl-C during `submit --watch --out`: exit 130, and the note says the job runs on, with its name and
+// the commands that follow, download and cancel it. No worker runs: the job stays queued.
+TEST(CliService, InterruptedSubmitWatchSaysTheJobRunsOn) {
+  MiniCluster c;
+  std::vector<std::string> args = c.Job("submit", 3);
+  args.insert(args.end(), {"--watch", "--progress", "lines", "--out", c.dir() + "/s.h5"});
+  auto cli = c.Background(args, "submit.log");
+  ASSERT_TRUE(WaitFor([&] { return Has(cli->Log(), "QUEUED"); }, seconds(60))) << cli->Log();
+  std::smatch m;
+  const std::string before = cli->Log();
+  ASSERT_TRUE(std::regex_search(before, m, std::regex("jobs/[0-9a-f]+"))) << before;
+  const std::string job = m[0].str();
+  cli->Signal(SIGINT);
+  EXPECT_EQ(cli->Wait(seconds(30)), 130) << cli->Log();
+  const std::string out = cli->Log();
+  EXPECT_TRUE(Has(out, "landscape: interrupted; " + job + " runs on on the server")) << out;
+  EXPECT_TRUE(Has(out, "landscape watch " + job)) << out;
+  EXPECT_TRUE(Has(out, "landscape get " + job + " --out")) << out;
+  EXPECT_TRUE(Has(out, "landscape cancel " + job)) << out;
+  // The job is still there, queued (`list --json`: an array of one object per job).
+  auto list = c.Cli({"list", "--server", c.Addr(), "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.output;
+  const auto jobs = nlohmann::json::parse(list.output);
+  ASSERT_TRUE(jobs.is_array()) << list.output;
+  ASSERT_EQ(jobs.size(), 1u) << list.output;
+  EXPECT_EQ(jobs[0]["name"], job);
+  EXPECT_EQ(jobs[0]["state"], "QUEUED");
+  EXPECT_EQ(jobs[0]["points_total"], 3);
+}
+
+// Rates and ETAs come from progress seen live: a watch that saw the job run ends with a rate; a watch
+// of the finished job replays its events and shows none (no "rate=", no "eta=").
+TEST(CliService, WatchRatesComeFromLiveProgressOnly) {
+  MiniCluster c;
+  const std::string job = c.Submit({}, 4);
+  auto live = c.Background({"watch", "--server", c.Addr(), job, "--progress", "lines"}, "live.log");
+  ASSERT_TRUE(WaitFor([&] { return Has(live->Log(), "QUEUED"); }, seconds(60))) << live->Log();
+  c.StartWorker();
+  ASSERT_EQ(live->Wait(seconds(120)), 0) << live->Log();
+  EXPECT_TRUE(Has(live->Log(), "progress done=4 total=4 pct=100.0 rate=")) << live->Log();
+
+  auto replay = c.Cli({"watch", "--server", c.Addr(), job, "--progress", "lines"});
+  EXPECT_EQ(replay.exit_code, 0) << replay.output;
+  EXPECT_TRUE(Has(replay.output, job + " SUCCEEDED")) << replay.output;
+  EXPECT_FALSE(Has(replay.output, "rate=")) << replay.output;
+  EXPECT_FALSE(Has(replay.output, "eta=")) << replay.output;
+  auto bar = c.Cli({"watch", "--server", c.Addr(), job, "--progress", "bar"});
+  EXPECT_EQ(bar.exit_code, 0) << bar.output;
+  EXPECT_FALSE(Has(bar.output, "/s")) << bar.output;
+  EXPECT_FALSE(Has(bar.output, "ETA")) << bar.output;
+}
+
+// `watch --json`: one JSON object per event on stdout (the replayed history, then the end).
+TEST(CliService, WatchJsonPrintsOneObjectPerEvent) {
+  MiniCluster c;
+  c.StartWorker();
+  const std::string job = c.Submit({}, 3);
+  auto r = c.Cli({"watch", "--server", c.Addr(), job, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::istringstream in(r.output);
+  std::string line;
+  std::vector<nlohmann::json> events;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << "not JSON: " << line;
+    events.push_back(j);
+  }
+  // QUEUED, PREPARING, RUNNING, 3 tiles, SUCCEEDED.
+  ASSERT_EQ(events.size(), 7u) << r.output;
+  EXPECT_EQ(events.front()["state"], "QUEUED");
+  EXPECT_EQ(events.back()["state"], "SUCCEEDED");
+  int tiles = 0;
+  for (const auto& e : events) {
+    EXPECT_TRUE(e.contains("cursor")) << e.dump();
+    if (!e.contains("tile")) continue;
+    ++tiles;
+    EXPECT_EQ(e["tile"]["end"].get<int>() - e["tile"]["begin"].get<int>(), 1) << e.dump();
+    EXPECT_EQ(e["tile"]["metrics"]["train_loss"].size(), 1u) << e.dump();
+  }
+  EXPECT_EQ(tiles, 3);
+  EXPECT_EQ(events.back()["progress"]["points_done"], 3);
+}
+
+}  // namespace
+}  // namespace landscape
