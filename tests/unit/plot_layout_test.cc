@@ -219,6 +219,9 @@ TEST(PlotLayout, LogScaleGivesTheBasinSeveralColours) {
     EXPECT_TRUE(says(lin, "colours: linear scale")) << k;
     EXPECT_TRUE(says(lg, "colours: log scale")) << k;
   }
+  const Picture p3 = DrawPng(s, Kind::kSurface3d, {}, "basin_auto_3d.png");
+  EXPECT_TRUE(p3.frame.log_scale);
+  EXPECT_EQ(Count(p3.frame.texts, [](const std::string& t) { return t == "train loss (log scale)"; }), 1u);
 }
 
 TEST(PlotLayout, AutomaticScaleRule) {

@@ -57,6 +57,78 @@ void AddSamples(const std::vector<double>& x, const std::vector<double>& y, doub
   }
 }
 
+struct Curve {
+  const std::vector<double>* x;
+  std::vector<double> y;  // log10 of the values on a log loss axis
+  int colour;
+  int style;              // pllsty: 1 solid (train), 2 dashed (test)
+  bool acc;               // on the accuracy axis (0..100 %)
+};
+
+// The window of the loss axis: x0, x1, y0, y1.
+struct Window {
+  double x0, x1, y0, y1;
+};
+
+// The curves, each on its axis; accuracy with dots when several surfaces share the axes.
+void DrawCurveLines(const std::vector<Curve>& curves, bool many, const Window& w) {
+  for (const Curve& c : curves) {
+    plwind(w.x0, w.x1, c.acc ? 0.0 : w.y0, c.acc ? 100.0 : w.y1);
+    plcol0(c.colour);
+    pllsty(c.style);
+    plwidth(c.acc ? (many ? 1.0 : 1.5) : 2.0);
+    Polyline(*c.x, c.y);
+    if (c.acc && many) {
+      plssym(0, 0.5);
+      for (size_t i = 0; i < c.y.size(); i += std::max<size_t>(1, c.y.size() / 20)) {
+        if (std::isfinite(c.y[i])) plpoin(1, &(*c.x)[i], &c.y[i], 17);
+      }
+      plssym(0, 1.0);
+    }
+  }
+  pllsty(1);
+  plwidth(1.0);
+}
+
+// Axes: loss on the left (blue; `left_label` empty when there is no loss),
+// accuracy on the right (red), as the reference. Leaves the loss window set.
+void CurveAxes(const Window& w, bool many, bool log, const std::string& left_label, bool any_acc) {
+  plwind(w.x0, w.x1, w.y0, w.y1);
+  plcol0(kBlack);
+  plbox("bcnst", 0, 0, "", 0, 0);
+  plcol0(many ? kBlack : kBlue);
+  plbox("", 0, 0, log ? "bnstvl" : "bnstv", 0, 0);
+  if (!left_label.empty()) plmtex("l", 4.0, 0.5, 0.5, Written(left_label).c_str());
+  if (any_acc) {
+    plwind(w.x0, w.x1, 0, 100);
+    plcol0(many ? kBlack : kRed);
+    plbox("", 0, 0, "cmstv", 0, 0);
+    plmtex("r", 4.0, 0.5, 0.5, Written("accuracy (%)").c_str());
+  } else {
+    plcol0(kBlack);
+    plbox("", 0, 0, log ? "cstl" : "cst", 0, 0);  // the frame's right edge
+  }
+  plwind(w.x0, w.x1, w.y0, w.y1);
+  plcol0(kBlack);
+  plmtex("b", 3.0, 0.5, 0.5, Written("α  (x direction)").c_str());
+}
+
+// The title lines of a 1-D picture of `first` and `count` - 1 overlays.
+std::vector<std::string> CurveTitle(const io::Surface& first, size_t count, const PlotOptions& o) {
+  auto lines = io::TitleLines(first, io::PrimaryMetric(first));
+  const std::string what = !o.metric.empty() ? io::MetricDisplayName(o.metric) : std::string("loss and accuracy");
+  if (count > 1) {
+    // The surfaces differ (directions, models): describe only what the first says of data and grid.
+    const io::SurfaceDescription desc = io::DescribeSurface(first);
+    lines[1] = desc.data.empty() ? desc.grid : desc.data + "  ·  " + desc.grid;
+    lines[0] = std::to_string(count) + " surfaces  ·  " + what;
+  } else {
+    const size_t sep = lines[0].find("  ·  ");
+    lines[0] = (sep != std::string::npos ? lines[0].substr(0, sep) + "  ·  " : std::string()) + what;
+  }
+  return lines;
+}
+
 }  // namespace
 
 Result<Frame> DrawCurves(Stream& st, const PlotData& d, const PlotOptions& o) {
@@ -71,13 +143,6 @@ Result<Frame> DrawCurves(Stream& st, const PlotData& d, const PlotOptions& o) {
   const bool many = series.size() > 1;
   const bool single = !o.metric.empty();
   const bool log = o.scale == Scale::kLog;  // 1-D: linear unless asked
-  struct Curve {
-    const std::vector<double>* x;
-    std::vector<double> y;
-    int colour;
-    int style;
-    bool acc;
-  };
   std::vector<Curve> curves;
   std::vector<LegendEntry> legend;
   double xlo = std::numeric_limits<double>::infinity(), xhi = -xlo;
@@ -165,57 +230,12 @@ Result<Frame> DrawCurves(Stream& st, const PlotData& d, const PlotOptions& o) {
   f.log_scale = log;
   std::vector<std::pair<double, double>> pts;  // the curves in viewport fractions, for the legend
   for (const Curve& c : curves) AddSamples(*c.x, c.y, xlo, xhi, c.acc ? 0.0 : y0, c.acc ? 100.0 : y1, &pts);
-  for (const Curve& c : curves) {
-    plwind(xlo, xhi, c.acc ? 0.0 : y0, c.acc ? 100.0 : y1);
-    plcol0(c.colour);
-    pllsty(c.style);
-    plwidth(c.acc ? (many ? 1.0 : 1.5) : 2.0);
-    Polyline(*c.x, c.y);
-    if (c.acc && many) {
-      plssym(0, 0.5);
-      for (size_t i = 0; i < c.y.size(); i += std::max<size_t>(1, c.y.size() / 20)) {
-        if (std::isfinite(c.y[i])) plpoin(1, &(*c.x)[i], &c.y[i], 17);
-      }
-      plssym(0, 1.0);
-    }
-  }
-  pllsty(1);
-  plwidth(1.0);
-  // Axes: loss on the left (blue), accuracy on the right (red), as the reference.
-  plwind(xlo, xhi, y0, y1);
-  plcol0(kBlack);
-  plbox("bcnst", 0, 0, "", 0, 0);
-  plcol0(many ? kBlack : kBlue);
-  plbox("", 0, 0, log ? "bnstvl" : "bnstv", 0, 0);
+  DrawCurveLines(curves, many, {xlo, xhi, y0, y1});
   const std::string left = single ? io::MetricDisplayName(o.metric) : std::string("loss");
-  if (any_loss) plmtex("l", 4.0, 0.5, 0.5, Written(log ? left + " (log scale)" : left).c_str());
-  if (any_acc) {
-    plwind(xlo, xhi, 0, 100);
-    plcol0(many ? kBlack : kRed);
-    plbox("", 0, 0, "cmstv", 0, 0);
-    plmtex("r", 4.0, 0.5, 0.5, Written("accuracy (%)").c_str());
-  } else {
-    plcol0(kBlack);
-    plbox("", 0, 0, log ? "cstl" : "cst", 0, 0);  // the frame's right edge
-  }
-  plwind(xlo, xhi, y0, y1);
-  plcol0(kBlack);
-  plmtex("b", 3.0, 0.5, 0.5, Written("α  (x direction)").c_str());
+  CurveAxes({xlo, xhi, y0, y1}, many, log, any_loss ? (log ? left + " (log scale)" : left) : "", any_acc);
   const auto [lw, lh] = LegendSize(legend);
   f.legend = Legend(st, legend, LegendOrigin(pts, lw, lh));
-  auto lines = io::TitleLines(*d.surface, io::PrimaryMetric(*d.surface));
-  if (many) {
-    // The surfaces differ (directions, models): describe only what the first says of data and grid.
-    const io::SurfaceDescription desc = io::DescribeSurface(*d.surface);
-    lines[1] = desc.data.empty() ? desc.grid : desc.data + "  ·  " + desc.grid;
-    lines[0] = std::to_string(series.size()) + " surfaces  ·  " +
-               (single ? io::MetricDisplayName(o.metric) : std::string("loss and accuracy"));
-  } else {
-    lines[0] = (lines[0].find("  ·  ") != std::string::npos ? lines[0].substr(0, lines[0].find("  ·  ")) + "  ·  "
-                                                            : std::string()) +
-               (single ? io::MetricDisplayName(o.metric) : std::string("loss and accuracy"));
-  }
-  Title(lines, o.title);
+  Title(CurveTitle(*d.surface, series.size(), o), o.title);
   Footer(*d.surface, log ? "loss axis: log scale" : "");
   return f;
 }
