@@ -46,6 +46,7 @@ class SpecUploader {
       std::fprintf(stderr, "landscape: uploading %s\n", r.value.c_str());
       LS_ASSIGN_OR_RETURN(std::string sha, c_->Upload(r.value));
       it = uploaded_.emplace(r.value, core::ArtifactRef(sha)).first;
+      names_[it->second] = std::filesystem::path(r.value).filename().string();
     }
     *ref = it->second;
     return Status::Ok();
@@ -69,12 +70,14 @@ class SpecUploader {
       std::fprintf(stderr, "landscape: note: the workers must be able to read %s\n", src.location.c_str());
       s->data.source = core::DataSourceToString(src);
     }
+    s->file_names.insert(names_.begin(), names_.end());
     return Status::Ok();
   }
 
  private:
   RemoteClient* c_;
   std::map<std::string, std::string> uploaded_;
+  std::map<std::string, std::string> names_;  // artifact ref -> the uploaded file's name
 };
 
 }  // namespace

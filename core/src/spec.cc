@@ -267,6 +267,13 @@ Status ValidateSpec(const JobSpec& spec, const SpecLimits& limits) {
     if (v.size() > 1024) return InvalidArgument("labels." + k, "label values are limited to 1024 characters");
   }
   if (spec.labels.size() > 64) return InvalidArgument("labels", "at most 64 labels");
+  for (const auto& [ref, name] : spec.file_names) {
+    if (ref.size() > 80 || name.empty() || name.size() > 255 || name.find('/') != std::string::npos) {
+      return InvalidArgument("file_names", "each is a reference (at most 80 characters) and a file name of 1 to "
+                                           "255 characters without '/'");
+    }
+  }
+  if (spec.file_names.size() > 4096) return InvalidArgument("file_names", "at most 4096 file names");
   return Status::Ok();
 }
 

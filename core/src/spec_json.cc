@@ -53,6 +53,7 @@ std::string SpecToJson(const JobSpec& s, int indent) {
   j["labels"] = s.labels;
   j["tile_size"] = s.tile_size;
   j["name"] = s.name;
+  if (!s.file_names.empty()) j["file_names"] = s.file_names;  // absent when empty: older records stay the same
   return j.dump(indent);
 }
 
@@ -61,6 +62,7 @@ std::string ComputationKey(const JobSpec& spec) {
   s.labels.clear();
   s.name.clear();
   s.tile_size = 0;
+  s.file_names.clear();
   return SpecToJson(s);
 }
 
@@ -237,6 +239,7 @@ Result<JobSpec> SpecFromJson(std::string_view text) {
   LS_RETURN_IF_ERROR(root.Get("labels", &s.labels));
   LS_RETURN_IF_ERROR(root.Get("tile_size", &s.tile_size));
   LS_RETURN_IF_ERROR(root.Get("name", &s.name));
+  LS_RETURN_IF_ERROR(root.Get("file_names", &s.file_names));
   LS_RETURN_IF_ERROR(root.CheckNoUnknown());
   return s;
 }

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <nlohmann/json.hpp>
+#include <fstream>
 #include <regex>
 #include <sstream>
 
@@ -151,6 +152,33 @@ TEST(CliService, WatchRatesComeFromLiveProgressOnly) {
   EXPECT_EQ(bar.exit_code, 0) << bar.output;
   EXPECT_FALSE(Has(bar.output, "/s")) << bar.output;
   EXPECT_FALSE(Has(bar.output, "ETA")) << bar.output;
+}
+
+// A job whose model file is corrupt fails with a message naming the file as submitted (its name and
+// artifact reference), never a path of the worker's cache.
+TEST(CliService, FailedJobNamesTheSubmittedFileNotTheWorkersCache) {
+  MiniCluster c;
+  c.StartWorker();
+  const std::string corrupt = c.dir() + "/r20.pt";
+  std::ofstream(corrupt) << "PK\x03\x04 this is not a TorchScript archive";
+  std::vector<std::string> args = c.Job("submit", 3);
+  args[4] = corrupt;  // --model
+  args.insert(args.end(), {"--watch", "--progress", "quiet"});
+  auto r = c.Cli(args);
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.output, m, std::regex("FAILED: .*"))) << r.output;
+  const std::string failed = m[0].str();  // "FAILED: model.model: r20.pt (artifact:...): ..."
+  EXPECT_TRUE(Has(failed, "model.model: r20.pt (artifact:")) << failed;
+  EXPECT_FALSE(Has(failed, "cache-w")) << failed;
+  EXPECT_FALSE(Has(failed, c.dir())) << failed;
+  auto list = c.Cli({"list", "--server", c.Addr(), "--json"});
+  ASSERT_EQ(list.exit_code, 0) << list.output;
+  const auto jobs = nlohmann::json::parse(list.output);
+  ASSERT_EQ(jobs.size(), 1u) << list.output;
+  EXPECT_EQ(jobs[0]["state"], "FAILED");
+  EXPECT_TRUE(Has(jobs[0]["error"].get<std::string>(), "r20.pt (artifact:")) << list.output;
+  EXPECT_FALSE(Has(jobs[0]["error"].get<std::string>(), "cache-w")) << list.output;
 }
 
 // `watch --json`: one JSON object per event on stdout (the replayed history, then the end).

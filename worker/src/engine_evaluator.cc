@@ -1,7 +1,11 @@
 #include "engine_evaluator.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
+#include <utility>
+#include <vector>
 
 #include "landscape/core/job.h"
 #include "landscape/io/hdf5_files.h"
@@ -60,18 +64,57 @@ class EngineTileEvaluator final : public core::TileEvaluator {
   std::vector<std::string> metrics_;
 };
 
+// A spec reference as its user knows it: "r20.pt (artifact:b92aee12e4f0...)" for an upload whose file
+// name the spec carries, else the reference itself ("artifact:..." abbreviated; a file:// path is the
+// user's own).
+std::string DisplayRef(const core::JobSpec& spec, const std::string& ref) {
+  const core::FileRef r = core::ParseFileRef(ref);
+  const std::string shown = r.kind == core::FileRef::Kind::kArtifact && r.value.size() > 12
+                                ? "artifact:" + r.value.substr(0, 12) + "..."
+                                : ref;
+  auto it = spec.file_names.find(ref);
+  return it != spec.file_names.end() ? it->second + " (" + shown + ")" : shown;
+}
+
+void ReplaceAll(std::string* text, const std::string& from, const std::string& to) {
+  if (from.empty()) return;
+  for (size_t p = text->find(from); p != std::string::npos; p = text->find(from, p + to.size())) {
+    text->replace(p, from.size(), to);
+  }
+}
+
 }  // namespace
 
 EngineEvaluatorFactory::EngineEvaluatorFactory(engine::EngineOptions opts, ArtifactCache* cache)
-    : opts_(std::move(opts)) {
-  opts_.resolve = [cache](const std::string& ref) { return cache->Resolve(ref); };
+    : opts_(std::move(opts)), cache_(cache) {}
+
+Result<std::unique_ptr<engine::Engine>> EngineEvaluatorFactory::CreateEngine(const core::JobSpec& spec,
+                                                                           engine::EngineOptions opts) {
+  // Every path the engine opens, with the reference it came from: its messages name the paths.
+  auto resolved = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
+  opts.resolve = [cache = cache_, resolved](const std::string& ref) -> Result<std::string> {
+    auto path = cache->Resolve(ref);
+    if (path.ok()) resolved->emplace_back(*path, ref);
+    return path;
+  };
+  auto engine = engine::Engine::Create(spec, opts);
+  if (engine.ok()) return engine;
+  std::string message = engine.status().message();
+  // Longest first: a path that is a prefix of another must not cut it.
+  std::sort(resolved->begin(), resolved->end(),
+            [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  for (const auto& [path, ref] : *resolved) {
+    if (path != core::ParseFileRef(ref).value) ReplaceAll(&message, path, DisplayRef(spec, ref));
+  }
+  ReplaceAll(&message, cache_->dir(), "(the worker's cache)");
+  return Status(engine.status().code(), message, engine.status().field());
 }
 
 Result<core::PreparedFiles> EngineEvaluatorFactory::Prepare(const core::JobSpec& spec,
                                                              const std::string& scratch_dir) {
   engine::EngineOptions check = opts_;
   check.check_only = true;  // no tile follows in this engine
-  LS_ASSIGN_OR_RETURN(auto engine, engine::Engine::Create(spec, check));
+  LS_ASSIGN_OR_RETURN(auto engine, CreateEngine(spec, check));
   core::PreparedFiles files;
   // What `landscape local` writes of the computation itself (not of this worker's evaluation path).
   for (const auto& [k, v] : engine->info().notes) {
@@ -92,7 +135,7 @@ Result<core::PreparedFiles> EngineEvaluatorFactory::Prepare(const core::JobSpec&
 }
 
 Result<std::unique_ptr<core::TileEvaluator>> EngineEvaluatorFactory::Open(const core::JobSpec& spec) {
-  LS_ASSIGN_OR_RETURN(auto engine, engine::Engine::Create(spec, opts_));
+  LS_ASSIGN_OR_RETURN(auto engine, CreateEngine(spec, opts_));
   return std::unique_ptr<core::TileEvaluator>(new EngineTileEvaluator(std::move(engine)));
 }
 

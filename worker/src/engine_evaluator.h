@@ -14,6 +14,8 @@ namespace landscape::worker {
 class EngineEvaluatorFactory final : public core::EvaluatorFactory {
  public:
   /// `opts.resolve` is replaced by the cache's: spec references are artifacts or shared paths.
+  /// Errors name the references as the spec's user gave them (an uploaded file by its name), never
+  /// a path of the worker's cache.
   EngineEvaluatorFactory(engine::EngineOptions opts, ArtifactCache* cache);
 
   using core::EvaluatorFactory::Prepare;
@@ -21,7 +23,10 @@ class EngineEvaluatorFactory final : public core::EvaluatorFactory {
   core::Result<std::unique_ptr<core::TileEvaluator>> Open(const core::JobSpec& spec) override;
 
  private:
+  core::Result<std::unique_ptr<engine::Engine>> CreateEngine(const core::JobSpec& spec, engine::EngineOptions opts);
+
   engine::EngineOptions opts_;
+  ArtifactCache* cache_;
 };
 
 }  // namespace landscape::worker

@@ -140,6 +140,7 @@ Result<core::JobSpec> SpecFromProto(const v1::JobSpec& p) {
   s.labels.insert(p.labels().begin(), p.labels().end());
   s.tile_size = p.tile_size();
   s.name = p.display_name();
+  s.file_names.insert(p.file_names().begin(), p.file_names().end());
   return s;
 }
 
@@ -196,6 +197,7 @@ void SpecToProto(const core::JobSpec& s, v1::JobSpec* p) {
   for (const auto& [k, v] : s.labels) (*p->mutable_labels())[k] = v;
   p->set_tile_size(s.tile_size);
   p->set_display_name(s.name);
+  p->mutable_file_names()->insert(s.file_names.begin(), s.file_names.end());
 }
 
 v1::JobState StateToProto(core::JobState s) {

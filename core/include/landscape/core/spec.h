@@ -130,6 +130,9 @@ struct JobSpec {
   std::map<std::string, std::string> labels; // for CI: repository, commit, run, ...
   int64_t tile_size = 0;                     // 0 = DefaultTileSize(points)
   std::string name;                          // free-form display name
+  // The name of the file each artifact ref in the spec was uploaded from ("artifact:<sha256>" ->
+  // "r20.pt"): for messages and summaries only (not part of the computation).
+  std::map<std::string, std::string> file_names;
 
   int64_t EffectiveTileSize() const { return tile_size > 0 ? tile_size : DefaultTileSize(grid.PointCount()); }
   bool evaluates_train() const { return data.split != Split::kTest; }
