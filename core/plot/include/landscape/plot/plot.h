@@ -118,18 +118,19 @@ struct Frame {
 /// max when given (--vmin/--vmax; values beyond count as at the ends).
 bool AutoLogScale(const std::vector<double>& values, std::optional<std::pair<double, double>> range = std::nullopt);
 
-/// The options alone, before any file is read: vmin < vmax, vlevel > 0 and a
-/// finite one, a positive vmin on a log scale, a positive size. InvalidArgument
-/// names the flag (--vmin, --vmax, --vlevel, --log, --width, --height).
+/// The options alone, before any file is read: finite vmin < vmax, a finite
+/// vlevel > 0, vmin and vmax > 0 on a log scale, a size of 100..10000.
+/// InvalidArgument names the flag (--vmin, --vmax, --vlevel, --log, --width, --height).
 core::Status CheckOptions(const PlotOptions& opts);
 /// CheckOptions and what needs the data: with Scale::kLog, every finite value
 /// of the metric `kind` draws must be > 0 (InvalidArgument naming --log).
 core::Status CheckOptions(const PlotData& data, Kind kind, const PlotOptions& opts);
 
-/// Draws one picture of `kind` into `out_path` (written atomically). Bad
-/// input (a metric the surface lacks, a kind that does not fit, vmin >= vmax,
-/// too many levels, an unwritable path) is a Status, never a crash. For 3-D
-/// pictures the frame is the viewport around the projected box.
+/// Draws one picture of `kind` into `out_path` (written atomically), after
+/// CheckOptions(data, kind, opts). Bad input (a metric the surface lacks, a
+/// kind that does not fit, vmin >= vmax, too many levels, an unwritable path)
+/// is a Status, never a crash, and leaves no file. For 3-D pictures the frame
+/// is the viewport around the projected box.
 core::Result<Frame> Draw(const PlotData& data, Kind kind, const PlotOptions& opts, const std::string& out_path);
 
 /// The levels a 2-D picture uses: arange(vmin, vmax, vlevel) when vlevel is
