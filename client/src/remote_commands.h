@@ -46,6 +46,7 @@ struct SubmitOptions {
   core::JobSpec spec;      // local paths in it are uploaded and replaced by artifact:<sha256>
   bool data_as_path = false;  // idx:/cifar10: directories: send the path (workers read it), not the packed samples
   std::string request_id;  // "" = a fresh one (retries of this submit still reuse it)
+  int priority = 0;        // among the tenant's own jobs: higher first ([-100, 100])
   bool watch = false;      // then follow the job to its end
   std::string out, dir_out, csv, json;  // with --out: also download the surface (implies --watch)
   std::string progress = "auto";

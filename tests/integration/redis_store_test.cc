@@ -280,6 +280,45 @@ TEST_F(RedisStoreTest, AnEntryAcknowledgedBetweenReclaimAndResolveGetsNoNewTask)
   EXPECT_EQ(job->tiles_done, 2);
 }
 
+// The poison rule at the queue: a tile whose evaluation process died is released for another try (at once:
+// the next reclaim takes it), and at the crash limit dead-lettered with the reason, failing its job; a worker
+// that no longer holds the task records nothing.
+TEST_F(RedisStoreTest, ACrashedTaskIsReleasedThenDeadLetteredAtTheCrashLimit) {
+  auto sub = store_->Submit("t", "", Spec(2, 0, 2));  // one tile
+  ASSERT_TRUE(sub.ok());
+  const std::string id = sub->job.id;
+  auto a = Queue("worker-a", milliseconds(5000));
+  auto b = Queue("worker-b", milliseconds(5000));
+  Prepare(*a, id, 2);
+  auto t = a->Next(milliseconds(500));
+  ASSERT_TRUE(t.ok() && t->has_value());
+  EXPECT_EQ(Cmd({"HGET", schema_.Inflight(), "t"}), "1");
+  EXPECT_EQ(b->Crashed(**t, core::Internal("boom")).value(), core::CrashOutcome::kNotOwned);  // not b's
+  auto first = a->Crashed(**t, core::Internal("signal 11"));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, core::CrashOutcome::kReleased);
+  EXPECT_EQ(store_->Get(id)->state, core::JobState::kRunning);
+  // Released as if abandoned: b reclaims it now, though claim_idle is 5 s.
+  auto again = b->Next(milliseconds(50));
+  ASSERT_TRUE(again.ok() && again->has_value()) << again.status();
+  EXPECT_EQ((*again)->id, (*t)->id);
+  EXPECT_EQ((*again)->tile.index, (*t)->tile.index);
+  EXPECT_EQ((*again)->deliveries, 2);
+  auto second = b->Crashed(**again, core::Internal("signal 11 again"));
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(*second, core::CrashOutcome::kDeadLettered);
+  auto job = store_->Get(id);
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->state, core::JobState::kFailed);
+  EXPECT_NE(job->error.find("tile 0 crashed the evaluation process 2 times (last: signal 11 again)"),
+            std::string::npos)
+      << job->error;
+  EXPECT_EQ(Cmd({"XLEN", schema_.DeadLetter()}), "1");
+  EXPECT_EQ(Cmd({"XLEN", schema_.Queue()}), "0");
+  EXPECT_EQ(Cmd({"HGET", schema_.Inflight(), "t"}), "0");  // the slot came back with the acknowledgement
+  EXPECT_EQ(Cmd({"HGET", schema_.Stats(), "tenant:t:dead_letters"}), "1");
+}
+
 TEST_F(RedisStoreTest, CancelledJobsStoreNothingMore) {
   auto sub = store_->Submit("t", "", Spec(4, 0, 1));
   ASSERT_TRUE(sub.ok());

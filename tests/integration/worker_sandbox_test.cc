@@ -1,6 +1,7 @@
 // The worker's sandbox with real processes: a redis-server of its own, landscape-server and
 // landscape-worker. A job whose evaluation process crashes, outgrows its memory budget or its
-// deadline, fails with the reason; the same worker then computes the next job. A cancelled
+// deadline, fails with the reason (a crash after a second try: the poison rule); the same worker then
+// computes the next job. A cancelled
 // preparation frees the worker.
 #include <gtest/gtest.h>
 
@@ -114,6 +115,7 @@ class Cluster {
 
   const std::string& addr() const { return addr_; }
   const std::string& dir() const { return dir_; }
+  std::string redis_url() const { return redis_->url(); }
   Process& worker() { return *worker_; }
 
  private:
@@ -126,6 +128,12 @@ class Cluster {
 std::vector<std::string> SmallJob(int samples = 64) {
   return {"--model", Model(), "--data", "fashion-mnist", "--max-samples", std::to_string(samples),
           "--x",     "-1:1:3", "--y",   "-1:1:3"};
+}
+
+int CountOf(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
+  return n;
 }
 
 // The worker's process and every child it has: their summed resident memory, bytes.
@@ -187,21 +195,38 @@ with zipfile.ZipFile(plain) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED
   return path;
 }
 
-// (a) A model that kills its evaluation process fails only its job, and the same worker computes the next.
-TEST(WorkerSandboxTest, AModelThatCrashesTheEvaluationProcessFailsItsJobAndTheWorkerServesTheNext) {
+// (a) The poison rule: a model that kills its evaluation process is tried twice (--max-task-crashes, default
+// 2), then dead-lettered with the reason; its job fails, and a job submitted with it by another user is
+// unaffected, on the same worker.
+TEST(WorkerSandboxTest, APoisonModelIsDeadLetteredAfterTwoCrashesAndOtherJobsRun) {
   Cluster c;
   Process& w = c.StartWorker({});
   std::vector<std::string> crash = SmallJob(64);
   crash[1] = CrashingModel();
   const std::string bad = c.Submit(crash);
+  const std::string good = c.Submit(SmallJob(64));
   ASSERT_EQ(c.WaitFinal(bad), "FAILED");
   const std::string error = c.JobField(bad, "error");
-  EXPECT_NE(error.find("the model crashed the evaluation process (signal 11 SIGSEGV) while preparing"),
+  EXPECT_NE(error.find("the preparation crashed the evaluation process 2 times (last: the model crashed the "
+                       "evaluation process (signal 11 SIGSEGV) while preparing"),
             std::string::npos)
       << error;
-  ASSERT_TRUE(w.Running());
-  const std::string good = c.Submit(SmallJob(64));
-  EXPECT_EQ(c.WaitFinal(good), "SUCCEEDED") << c.JobField(good, "error") << w.Log();
+  EXPECT_NE(error.find("dead-letter"), std::string::npos) << error;
+  EXPECT_EQ(c.JobField(bad, "crashes:prepare"), "2");
+  auto conn = redis::Connection::Connect(*redis::ParseRedisUrl(c.redis_url()));
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  auto dead = (*conn)->Command({"XRANGE", "lls:deadletter", "-", "+"});
+  ASSERT_TRUE(dead.ok()) << dead.status();
+  auto entries = redis::ParseEntries(dead->view(), "XRANGE");
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  ASSERT_EQ(entries->size(), 1u);
+  EXPECT_EQ((*entries)[0].Get("job"), bad);
+  EXPECT_EQ((*entries)[0].Get("kind"), "prepare");
+  EXPECT_EQ((*entries)[0].Get("crashes"), "2");
+  const std::string log = w.Log();
+  EXPECT_EQ(CountOf(log, "evaluation process died, released for another try"), 1) << log;
+  EXPECT_EQ(CountOf(log, "evaluation process died, dead-lettered (poison)"), 1) << log;
+  EXPECT_EQ(c.WaitFinal(good), "SUCCEEDED") << c.JobField(good, "error") << log;
   EXPECT_TRUE(w.Running());
 }
 
