@@ -1,7 +1,8 @@
 // `landscape report SURFACE.h5 --out report.html [--json F] [--fail-if EXPR]...`:
-// one self-contained HTML file for a CI dashboard (pictures inlined as base64
-// PNG, the JSON summary as tables, the labels, the gates) and exit code 4 when
-// a gate is crossed.
+// one self-contained HTML file for a CI page (works from file://, no network):
+// the gates and key numbers (with units) first, the labels, an interactive 3-D
+// view (three.js inline), pictures inlined as base64 PNG that scale to the
+// viewport, the JSON summary as tables; exit code 4 when a gate is crossed.
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 #include "landscape/io/surface_views.h"
 #include "picture_inputs.h"
 #include "plots.h"
+#include "report_html.h"
 
 namespace landscape::client {
 
@@ -75,15 +77,74 @@ void Flatten(const json& j, const std::string& prefix, std::vector<std::pair<std
 }
 
 const char* kStyle = R"(
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
-h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
-.sub{color:#555;margin:.1em 0}table{border-collapse:collapse;margin:.5em 0;font-size:.92em}
-td,th{border:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top}th{background:#f4f4f4}
-td.num{text-align:right;font-variant-numeric:tabular-nums}.pass{color:#17702a;font-weight:bold}
-.fail{color:#b3001b;font-weight:bold}figure{display:inline-block;margin:.5em;vertical-align:top}
-figure img{max-width:520px;border:1px solid #ddd}figcaption{text-align:center;color:#555;font-size:.9em}
-.err{color:#b3001b}details{margin:1em 0}pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:.85em}
-footer{margin-top:2em;color:#777;font-size:.85em})";
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:1em auto;max-width:1100px;color:#222;padding:0 1em}
+h1{font-size:1.5em;margin-bottom:.2em;overflow-wrap:anywhere}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ddd}
+.sub{color:#555;margin:.1em 0;overflow-wrap:anywhere}table{border-collapse:collapse;margin:.5em 0;font-size:.92em;max-width:100%}
+td,th{border:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top;overflow-wrap:anywhere}th{background:#f4f4f4}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.pass{color:#17702a;font-weight:bold}
+.fail{color:#b3001b;font-weight:bold}figure{display:inline-block;margin:.5em 0;vertical-align:top;max-width:100%}
+figure img{max-width:100%;height:auto;border:1px solid #ddd}figcaption{text-align:center;color:#555;font-size:.9em}
+.view3d{display:block}#surface3d canvas{display:block;width:100%;max-width:640px;height:auto;border:1px solid #ddd;touch-action:none}
+.err{color:#b3001b}details{margin:1em 0}pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:.85em;max-width:100%}
+footer{margin-top:2em;color:#777;font-size:.85em;overflow-wrap:anywhere})";
+
+// The gates a CI tracks, first on the page: each expression, its value and pass/FAIL.
+std::string GatesHtml(const std::vector<io::GateResult>& results) {
+  size_t crossed = 0;
+  for (const auto& r : results) crossed += r.crossed ? 1 : 0;
+  if (results.empty()) return "<h2 id=\"gates\">Gates</h2>\n<p class=\"sub\">No gate given (--fail-if EXPR).</p>\n";
+  std::string h = "<h2 id=\"gates\">Gates: " +
+                  std::string(crossed ? "<span class=\"fail\">" + std::to_string(crossed) + " FAILED"
+                                      : "<span class=\"pass\">all passed") +
+                  "</span></h2>\n<table><tr><th>fail if</th><th>value</th><th>result</th></tr>";
+  for (const auto& r : results) {
+    char v[40];
+    std::snprintf(v, sizeof v, "%.6g", r.value);
+    h += "<tr><td><code>" + Html(r.gate.scalar) + " " + Html(io::OpText(r.gate.op)) + " " +
+         Html(io::ScalarNumber(r.gate.threshold)) + "</code></td><td class=\"num\">" + v + "</td><td class=\"" +
+         (r.crossed ? "fail\">FAIL" : "pass\">pass") + "</td></tr>";
+  }
+  return h + "</table>\n";
+}
+
+// Rows of summary scalars (the names --fail-if takes) with their units; `keep` picks them.
+template <typename Keep>
+std::string ScalarsTable(const io::Scalars& scalars, bool is_2d, Keep keep) {
+  std::string h = "<table><tr><th>scalar</th><th>value</th><th>unit</th></tr>";
+  for (const auto& [k, v] : scalars) {
+    if (!keep(k)) continue;
+    char buf[40] = "—";
+    if (v) std::snprintf(buf, sizeof buf, "%.6g", *v);
+    h += "<tr><td><code>" + Html(k) + "</code></td><td class=\"num\">" + buf + "</td><td>" +
+         Html(ScalarUnit(k, is_2d)) + "</td></tr>";
+  }
+  return h + "</table>\n";
+}
+
+// The numbers a CI tracks: the grid's (points, missing, NaN), the primary loss's sharpness and the
+// primary metric's centre, minimum and maximum. Every scalar follows the pictures.
+std::string KeyNumbersHtml(const io::Scalars& scalars, const std::string& primary, bool is_2d) {
+  auto key = [&primary](const std::string& k) {
+    return k.find('.') == std::string::npos || k == primary + ".centre" || k == primary + ".min" || k == primary + ".max";
+  };
+  return "<h2 id=\"numbers\">Key numbers</h2>\n" + ScalarsTable(scalars, is_2d, key);
+}
+
+// The interactive 3-D view (2-D surfaces) and the pictures as inline PNGs that scale to the page.
+std::string PicturesHtml(const io::Surface& s, const std::string& metric, const ReportCmdOptions& o) {
+  std::string h = SurfaceViewHtml(s, metric);
+  h += "<h2 id=\"pictures\">Pictures</h2>\n";
+  if (!HavePictures()) return h + "<p class=\"err\">This landscape was built without PLplot: no pictures.</p>\n";
+  for (const ReportPicture& p : ReportPictures(s, metric, o.proj_file, o.dir_file)) {
+    if (p.png.empty()) {
+      h += "<p class=\"err\">" + Html(p.caption) + ": " + Html(p.error) + "</p>\n";
+    } else {
+      h += "<figure><img alt=\"" + Html(p.caption) + "\" src=\"data:image/png;base64," + Base64(p.png) +
+           "\"><figcaption>" + Html(p.caption) + "</figcaption></figure>\n";
+    }
+  }
+  return h;
+}
 
 }  // namespace
 
@@ -131,53 +192,24 @@ int RunReport(const ReportCmdOptions& o) {
   const std::string title = o.title.empty() ? title_lines[0] : o.title;
   size_t crossed = 0;
   for (const auto& r : results) crossed += r.crossed ? 1 : 0;
-
   std::string h;
   h += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n";
+  h += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
   h += "<meta name=\"generator\" content=\"landscape " LANDSCAPE_VERSION "\">\n";
   h += "<title>landscape report: " + Html(title) + "</title>\n<style>" + std::string(kStyle) + "</style></head>\n<body>\n";
   h += "<h1>" + Html(title) + "</h1>\n";
   if (title_lines.size() > 1) h += "<p class=\"sub\">" + Html(title_lines[1]) + "</p>\n";
   h += "<p class=\"sub\">surface: <code>" + Html(o.surface) + "</code></p>\n";
+  // What a CI tracks first: the gates, then the numbers; pictures after.
+  h += GatesHtml(results) + KeyNumbersHtml(scalars, io::PrimaryMetric(s), s.is_2d());
   if (!labels.empty()) {
     h += "<h2>Labels</h2>\n<table>";
     for (const auto& [k, v] : labels) h += "<tr><th>" + Html(k) + "</th><td>" + Html(v) + "</td></tr>";
     h += "</table>\n";
   }
-  if (!results.empty()) {
-    h += "<h2>Gates: " + std::string(crossed ? "<span class=\"fail\">" + std::to_string(crossed) + " FAILED" : "<span class=\"pass\">all passed") + "</span></h2>\n";
-    h += "<table><tr><th>fail if</th><th>value</th><th>result</th></tr>";
-    for (const auto& r : results) {
-      char v[40];
-      std::snprintf(v, sizeof v, "%.6g", r.value);
-      h += "<tr><td><code>" + Html(r.gate.scalar) + " " + Html(io::OpText(r.gate.op)) + " " +
-           Html(io::ScalarNumber(r.gate.threshold)) + "</code></td><td class=\"num\">" + v + "</td><td class=\"" +
-           (r.crossed ? "fail\">FAIL" : "pass\">pass") + "</td></tr>";
-    }
-    h += "</table>\n";
-  }
-  if (!o.no_pictures) {
-    h += "<h2>Pictures</h2>\n";
-    if (!HavePictures()) {
-      h += "<p class=\"err\">This landscape was built without PLplot: no pictures.</p>\n";
-    } else {
-      for (const ReportPicture& p : ReportPictures(s, metric, o.proj_file, o.dir_file)) {
-        if (p.png.empty()) {
-          h += "<p class=\"err\">" + Html(p.caption) + ": " + Html(p.error) + "</p>\n";
-        } else {
-          h += "<figure><img alt=\"" + Html(p.caption) + "\" src=\"data:image/png;base64," + Base64(p.png) +
-               "\"><figcaption>" + Html(p.caption) + "</figcaption></figure>\n";
-        }
-      }
-    }
-  }
-  h += "<h2>Sharpness and summary scalars</h2>\n<table><tr><th>scalar</th><th>value</th></tr>";
-  for (const auto& [k, v] : scalars) {
-    char buf[40] = "—";
-    if (v) std::snprintf(buf, sizeof buf, "%.6g", *v);
-    h += "<tr><td><code>" + Html(k) + "</code></td><td class=\"num\">" + buf + "</td></tr>";
-  }
-  h += "</table>\n<h2>Summary</h2>\n<table><tr><th>field</th><th>value</th></tr>";
+  if (!o.no_pictures) h += PicturesHtml(s, metric, o);
+  h += "<h2>All scalars</h2>\n" + ScalarsTable(scalars, s.is_2d(), [](const std::string&) { return true; });
+  h += "<h2>Summary</h2>\n<table><tr><th>field</th><th>value</th></tr>";
   std::vector<std::pair<std::string, std::string>> rows;
   Flatten(summary, "", &rows);
   for (const auto& [k, v] : rows) h += "<tr><td><code>" + Html(k) + "</code></td><td>" + Html(v) + "</td></tr>";
@@ -185,7 +217,9 @@ int RunReport(const ReportCmdOptions& o) {
   h += "<footer>landscape " LANDSCAPE_VERSION;
   if (!labels.empty()) h += " · " + Html(io::LabelsLine(labels));
   if (!desc.model.empty()) h += " · " + Html(desc.model);
-  h += "</footer>\n</body></html>\n";
+  h += "</footer>\n";
+  if (!o.no_pictures && s.is_2d()) h += SurfaceViewScripts();
+  h += "</body></html>\n";
   core::Status st = io::WriteTextFile(o.out, h);
   if (!st.ok()) return Report(st);
   std::fprintf(stderr, "landscape: wrote %s\n", o.out.c_str());

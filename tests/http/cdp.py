@@ -105,12 +105,15 @@ class Browser:
             time.sleep(0.1)
         self.ws = WebSocket(page["webSocketDebuggerUrl"])
         self.next_id = 0
+        self.events = []  # the protocol's events seen so far ({"method", "params"}), in order
 
     def call(self, method, **params):
         self.next_id += 1
         self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
         while True:
             msg = json.loads(self.ws.recv())
+            if "method" in msg:
+                self.events.append(msg)
             if msg.get("id") == self.next_id:
                 if "error" in msg:
                     raise RuntimeError(msg["error"])
@@ -121,6 +124,21 @@ class Browser:
         if "exceptionDetails" in r:
             raise RuntimeError(r["exceptionDetails"])
         return r["result"].get("value")
+
+    def errors(self):
+        """The page's errors so far (uncaught exceptions, console.error, failed loads), as text; needs
+        Runtime.enable and Log.enable called before the page loads."""
+        out = []
+        for e in self.events:
+            m, p = e["method"], e.get("params", {})
+            if m == "Runtime.exceptionThrown":
+                d = p["exceptionDetails"]
+                out.append(d.get("exception", {}).get("description") or d.get("text", "exception"))
+            elif m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
+                out.append(" ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", [])))
+            elif m == "Log.entryAdded" and p["entry"].get("level") == "error":
+                out.append(p["entry"].get("text", "") + " " + p["entry"].get("url", ""))
+        return out
 
     def screenshot(self):
         return base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"])
@@ -134,3 +152,26 @@ class Browser:
                 self.proc.kill()
                 self.proc.wait()
         shutil.rmtree(self.profile, ignore_errors=True)
+
+
+# Luminance variance of a canvas's pixels (0 for a blank or one-colour canvas; -1: no such canvas).
+VARIANCE_JS = """(sel) => { const c = document.querySelector(sel); if (!c) return -1;
+  const t = document.createElement('canvas'); t.width = c.width; t.height = c.height;
+  const g = t.getContext('2d'); g.drawImage(c, 0, 0);
+  const d = g.getImageData(0, 0, t.width, t.height).data; let s = 0, s2 = 0, n = 0;
+  for (let i = 0; i < d.length; i += 4) { const l = (d[i] + d[i + 1] + d[i + 2]) / 3; s += l; s2 += l * l; n++; }
+  const m = s / n; return s2 / n - m * m; }"""
+
+
+def poll(browser, expression, accept, timeout=60):
+    """The value of `expression` once accept(value) holds (errors while the page loads are retried)."""
+    end, value = time.monotonic() + timeout, None
+    while time.monotonic() < end:
+        try:
+            value = browser.evaluate(expression)
+            if accept(value):
+                return value
+        except RuntimeError:
+            pass
+        time.sleep(0.1)
+    return value

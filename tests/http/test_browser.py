@@ -7,32 +7,10 @@ import time
 
 import pytest
 
-from cdp import Browser, chromium_path
+from cdp import VARIANCE_JS, Browser, chromium_path, poll
 from conftest import ALICE, BUILD
 
 HOSTILE = "<img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=2</script>'\"javascript:alert(1)"
-
-# Luminance variance of a canvas's pixels (0 for a blank or one-colour canvas).
-VARIANCE_JS = """(sel) => { const c = document.querySelector(sel); if (!c) return -1;
-  const t = document.createElement('canvas'); t.width = c.width; t.height = c.height;
-  const g = t.getContext('2d'); g.drawImage(c, 0, 0);
-  const d = g.getImageData(0, 0, t.width, t.height).data; let s = 0, s2 = 0, n = 0;
-  for (let i = 0; i < d.length; i += 4) { const l = (d[i] + d[i + 1] + d[i + 2]) / 3; s += l; s2 += l * l; n++; }
-  const m = s / n; return s2 / n - m * m; }"""
-
-
-def poll(browser, expression, accept, timeout=60):
-    """The value of `expression` once accept(value) holds (errors while the page loads are retried)."""
-    end, value = time.monotonic() + timeout, None
-    while time.monotonic() < end:
-        try:
-            value = browser.evaluate(expression)
-            if accept(value):
-                return value
-        except RuntimeError:
-            pass
-        time.sleep(0.1)
-    return value
 
 
 @pytest.fixture
