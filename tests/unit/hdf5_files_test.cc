@@ -43,6 +43,40 @@ TEST(Hdf5Files, SurfaceRoundTripNonSquare) {
   std::filesystem::remove(path);
 }
 
+// The in-memory image is the file WriteSurfaceFile writes: read back from its bytes, the same surface.
+TEST(Hdf5Files, SurfaceFileImageReadsBackAsTheSurface) {
+  core::JobSpec spec;
+  spec.grid.x = {-1, 1, 4};
+  spec.grid.y = core::AxisSpec{0, 1, 3};
+  spec.labels["commit"] = "abc";
+  Surface s = NewJobSurface(spec, "jobs/j1", "artifact:00ff");
+  ASSERT_FALSE(s.metric_names.empty());
+  const std::string m = s.metric_names[0];
+  s.metrics[m][5] = 0.25;
+  s.done[5] = 1;
+  FinishJobSurface({{"model_sha256", "1234"}}, &s);
+  EXPECT_EQ(s.attributes["partial"], "true");  // 11 of 12 points unfinished
+  auto image = SurfaceFileImage(s);
+  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_EQ(image->compare(0, 8, "\x89HDF\r\n\x1a\n"), 0);
+  const std::string path = TempPath("image.h5");
+  std::ofstream(path, std::ios::binary) << *image;
+  auto r = ReadSurfaceFile(path);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->x, s.x);
+  EXPECT_EQ(r->y, s.y);
+  EXPECT_EQ(r->metric_names, s.metric_names);
+  EXPECT_EQ(r->metrics[m], s.metrics[m]);
+  EXPECT_EQ(r->done, s.done);
+  EXPECT_EQ(r->dir_file, "artifact:00ff");
+  EXPECT_EQ(r->attributes["job"], "jobs/j1");
+  EXPECT_EQ(r->attributes["label_commit"], "abc");
+  EXPECT_EQ(r->attributes["model_sha256"], "1234");
+  EXPECT_EQ(r->attributes["partial"], "true");
+  EXPECT_EQ(r->attributes["spec"], core::SpecToJson(spec));
+  std::filesystem::remove(path);
+}
+
 TEST(Hdf5Files, DirectionRoundTripWithScalarsAndIntegers) {
   DirectionSet d;
   d.x.push_back(HostArray::FromFloats({2, 3}, {1, 2, 3, 4, 5, 6}));
