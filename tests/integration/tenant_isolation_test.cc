@@ -19,6 +19,7 @@
 #include <functional>
 #include <random>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "landscape/redis/connection.h"
@@ -102,6 +103,8 @@ class Cluster {
 
   std::string Addr() const { return "127.0.0.1:" + std::to_string(port_); }
   const std::string& dir() const { return dir_; }
+  /// Replaces the tokens file (before StartServer).
+  void SetTokens(const std::string& text) { std::ofstream(tokens_) << text; }
   std::string Cache() const { return dir_ + "/cache-w1"; }
   Process* worker() { return worker_.get(); }
   std::unique_ptr<v1::LandscapeService::Stub> Stub() const {
@@ -563,6 +566,100 @@ TEST(TenantIsolationTest, WrongTokensExit77AndMetricsNeedTheirToken) {
   const std::string scraped = Scrape(metrics_port, "Bearer scrape-secret-42");
   EXPECT_NE(scraped.find(" 200 "), std::string::npos) << scraped;
   EXPECT_NE(scraped.find("landscape_rpcs_total"), std::string::npos) << scraped;
+}
+
+// --- Weights, quotas and priorities ----------------------------------------------------------------
+
+// The metric line of `name` whose labels include every one of `labels`; "" when none.
+std::string MetricLine(const std::string& scraped, const std::string& name, const std::vector<std::string>& labels) {
+  std::istringstream lines(scraped);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(name + "{", 0) != 0) continue;
+    bool all = true;
+    for (const auto& l : labels) all = all && line.find(l) != std::string::npos;
+    if (all) return line;
+  }
+  return "";
+}
+
+// The tokens file's words reach the queue: alice's weight and quotas, bob under the server's default quota;
+// a submit over a quota is RESOURCE_EXHAUSTED naming it (CLI exit 2); a priority travels with the job; the
+// per-tenant metrics count each tenant's work.
+TEST(TenantIsolationTest, TheTokensFileSetsEachTenantsWeightAndQuotas) {
+  Cluster c;
+  c.SetTokens(kAlice + " alice weight=2 max_jobs=1 max_tiles_in_flight=1\n" + kBob + " bob\n");
+  const int metrics_port = testing::FreePort();
+  c.StartServer({"--metrics", "127.0.0.1:" + std::to_string(metrics_port), "--tenant-max-queued-points", "10"});
+  auto stub = c.Stub();
+  const std::string model = Upload(stub.get(), kAlice, testing::ReadFile(MakeModel(c, "m.pt", 1)));
+  ASSERT_EQ(Upload(stub.get(), kBob, testing::ReadFile(c.dir() + "/m.pt")), model);
+  const v1::JobSpec spec = SmallSpec("artifact:" + model);  // 6 points
+
+  v1::Job alice_job;
+  ASSERT_TRUE(Submit(stub.get(), kAlice, spec, &alice_job).ok());
+  ExpectRefused(Submit(stub.get(), kAlice, spec), grpc::StatusCode::RESOURCE_EXHAUSTED, "max_jobs = 1", "alice",
+                "alice's second job");
+  // bob: no quota of his own in the file, so the server's default: 6 + 6 points > 10.
+  v1::SubmitJobRequest req;
+  *req.mutable_spec() = spec;
+  req.set_priority(7);
+  v1::Job bob_job;
+  {
+    auto ctx = Ctx(kBob);
+    ASSERT_TRUE(stub->SubmitJob(ctx.get(), req, &bob_job).ok());
+  }
+  EXPECT_EQ(bob_job.priority(), 7);
+  ExpectRefused(Submit(stub.get(), kBob, spec), grpc::StatusCode::RESOURCE_EXHAUSTED, "max_queued_points = 10",
+                "bob", "bob's second job");
+  req.set_priority(101);
+  {
+    auto ctx = Ctx(kBob);
+    v1::Job ignored;
+    ExpectRefused(stub->SubmitJob(ctx.get(), req, &ignored), grpc::StatusCode::INVALID_ARGUMENT, "priority",
+                  "[-100, 100]", "priority 101");
+  }
+  // The CLI says the same with exit 2.
+  const std::string model_path = c.dir() + "/m.pt";
+  auto over = c.Cli({"submit", "--server", c.Addr(), "--model", model_path, "--data", "synthetic:32:1x28x28", "--x",
+                     "-1:1:3", "--y", "-1:1:2"},
+                    {"LANDSCAPE_TOKEN=" + kAlice});
+  EXPECT_EQ(over.exit_code, 2) << over.output;
+  EXPECT_NE(over.output.find("quota max_jobs = 1"), std::string::npos) << over.output;
+  auto bad_priority = c.Cli({"submit", "--server", c.Addr(), "--model", model_path, "--data", "synthetic:32:1x28x28",
+                             "--x", "-1:1:3", "--priority", "500"},
+                            {"LANDSCAPE_TOKEN=" + kAlice});
+  EXPECT_EQ(bad_priority.exit_code, 2) << bad_priority.output;
+  EXPECT_NE(bad_priority.output.find("--priority"), std::string::npos) << bad_priority.output;
+
+  EXPECT_EQ(std::stod(c.RedisHGet("lls:weights", "alice")), 2.0);
+  EXPECT_EQ(c.RedisHGet("lls:quota:inflight", "alice"), "1");
+  const std::string bob_id = bob_job.name().substr(5), alice_id = alice_job.name().substr(5);
+  EXPECT_EQ(c.RedisHGet("lls:job:" + bob_id, "priority"), "7");
+
+  c.StartWorker();
+  for (const std::string& id : {alice_id, bob_id}) {
+    EXPECT_TRUE(WaitFor([&] { return c.RedisHGet("lls:job:" + id, "state") == "SUCCEEDED"; }, seconds(120)))
+        << c.RedisHGet("lls:job:" + id, "error");
+  }
+  // Ended jobs give their share back: alice may submit again.
+  EXPECT_TRUE(Submit(stub.get(), kAlice, spec).ok());
+
+  const std::string scraped = Scrape(metrics_port, "");
+  for (const std::string tenant : {"alice", "bob"}) {
+    const std::string who = "tenant=\"" + tenant + "\"";
+    const std::string tiles = MetricLine(scraped, "landscape_tenant_tiles_total", {who, "device=\"cpu\""});
+    ASSERT_FALSE(tiles.empty()) << scraped;
+    // Tiles of the default size: every tile stored is counted, at least one per job.
+    EXPECT_GE(std::stod(tiles.substr(tiles.rfind(' ') + 1)), 1) << tiles;
+    const std::string secs = MetricLine(scraped, "landscape_tenant_compute_seconds_total", {who});
+    ASSERT_FALSE(secs.empty()) << scraped;
+    EXPECT_GT(std::stod(secs.substr(secs.rfind(' ') + 1)), 0) << secs;
+    const std::string waited = MetricLine(scraped, "landscape_tenant_queue_wait_seconds_count", {who});
+    ASSERT_FALSE(waited.empty()) << scraped;
+    EXPECT_GE(std::stod(waited.substr(waited.rfind(' ') + 1)), 1) << waited;
+    const std::string flying = MetricLine(scraped, "landscape_tenant_tiles_in_flight", {who});
+    EXPECT_FALSE(flying.empty()) << scraped;
+  }
 }
 
 }  // namespace
