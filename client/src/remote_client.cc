@@ -140,6 +140,39 @@ bool Retryable(const grpc::Status& s) {
          s.error_code() == grpc::StatusCode::INTERNAL || s.error_code() == grpc::StatusCode::UNKNOWN;
 }
 
+double Seconds(const google::protobuf::Timestamp& t) { return static_cast<double>(t.seconds()) + t.nanos() * 1e-9; }
+
+// A service job's timings in seconds, from its record and the state changes at the head of its event
+// stream (read up to RUNNING, before any tile): queue_wait (submitted -> PREPARING), prepare
+// (PREPARING -> RUNNING), compute (RUNNING -> end) and total (submitted -> end); each only once known.
+std::map<std::string, double> JobTimings(v1::LandscapeService::Stub& stub, grpc::ClientContext* ctx,
+                                         const v1::Job& job) {
+  std::map<std::string, double> t;
+  const double created = Seconds(job.create_time());
+  if (job.has_start_time() && job.has_end_time()) t["compute"] = Seconds(job.end_time()) - Seconds(job.start_time());
+  if (job.has_create_time() && job.has_end_time()) t["total"] = Seconds(job.end_time()) - created;
+  if (!job.has_start_time()) return t;
+  v1::WatchJobRequest req;
+  req.set_name(job.name());
+  auto reader = stub.WatchJob(ctx, req);
+  v1::JobEvent ev;
+  std::optional<double> preparing;
+  while (reader->Read(&ev)) {
+    if (ev.has_tile()) break;
+    if (!ev.has_state_change()) continue;
+    const v1::JobState s = ev.state_change().state();
+    if (s == v1::JOB_STATE_PREPARING) preparing = Seconds(ev.time());  // the last one, after any retry
+    if (s == v1::JOB_STATE_RUNNING) break;
+  }
+  ctx->TryCancel();
+  reader->Finish();
+  if (preparing) {
+    t["queue_wait"] = *preparing - created;
+    t["prepare"] = Seconds(job.start_time()) - *preparing;
+  }
+  return t;
+}
+
 }  // namespace
 
 int RemoteClient::Watch(const std::string& id, const std::string& progress, double reconnect_for_s, bool json) {
@@ -311,6 +344,7 @@ int RemoteClient::Get(const GetOptions& o) {
     if (spec.ok()) sc.labels = spec->labels;
     sc.extra["job"] = header.job().name();
     sc.extra["state"] = v1::JobState_Name(header.job().state());
+    sc.timings = JobTimings(*stub_, Context().get(), header.job());
     core::Status js = io::WriteTextFile(o.json, io::SurfaceSummaryJson(*surface, sc));
     if (!js.ok()) return Report(js);
     std::fprintf(stderr, "landscape: wrote %s\n", o.json.c_str());

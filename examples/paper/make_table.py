@@ -30,7 +30,11 @@ def roughness(h5):
 
 
 def scalar(summary, key):
-    v = summary.get("scalars", {}).get(key)
+    # The summary nests the scalar names: "train_loss.basin_area@0.5" is scalars.train_loss.basin_area."0.5".
+    v = summary.get("scalars", {})
+    parts = key.split("@")[0].split(".") + key.split("@")[1:]
+    for part in parts:
+        v = v.get(part) if isinstance(v, dict) else None
     if v is None:
         v = summary.get(key)
     return v

@@ -181,6 +181,34 @@ TEST(CliService, FailedJobNamesTheSubmittedFileNotTheWorkersCache) {
   EXPECT_FALSE(Has(jobs[0]["error"].get<std::string>(), "cache-w")) << list.output;
 }
 
+// `submit --json` (the summary of the finished job): its timings from the job record (queue wait,
+// prepare, compute, total: each >= 0, and total their sum within the record's millisecond times), the
+// uploaded model's name beside its artifact reference, and the scalars nested by their names' parts.
+TEST(CliService, ServiceJsonSummaryHasTimingsFileNamesAndNestedScalars) {
+  MiniCluster c;
+  c.StartWorker();
+  std::vector<std::string> args = c.Job("submit", 3);
+  args.insert(args.end(), {"--progress", "quiet", "--json", c.dir() + "/s.json"});
+  auto r = c.Cli(args);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(testing::ReadFile(c.dir() + "/s.json"));
+  const auto& t = j["timings_s"];
+  for (const char* k : {"queue_wait", "prepare", "compute", "total"}) {
+    ASSERT_TRUE(t.contains(k)) << k << "\n" << t.dump();
+    EXPECT_GE(t[k].get<double>(), 0.0) << k;
+  }
+  EXPECT_NEAR(t["queue_wait"].get<double>() + t["prepare"].get<double>() + t["compute"].get<double>(),
+              t["total"].get<double>(), 0.01) << t.dump();
+  const auto& model = j["spec"]["model"];
+  EXPECT_EQ(model["model"].get<std::string>().rfind("artifact:", 0), 0u) << model.dump();
+  EXPECT_EQ(model["model_file_name"], "m.pt") << model.dump();
+  EXPECT_TRUE(j["scalars"]["train_loss"].contains("min")) << j["scalars"].dump();
+  EXPECT_TRUE(j["scalars"]["basin_area"].contains("0.5")) << j["scalars"].dump();
+  for (const auto& [key, value] : j["scalars"].items()) {
+    EXPECT_EQ(key.find_first_of(".@"), std::string::npos) << key;
+  }
+}
+
 // `watch --json`: one JSON object per event on stdout (the replayed history, then the end).
 TEST(CliService, WatchJsonPrintsOneObjectPerEvent) {
   MiniCluster c;

@@ -161,8 +161,10 @@ TEST_F(PicturesCli, SummaryMatchesAnIndependentComputation) {
   std::ifstream in(json);
   std::stringstream ss;
   ss << in.rdbuf();
-  EXPECT_NE(ss.str().find("\"train_loss.max_increase@0.35\""), std::string::npos);
-  EXPECT_NE(ss.str().find("\"basin_area@0.2\""), std::string::npos);
+  // Nested by the names' parts: scalars.train_loss.max_increase."0.35", scalars.basin_area."0.2".
+  EXPECT_NE(ss.str().find("\"0.35\": "), std::string::npos) << ss.str();
+  EXPECT_NE(ss.str().find("\"0.2\": "), std::string::npos) << ss.str();
+  EXPECT_EQ(ss.str().find("max_increase@"), std::string::npos) << ss.str();
   EXPECT_NE(ss.str().find("\"repository\": \"example/landscape\""), std::string::npos);
   EXPECT_NE(ss.str().find("\"run\": \"17\""), std::string::npos);
   // `export --format json` writes the same summary.

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "landscape/io/gates.h"
@@ -288,7 +289,13 @@ TEST(Summary, JsonHasSharpnessLabelsAndScalars) {
   s.attributes["spec"] = R"({"labels": {"run": "9"}, "model": {"model": "m.pt"}})";
   SummaryContext ctx;
   const std::string j = SurfaceSummaryJson(s, ctx);
-  EXPECT_NE(j.find("\"max_loss_increase@0.5\": 0.25"), std::string::npos) << j;
+  // Scalar names nest: max_loss_increase@0.5 is scalars.max_loss_increase."0.5", train_loss.min is
+  // scalars.train_loss.min (the flat names stay in CSV, text and --fail-if).
+  const auto parsed = nlohmann::json::parse(j);
+  EXPECT_EQ(parsed["scalars"]["max_loss_increase"]["0.5"], 0.25) << j;
+  EXPECT_EQ(parsed["scalars"]["train_loss"]["min"], 0.0) << j;
+  EXPECT_TRUE(parsed["scalars"]["train_loss"]["basin_area"].contains("0.5")) << j;
+  EXPECT_EQ(j.find("max_loss_increase@"), std::string::npos) << j;
   EXPECT_NE(j.find("\"repository\": \"org/repo\""), std::string::npos);
   EXPECT_NE(j.find("\"run\": \"9\""), std::string::npos);
   EXPECT_NE(j.find("\"loss_increase_within_radius\""), std::string::npos);

@@ -1,5 +1,6 @@
 #include "landscape/io/summary.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -7,6 +8,8 @@
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <sstream>
+#include <vector>
 
 #include "landscape/io/surface_views.h"
 
@@ -309,6 +312,51 @@ Scalars SummaryScalars(const Surface& s, const SharpnessOptions& opts) {
   return out;
 }
 
+namespace {
+
+// The scalars nested by their names' parts: "train_loss.min" -> {"train_loss": {"min": v}},
+// "basin_area@0.5" -> {"basin_area": {"0.5": v}}, "train_loss.basin_area@0.5" -> three levels.
+json NestedScalars(const Scalars& scalars) {
+  json out = json::object();
+  for (const auto& [name, v] : scalars) {
+    const size_t at = name.find('@');
+    std::vector<std::string> parts;
+    std::stringstream ss(name.substr(0, at));
+    for (std::string part; std::getline(ss, part, '.');) parts.push_back(part);
+    if (at != std::string::npos) parts.push_back(name.substr(at + 1));
+    json* node = &out;
+    for (size_t i = 0; i + 1 < parts.size(); ++i) node = &(*node)[parts[i]];
+    (*node)[parts.back()] = NumberOrNull(v);
+  }
+  return out;
+}
+
+// Beside each reference of the spec to an uploaded file, the file's name: "model": "artifact:<sha>"
+// gets "model_file_name": "r20.pt" (from the spec's file_names).
+void AddFileNames(json* spec) {
+  if (!spec->is_object() || !spec->contains("file_names") || !(*spec)["file_names"].is_object()) return;
+  const json names = (*spec)["file_names"];
+  auto name_of = [&](const json& v) {
+    return v.is_string() && names.contains(v.get<std::string>()) ? names[v.get<std::string>()] : json();
+  };
+  for (auto& section : spec->items()) {
+    if (!section.value().is_object() || section.key() == "file_names") continue;
+    json added = json::object();
+    for (const auto& field : section.value().items()) {
+      if (!name_of(field.value()).is_null()) added[field.key() + "_file_name"] = name_of(field.value());
+      if (!field.value().is_array()) continue;
+      json list = json::array();
+      for (const auto& ref : field.value()) list.push_back(name_of(ref));
+      if (!list.empty() && std::any_of(list.begin(), list.end(), [](const json& n) { return !n.is_null(); })) {
+        added[field.key() + "_file_names"] = list;
+      }
+    }
+    section.value().update(added);
+  }
+}
+
+}  // namespace
+
 std::string SurfaceSummaryJson(const Surface& s, const SummaryContext& ctx) {
   json j;
   std::string spec_json = ctx.spec_json;
@@ -319,6 +367,7 @@ std::string SurfaceSummaryJson(const Surface& s, const SummaryContext& ctx) {
   if (!spec_json.empty()) {
     try {
       j["spec"] = json::parse(spec_json);
+      AddFileNames(&j["spec"]);
     } catch (const json::exception&) {
       j["spec"] = spec_json;
     }
@@ -360,9 +409,7 @@ std::string SurfaceSummaryJson(const Surface& s, const SummaryContext& ctx) {
     sharpness[m] = {{"loss_increase_within_radius", radius}, {"basin_below_centre_plus_epsilon", basin}};
   }
   j["sharpness"] = sharpness;
-  json flat = json::object();
-  for (const auto& [k, v] : scalars) flat[k] = NumberOrNull(v);
-  j["scalars"] = flat;
+  j["scalars"] = NestedScalars(scalars);
 
   j["dir_file"] = s.dir_file;
   j["timings_s"] = ctx.timings;

@@ -12,6 +12,7 @@ L <= L(centre) + e, its area the sum of trapezoid cell widths products, its
 fraction that area over (xmax - xmin)(ymax - ymin)."""
 import json
 import math
+import re
 import sys
 
 import h5py
@@ -27,10 +28,36 @@ def widths(c):
     return 0.5 * (right - left)
 
 
+NUMBER = re.compile(r"^-?[0-9.]+(e[-+]?[0-9]+)?$")  # a radius or epsilon as ScalarNumber writes it
+
+
+def flat_scalars(nested, prefix=""):
+    """The summary's nested scalars by their flat names: {"train_loss": {"basin_area": {"0.5": v}}}
+    -> {"train_loss.basin_area@0.5": v} (a numeric last part follows '@', the others '.')."""
+    out = {}
+    for key, value in nested.items():
+        if isinstance(value, dict):
+            out.update(flat_scalars(value, prefix + key + "."))
+            continue
+        if NUMBER.match(key):
+            out[prefix[:-1] + "@" + key] = value
+        else:
+            out[prefix + key] = value
+    return out
+
+
 def main(summary_path, surface_path):
     with open(summary_path) as f:
         summary = json.load(f)
-    sc = summary["scalars"]
+    # Nested: no key at any level holds a '.'-separated name part or an '@' (numbers "0.5" aside).
+    def keys(d):
+        for k, v in d.items():
+            yield k
+            if isinstance(v, dict):
+                yield from keys(v)
+    for k in keys(summary["scalars"]):
+        assert "@" not in k and ("." not in k or NUMBER.match(k)), "not nested: %r" % k
+    sc = flat_scalars(summary["scalars"])
     checked = 0
 
     def close(name, want):
