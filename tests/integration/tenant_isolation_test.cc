@@ -662,5 +662,53 @@ TEST(TenantIsolationTest, TheTokensFileSetsEachTenantsWeightAndQuotas) {
   }
 }
 
+// Fair scheduling with a real worker: a small job of bob submitted behind a big one of alice is done before
+// the big one has done a quarter of its tiles; alice's own jobs go by priority, then age.
+TEST(TenantIsolationTest, ASmallJobIsNotHeldBehindABigOneAndPrioritiesOrderATenantsJobs) {
+  Cluster c;
+  c.StartServer();
+  auto stub = c.Stub();
+  const std::string model = Upload(stub.get(), kAlice, testing::ReadFile(MakeModel(c, "m.pt", 1)));
+  ASSERT_EQ(Upload(stub.get(), kBob, testing::ReadFile(c.dir() + "/m.pt")), model);
+  v1::JobSpec big = SmallSpec("artifact:" + model);
+  big.mutable_data()->set_source("synthetic:1000:1x28x28");
+  big.mutable_grid()->mutable_x()->set_num(8);
+  big.mutable_grid()->mutable_y()->set_num(5);
+  big.set_tile_size(1);  // 40 tiles
+  v1::JobSpec small = SmallSpec("artifact:" + model);
+  small.mutable_data()->set_source("synthetic:1000:1x28x28");
+  small.mutable_grid()->clear_y();
+  small.mutable_grid()->mutable_x()->set_num(2);
+  small.set_tile_size(1);  // 2 tiles
+  v1::Job big_job, small_job;
+  ASSERT_TRUE(Submit(stub.get(), kAlice, big, &big_job).ok());
+  const std::string big_id = big_job.name().substr(5);
+  c.StartWorker();
+  ASSERT_TRUE(WaitFor([&] { return std::atoi(c.RedisHGet("lls:job:" + big_id, "tiles_done").c_str()) >= 1; }, seconds(120)));
+  ASSERT_TRUE(Submit(stub.get(), kBob, small, &small_job).ok());
+  const std::string small_id = small_job.name().substr(5);
+  ASSERT_TRUE(WaitFor([&] { return c.RedisHGet("lls:job:" + small_id, "state") == "SUCCEEDED"; }, seconds(120)));
+  const int big_done = std::stoi(c.RedisHGet("lls:job:" + big_id, "tiles_done"));
+  EXPECT_LT(big_done, 10) << "the small job waited for a quarter of the big one";
+
+  // alice's next jobs, submitted while the big one runs: priority first, then age.
+  std::vector<std::string> ids;
+  for (int priority : {0, 5, 0}) {
+    v1::SubmitJobRequest req;
+    *req.mutable_spec() = small;
+    req.set_priority(priority);
+    v1::Job job;
+    auto ctx = Ctx(kAlice);
+    ASSERT_TRUE(stub->SubmitJob(ctx.get(), req, &job).ok());
+    ids.push_back(job.name().substr(5));
+  }
+  for (const auto& id : ids) {
+    ASSERT_TRUE(WaitFor([&] { return c.RedisHGet("lls:job:" + id, "state") == "SUCCEEDED"; }, seconds(120)));
+  }
+  const auto started = [&](const std::string& id) { return std::stoll(c.RedisHGet("lls:job:" + id, "started_ms")); };
+  EXPECT_LT(started(ids[1]), started(ids[0])) << "priority 5 before priority 0";
+  EXPECT_LT(started(ids[0]), started(ids[2])) << "then the older of the two";
+}
+
 }  // namespace
 }  // namespace landscape
