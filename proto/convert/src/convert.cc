@@ -261,9 +261,9 @@ void JobToProto(const core::JobRecord& r, int64_t now_ms, v1::Job* p) {
   if (r.dir_artifact.rfind(prefix, 0) == 0) p->set_direction_artifact(r.dir_artifact.substr(prefix.size()));
   if (r.proj_artifact.rfind(prefix, 0) == 0) p->set_projection_artifact(r.proj_artifact.substr(prefix.size()));
   for (const auto& [k, v] : r.attributes) (*p->mutable_surface_attributes())[k] = v;
+  p->set_priority(r.priority);
 }
 
-  p->set_priority(r.priority);
 void TileToProto(int64_t tile, int64_t begin, int64_t end, const std::vector<double>& values,
                  const std::vector<std::string>& metric_names, v1::TileResult* p) {
   p->set_tile_index(tile);
