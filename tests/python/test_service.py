@@ -179,10 +179,16 @@ def test_jobs_list_and_labels(client, model, fmnist):
     again = client.submit(model, data=fmnist, x=(-1, 1, 3), max_samples=100, labels={"run": "pytest-labels"},
                           request_id="pytest-labels-1")
     assert again.name == job.name  # idempotent on request_id
+    assert job.priority == 0
+    urgent = client.submit(model, data=fmnist, x=(-1, 1, 2), max_samples=100, priority=9)
+    assert urgent.priority == 9 and client.job(urgent.name).priority == 9
+    with pytest.raises(ValueError, match="priority"):
+        client.submit(model, data=fmnist, x=(-1, 1, 2), priority=101)
     names = [j.name for j in client.jobs(label={"run": "pytest-labels"})]
     assert names == [job.name]
     assert client.job(job.name).name == job.name
     job.wait(progress=False)
+    urgent.wait(progress=False)
 
 
 def test_plots_draw_every_kind(surface2d, client, model, fmnist):

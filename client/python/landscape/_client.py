@@ -125,9 +125,13 @@ class Client:
     # ---- jobs -------------------------------------------------------------------------------
     def submit(self, model, data="fashion-mnist", x=(-1, 1, 51), y=None, **options):
         """Submits a job; returns its Job at once (call .wait() or .surface()). See the package's docs for
-        model, data and options (the CLI's spec flags with '_' for '-'; request_id= makes retries safe)."""
+        model, data and options (the CLI's spec flags with '_' for '-'; request_id= makes retries safe;
+        priority= (-100..100, default 0) orders your own jobs, higher first)."""
         _spec.check_options(options, _spec.SUBMIT_ONLY)
         request_id = options.pop("request_id", None) or uuid.uuid4().hex
+        priority = options.pop("priority", 0)
+        if not isinstance(priority, int) or isinstance(priority, bool) or not -100 <= priority <= 100:
+            raise ValueError(f"priority: a whole number in [-100, 100], not {priority!r}")
         with tempfile.TemporaryDirectory(prefix="landscape-submit-") as work:
             files = prepare_files(model, data, options, work)
             uploaded = {}
@@ -141,7 +145,7 @@ class Client:
 
             refs = {k: (ref(v) if isinstance(v, str) else [ref(p) for p in v]) for k, v in files.items() if v}
             spec = _spec.build_spec(pb, refs, x, y, options)
-        req = pb.SubmitJobRequest(spec=spec, request_id=request_id)
+        req = pb.SubmitJobRequest(spec=spec, request_id=request_id, priority=priority)
         delay = 0.3
         for attempt in range(4):  # the request id makes a retry after a lost answer return the same job
             try:
@@ -224,6 +228,11 @@ class Job:
     @property
     def error(self):
         return self.refresh().error
+
+    @property
+    def priority(self):
+        """The priority it was submitted with (orders its tenant's jobs)."""
+        return (self._proto or self.refresh()).priority
 
     def cancel(self):
         self._proto = self.client._call("CancelJob", pb.CancelJobRequest(name=self.name))

@@ -22,7 +22,7 @@ SPEC_OPTIONS = {
     "no_loss": "--no-loss", "labels": "--label", "name": "--name", "tile_size": "--tile-size",
 }
 # Accepted by submit() beside the spec options.
-SUBMIT_ONLY = {"request_id"}
+SUBMIT_ONLY = {"request_id", "priority"}
 
 
 def check_options(options, allowed_extra=()):
