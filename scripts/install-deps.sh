@@ -8,8 +8,8 @@
 set -euo pipefail
 
 PACKAGES=(
-  # toolchain
-  build-essential cmake ninja-build ccache pkg-config git
+  # toolchain (help2man: the man pages, made from --help at build time)
+  build-essential cmake ninja-build ccache pkg-config git help2man
   # fuzz targets (fuzz/, scripts/build-fuzz.sh): clang and its libFuzzer and sanitizer runtimes
   clang-14 libclang-rt-14-dev
   # engine (libdnnl-dev: the headers of the oneDNN Debian's LibTorch links, for the engine's own primitives)

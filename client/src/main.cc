@@ -10,6 +10,7 @@
 
 #include "cmd_pictures.h"
 #include "commands.h"
+#include "completion.h"
 #include "exit_codes.h"
 #include "job_flags.h"
 #include "plots.h"
@@ -357,6 +358,12 @@ int main(int argc, char** argv) {
   cancel_cmd->add_option("job", cancel.job, "jobs/{id} or {id}")->required();
   AddRemoteFlags(cancel_cmd, &cancel.remote);
 
+  // completion (hidden: no group): a shell's completion script from the tables above
+  std::string completion_shell;
+  CLI::App* completion_cmd = app.add_subcommand("completion", "print the bash or zsh completion script");
+  completion_cmd->group("");
+  completion_cmd->add_option("shell", completion_shell, "bash | zsh")->required()->check(CLI::IsMember({"bash", "zsh"}));
+
   if (argc == 1) {  // no command: the overview, on stdout, and the usage exit code
     std::fputs(app.help().c_str(), stdout);
     return kExitUsage;
@@ -426,6 +433,10 @@ int main(int argc, char** argv) {
     return outs.ok() ? RunGet(get) : Report(outs);
   }
   if (list_cmd->parsed()) return RunList(list);
+  if (completion_cmd->parsed()) {
+    std::fputs(CompletionScript(app, completion_shell).c_str(), stdout);
+    return kExitOk;
+  }
   if (cancel_cmd->parsed()) return RunCancel(cancel);
   if (train_cmd->parsed()) return RunTrain(train);
   if (archs_cmd->parsed()) return RunArchs();

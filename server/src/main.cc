@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
 
   CLI::App app{"landscape-server: the loss-landscape gRPC API (landscape.v1)"};
+  app.set_version_flag("--version", std::string("landscape-server ") + LANDSCAPE_VERSION);
   app.add_option("--listen", o.listen, "HOST:PORT to serve gRPC on (port 0: any free port)")->capture_default_str();
   app.add_option("--redis", o.redis, "redis://HOST:PORT[/DB] (default: $LANDSCAPE_REDIS)");
   app.add_option("--tokens", o.tokens_file,

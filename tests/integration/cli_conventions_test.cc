@@ -4,7 +4,10 @@
 // --version, and CSV numbers in their shortest round-trip form.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -205,6 +208,101 @@ TEST(CliConventions, UnknownArchitectureListsTheBuiltIns) {
     }
     EXPECT_FALSE(Has(r.output, "open file failed")) << r.output;
     ExpectAllPrefixed(r.output);
+  }
+}
+
+// The subcommands a user sees in `landscape --help` (the hidden `completion` aside).
+const std::vector<std::string> kSubcommands = {"local", "trajectory", "hessian", "train",  "archs", "export-arch",
+                                               "pack-data", "plot", "export", "report", "submit", "watch",
+                                               "get", "list", "cancel"};
+
+std::string ReadBuilt(const std::string& relative) {
+  return testing::ReadFile(std::string(LANDSCAPE_BINARY_DIR) + "/" + relative);
+}
+
+// Man pages made by help2man at build time: one per program, and landscape's lists every subcommand.
+TEST(CliConventions, ManPagesListEverySubcommand) {
+  const std::string page = ReadBuilt("dist/landscape.1");
+  ASSERT_TRUE(Has(page, ".SH NAME\nlandscape \\- ")) << page;
+  for (const std::string& sub : kSubcommands) {
+    std::string roff;  // help2man writes '-' as "\-"
+    for (char c : sub) roff += c == '-' ? std::string("\\-") : std::string(1, c);
+    EXPECT_TRUE(Has(page, ".TP\n" + roff + "\n")) << sub;
+  }
+  for (const std::string program : {"landscape-server", "landscape-worker"}) {
+    if (!std::filesystem::exists(Binary((program == "landscape-server" ? "server/" : "worker/") + program))) continue;
+    const std::string p = ReadBuilt("dist/" + program + ".1");
+    EXPECT_TRUE(Has(p, "--version") || Has(p, "\\-\\-version")) << p;
+    EXPECT_TRUE(Has(p, "redis")) << p;
+  }
+}
+
+// `landscape completion bash|zsh` names every subcommand; the bash one completes a command and a flag.
+TEST(CliConventions, CompletionScriptsNameEverySubcommand) {
+  for (const std::string shell : {"bash", "zsh"}) {
+    auto r = RunCommand({kCli, "completion", shell});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    for (const std::string& sub : kSubcommands) EXPECT_TRUE(Has(r.output, sub + ")")) << shell << " " << sub;
+    EXPECT_EQ(r.output, ReadBuilt("dist/landscape." + shell)) << "the installed script differs";
+  }
+  auto complete = [](const std::string& words, int cword) {
+    const std::string script = "source " + std::string(LANDSCAPE_BINARY_DIR) + "/dist/landscape.bash; COMP_WORDS=(" +
+                               words + "); COMP_CWORD=" + std::to_string(cword) + "; _landscape; echo \"${COMPREPLY[*]}\"";
+    return RunCommand({testing::FindProgram("bash"), "-c", script}).output;
+  };
+  EXPECT_EQ(complete("landscape lo", 1), "local\n");
+  EXPECT_EQ(complete("landscape local --max-s", 2), "--max-samples\n");
+  EXPECT_EQ(complete("landscape watch --js", 2), "--json\n");
+  auto bad = RunCommand({kCli, "completion", "fish"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+}
+
+TEST(CliConventions, VersionOnEveryProgram) {
+  for (const std::string program : {"client/landscape", "server/landscape-server", "worker/landscape-worker"}) {
+    if (!std::filesystem::exists(Binary(program))) continue;  // not built in this configuration
+    auto r = RunCommand({Binary(program), "--version"});
+    EXPECT_EQ(r.exit_code, 0) << program << "\n" << r.output;
+    const std::string name = program.substr(program.find('/') + 1);
+    EXPECT_EQ(r.output, name + " " + LANDSCAPE_VERSION + "\n") << program;
+  }
+}
+
+// TERM=dumb or NO_COLOR: the progress bar redraws with '\r' and spaces, never an escape sequence (a
+// terminal that understands them gets the erase-line one: the check can fail).
+TEST(CliConventions, ProgressUnderDumbTerminalHasNoEscape) {
+  testing::ScopedTempDir dir("landscape-conventions");
+  auto m = RunCommand({kCli, "export-arch", "--arch", "mlp", "--input", "1x4x4", "--classes", "3", "--out",
+                       dir.path() + "/m.pt"});
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  auto run = [&](const std::vector<std::string>& env) {
+    std::vector<std::string> argv = {testing::FindProgram("env")};
+    argv.insert(argv.end(), env.begin(), env.end());
+    argv.insert(argv.end(), {kCli, "local", "--model", dir.path() + "/m.pt", "--data", "synthetic:8:1x4x4:3",
+                             "--x", "-1:1:9", "--progress", "bar", "--overwrite", "--out", dir.path() + "/s.h5"});
+    auto r = RunCommand(argv);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_TRUE(Has(r.output, "9/9")) << r.output;
+    return r.output;
+  };
+  EXPECT_TRUE(Has(run({"TERM=xterm", "NO_COLOR="}), "\033[K"));
+  EXPECT_FALSE(Has(run({"TERM=dumb", "NO_COLOR="}), "\033")) << "an escape under TERM=dumb";
+  EXPECT_FALSE(Has(run({"TERM=xterm", "NO_COLOR=1"}), "\033")) << "an escape under NO_COLOR";
+}
+
+// `cmake --install` puts the programs, the man pages and both completions in their places.
+TEST(CliConventions, InstallPutsProgramsManPagesAndCompletions) {
+  testing::ScopedTempDir prefix("landscape-install");
+  auto r = RunCommand({LANDSCAPE_CMAKE_COMMAND, "--install", LANDSCAPE_BINARY_DIR, "--prefix", prefix.path()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string p = prefix.path();
+  EXPECT_EQ(::access((p + "/bin/landscape").c_str(), X_OK), 0) << r.output;
+  EXPECT_TRUE(Has(testing::ReadFile(p + "/share/man/man1/landscape.1"), ".SH NAME")) << r.output;
+  EXPECT_TRUE(Has(testing::ReadFile(p + "/share/bash-completion/completions/landscape"), "complete ")) << r.output;
+  EXPECT_TRUE(Has(testing::ReadFile(p + "/share/zsh/vendor-completions/_landscape"), "#compdef landscape"));
+  for (const std::string program : {"landscape-server", "landscape-worker"}) {
+    if (!std::filesystem::exists(Binary((program == "landscape-server" ? "server/" : "worker/") + program))) continue;
+    EXPECT_EQ(::access((p + "/bin/" + program).c_str(), X_OK), 0) << program;
+    EXPECT_TRUE(std::filesystem::exists(p + "/share/man/man1/" + program + ".1")) << program;
   }
 }
 

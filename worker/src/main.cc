@@ -117,6 +117,7 @@ int main(int argc, char** argv) {
   MainOptions o;
   if (const char* env = std::getenv("LANDSCAPE_REDIS")) o.redis = env;
   CLI::App app{"landscape-worker: computes loss-landscape tiles from a Redis queue"};
+  app.set_version_flag("--version", std::string("landscape-worker ") + LANDSCAPE_VERSION);
   app.add_option("--redis", o.redis, "redis://HOST:PORT[/DB] (default: $LANDSCAPE_REDIS)");
   app.add_option("--prefix", o.prefix, "prefix of every Redis key (as the server's)")->capture_default_str();
   app.add_option("--device", o.device, "auto (CUDA when present, else CPU) | cpu | cuda | cuda:N")->capture_default_str();
