@@ -32,6 +32,7 @@ json JobJson(const core::JobRecord& job, int64_t now_ms) {
   j["name"] = job.spec.name;
   j["state"] = core::Name(job.state);
   j["labels"] = job.spec.labels;
+  j["priority"] = job.priority;
   j["created_ms"] = job.created_ms;
   j["started_ms"] = job.started_ms;
   j["ended_ms"] = job.ended_ms;

@@ -178,7 +178,12 @@ def test_limits_and_submit_over_http(cluster):
     ok["labels"] = {"via": "http"}
     j = cluster.json("POST", "/api/v1/jobs?request_id=r-1", body=json.dumps(ok), expect=201)
     again = cluster.json("POST", "/api/v1/jobs?request_id=r-1", body=json.dumps(ok), expect=200)
-    assert again["id"] == j["id"] and j["labels"] == {"via": "http"}
+    assert again["id"] == j["id"] and j["labels"] == {"via": "http"} and j["priority"] == 0
+    urgent = cluster.json("POST", "/api/v1/jobs?priority=7", body=json.dumps(ok), expect=201)
+    assert urgent["priority"] == 7 and urgent["id"] != j["id"]
+    for bad_priority in ("101", "-101", "abc", "", "1.5"):
+        e = cluster.json("POST", "/api/v1/jobs?priority=" + bad_priority, body=json.dumps(ok), expect=400)["error"]
+        assert e["field"] == "priority" and "[-100, 100]" in e["message"], (bad_priority, e)
     # Alice's uploaded model is hers: Bob's spec naming it is refused as if it did not exist.
     e = cluster.json("POST", "/api/v1/jobs", BOB, body=json.dumps(ok), expect=404)["error"]
     assert e["field"] == "model.model", e
