@@ -1,6 +1,6 @@
 // `landscape plot | export | report` as a user runs them: real files in, real
 // files out, checked by independent python3 oracles (h5py, numpy, xml.etree,
-// html.parser in tests/integration/oracles/) and by exit codes (docs/design.md §6).
+// html.parser in tests/integration/oracle/file_checks/) and by exit codes (docs/design.md §6).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,7 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::string kLandscape = std::string(LANDSCAPE_BINARY_DIR) + "/client/landscape";
-const std::string kOracles = std::string(LANDSCAPE_SOURCE_DIR) + "/tests/integration/oracles/";
+const std::string kOracles = std::string(LANDSCAPE_SOURCE_DIR) + "/tests/integration/oracle/file_checks/";
 const std::string kPython = LANDSCAPE_ORACLE_PYTHON;
 
 class PicturesCli : public ::testing::Test {
