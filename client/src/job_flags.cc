@@ -203,7 +203,8 @@ Result<core::JobSpec> BuildJobSpec(const JobFlags& f, const core::SpecLimits& li
         {"data.normalize", "--normalize"}, {"data.subset_seed", "--subset-seed"},
         {"directions.same_dir", "--same-dir"}, {"directions.file", "--dir-file"}, {"tile_size", "--tile-size"},
         {"grid", "--x/--y"}, {"hessian.tolerance", "--hessian-tol"}, {"hessian.max_samples", "--hessian-samples"},
-        {"metrics", "--no-loss"}};
+        {"metrics", "--no-loss"},     {"labels", "--label"}};
+    if (v.field().rfind("labels.", 0) == 0) return Status(v.code(), v.message(), "--label");  // labels.<key>
     auto it = kFlag.find(v.field());
     return Status(v.code(), v.message(), it != kFlag.end() ? it->second : v.field());
   }
