@@ -59,8 +59,8 @@ struct MainOptions {
   int64_t job_memory_bytes = int64_t{8} << 30;
   double prepare_timeout_s = 3600;
   double tile_timeout_s = 3600;
-  int job_child_fd = -1;
-  std::vector<std::string> allow_path_roots;  // where spec paths may point (the server's --allow-path-root)  // hidden: this process is a job's child, serving its parent on this descriptor
+  int job_child_fd = -1;  // hidden: this process is a job's child, serving its parent on this descriptor
+  std::vector<std::string> allow_path_roots;  // where spec paths may point (the server's --allow-path-root)
 };
 
 std::string DefaultName() {
@@ -109,17 +109,13 @@ int RunChild(const MainOptions& o, const redis::RedisOptions& redis_opts) {
   std::_Exit(rc);  // no static destructors: LibTorch's may run after the parent has gone
 }
 
-}  // namespace
+// An "auto | on | off" choice of the engine's evaluation path.
+void AddChoice(CLI::App& app, const std::string& flag, std::string& value, const std::string& help) {
+  app.add_option(flag, value, help)->check(CLI::IsMember({"auto", "on", "off"}))->capture_default_str();
+}
 
-int main(int argc, char** argv) {
-  g_args.assign(argv, argv + argc);
-  core::PrepareComputeProcess(argv);
-  MainOptions o;
-  if (const char* env = std::getenv("LANDSCAPE_REDIS")) o.redis = env;
-  CLI::App app{"landscape-worker: computes loss-landscape tiles from a Redis queue"};
-  app.set_version_flag("--version", std::string("landscape-worker ") + LANDSCAPE_VERSION);
-  app.add_option("--redis", o.redis, "redis://HOST:PORT[/DB] (default: $LANDSCAPE_REDIS)");
-  app.add_option("--prefix", o.prefix, "prefix of every Redis key (as the server's)")->capture_default_str();
+// The engine's flags: device, threads, precision and the evaluation paths.
+void AddEngineFlags(CLI::App& app, MainOptions& o) {
   app.add_option("--device", o.device, "auto (CUDA when present, else CPU) | cpu | cuda | cuda:N")->capture_default_str();
   app.add_option("--threads", o.threads, "intra-op threads per evaluation (default: the cores this process owns)")
       ->check(CLI::Range(0, 4096));
@@ -131,25 +127,23 @@ int main(int argc, char** argv) {
   app.add_flag("--no-optimize", o.no_optimize,
                "evaluate on the model as loaded, never on a frozen, optimized copy per point (with --first-layer, "
                "--data-parallel and --onednn off: the same path on every worker, whatever it measures)");
-  app.add_option("--first-layer", o.first_layer, "auto | on | off: cache the first layer's output per job")
-      ->check(CLI::IsMember({"auto", "on", "off"}))
-      ->capture_default_str();
-  app.add_option("--data-parallel", o.data_parallel,
-                 "auto | on | off: CPU: a point's batches over one single-threaded lane per thread")
-      ->check(CLI::IsMember({"auto", "on", "off"}))
-      ->capture_default_str();
-  app.add_option("--onednn", o.onednn,
-                 "auto | on | off: CPU, fp32 or bf16: the convolutions on the engine's own oneDNN primitives (Winograd, "
-                 "fused ReLUs and additions)")
-      ->check(CLI::IsMember({"auto", "on", "off"}))
-      ->capture_default_str();
-  app.add_option("--cuda-graphs", o.cuda_graphs,
-                 "auto | on | off: CUDA: one frozen graph with its constants fitted to the point, each split "
-                 "replayed as a CUDA graph")
-      ->check(CLI::IsMember({"auto", "on", "off"}))
-      ->capture_default_str();
-  app.add_option("--cache", o.cache, "directory of cached artifacts (default: ~/.cache/landscape)");
+  AddChoice(app, "--first-layer", o.first_layer, "auto | on | off: cache the first layer's output per job");
+  AddChoice(app, "--data-parallel", o.data_parallel,
+            "auto | on | off: CPU: a point's batches over one single-threaded lane per thread");
+  AddChoice(app, "--onednn", o.onednn,
+            "auto | on | off: CPU, fp32 or bf16: the convolutions on the engine's own oneDNN primitives (Winograd, "
+            "fused ReLUs and additions)");
+  AddChoice(app, "--cuda-graphs", o.cuda_graphs,
+            "auto | on | off: CUDA: one frozen graph with its constants fitted to the point, each split "
+            "replayed as a CUDA graph");
   app.add_option("--data-root", o.data_root, "where the built-in data sets are (default: Debian's)");
+}
+
+// The queue's flags: where the work is, how tasks are reclaimed and dead-lettered, and the files stored.
+void AddQueueFlags(CLI::App& app, MainOptions& o, double* artifact_ttl_s) {
+  app.add_option("--redis", o.redis, "redis://HOST:PORT[/DB] (default: $LANDSCAPE_REDIS)");
+  app.add_option("--prefix", o.prefix, "prefix of every Redis key (as the server's)")->capture_default_str();
+  app.add_option("--cache", o.cache, "directory of cached artifacts (default: ~/.cache/landscape)");
   app.add_option("--name", o.name, "consumer name in the queue (default: HOST-PID-RANDOM)");
   app.add_option("--claim-idle-ms", o.claim_idle_ms, "reclaim tasks idle this long (their worker is presumed dead)")
       ->capture_default_str();
@@ -165,8 +159,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--cached-jobs", o.cached_jobs, "jobs kept loaded (model and data in memory each)")
       ->capture_default_str();
-  double artifact_ttl_s = static_cast<double>(o.artifacts.ttl.count());
-  app.add_option("--artifact-ttl", artifact_ttl_s,
+  app.add_option("--artifact-ttl", *artifact_ttl_s,
                  "seconds a stored direction or projection file is kept after its last use (as the server's; a "
                  "job keeps its files at least as long as its own keys)")
       ->check(CLI::Range(1.0, 1e9))
@@ -175,6 +168,10 @@ int main(int argc, char** argv) {
                  "largest direction or projection file stored (as the server's); a job whose file is larger fails")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40))
       ->capture_default_str();
+}
+
+// The sandbox's flags: what a job's evaluation process may use, and which paths a spec may name.
+void AddSandboxFlags(CLI::App& app, MainOptions& o) {
   app.add_flag("--no-sandbox", o.no_sandbox,
                "prepare jobs and compute tiles in this process (debugging; a model that crashes LibTorch, or a "
                "job's memory or time, is then not contained)");
@@ -193,57 +190,48 @@ int main(int argc, char** argv) {
   app.add_option("--job-child-fd", o.job_child_fd)->group("");  // internal: the sandbox's child
   app.add_option("--allow-path-root", o.allow_path_roots,
                  "directory whose files a spec may name by path (repeatable; as the server's). Without it the "
-                 "worker only refuses paths into its cache; the server refuses the rest");  // internal: the sandbox's child
-  app.add_option("--log-level", o.log_level, "trace | debug | info | warn | error")->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;  // --help: 0; a bad flag or value: 2 (usage), as the CLI
-  }
-  o.artifacts.ttl = std::chrono::seconds(static_cast<int64_t>(artifact_ttl_s));
+                 "worker only refuses paths into its cache; the server refuses the rest");
+}
+
+// Checks and completes the parsed options (device resolved, name and cache defaulted, the cache made).
+// "" when they are usable, else the usage message (exit 2).
+std::string CheckOptions(MainOptions& o) {
   if (auto d = engine::ResolveDevice(o.device); d.ok()) {
     o.device = *d;
   } else {
-    std::fprintf(stderr, "landscape-worker: --device: %s\n", d.status().message().c_str());
-    return 2;
+    return "--device: " + d.status().message();
   }
   if (o.precision == "fp16" && o.device.rfind("cuda", 0) != 0) {
-    std::fprintf(stderr, "landscape-worker: --precision fp16 needs a CUDA --device (use bf16 on CPUs)\n");
-    return 2;
+    return "--precision fp16 needs a CUDA --device (use bf16 on CPUs)";
   }
-
-  auto log = spdlog::stdout_logger_mt(o.job_child_fd >= 0 ? "job-child" : "worker");
-  spdlog::set_default_logger(log);
-  spdlog::set_level(spdlog::level::from_str(o.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l [%n] %v");
-  spdlog::flush_on(spdlog::level::info);
-
-  if (o.redis.empty()) {
-    std::fprintf(stderr, "landscape-worker: --redis (or LANDSCAPE_REDIS) is required\n");
-    return 2;
-  }
-  auto redis_opts = redis::ParseRedisUrl(o.redis);
-  if (!redis_opts.ok()) {
-    std::fprintf(stderr, "landscape-worker: %s\n", redis_opts.status().ToString().c_str());
-    return 2;
-  }
+  if (o.redis.empty()) return "--redis (or LANDSCAPE_REDIS) is required";
   if (o.claim_idle_ms < 100 || o.max_deliveries < 1 || o.max_task_crashes < 1) {
-    std::fprintf(stderr,
-                 "landscape-worker: --claim-idle-ms must be >= 100, --max-deliveries and --max-task-crashes >= 1\n");
-    return 2;
+    return "--claim-idle-ms must be >= 100, --max-deliveries and --max-task-crashes >= 1";
   }
+  const int64_t heartbeat_ms = o.heartbeat_ms > 0 ? o.heartbeat_ms : o.claim_idle_ms / 3;
+  if (heartbeat_ms >= o.claim_idle_ms) return "--heartbeat-ms must be below --claim-idle-ms";
   if (o.name.empty()) o.name = DefaultName();
   if (o.cache.empty()) o.cache = worker::DefaultCacheDir();
   std::error_code ec;
   std::filesystem::create_directories(o.cache, ec);
-  if (ec) {
-    std::fprintf(stderr, "landscape-worker: cannot create the cache directory %s: %s\n", o.cache.c_str(),
-                 ec.message().c_str());
-    return 2;
-  }
+  if (ec) return "cannot create the cache directory " + o.cache + ": " + ec.message();
+  return "";
+}
 
-  if (o.job_child_fd >= 0) return RunChild(o, *redis_opts);
+// Where jobs are evaluated: a child process per job (the sandbox), or this process with --no-sandbox.
+std::unique_ptr<core::EvaluatorFactory> EvaluatorsOf(const MainOptions& o, worker::ArtifactCache* cache) {
+  if (o.no_sandbox) return std::make_unique<worker::EngineEvaluatorFactory>(EngineOptionsOf(o), cache);
+  worker::SandboxOptions sopts;
+  sopts.child_args = g_args;
+  sopts.memory_bytes = o.job_memory_bytes;
+  sopts.limit_address_space = o.device == "cpu";  // CUDA reserves address space far beyond what it uses
+  sopts.prepare_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.prepare_timeout_s * 1000));
+  sopts.tile_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.tile_timeout_s * 1000));
+  return std::make_unique<worker::SandboxEvaluatorFactory>(std::move(sopts));
+}
 
+// The worker's loop until a signal: waits for Redis, then takes and runs tasks. -> the exit code.
+int RunWorker(const MainOptions& o, const redis::RedisOptions& redis_opts, spdlog::logger& log) {
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
   sigaction(SIGTERM, &sa, nullptr);
@@ -255,38 +243,27 @@ int main(int argc, char** argv) {
   qopts.max_crashes = o.max_task_crashes;
   qopts.device_kind = o.device.rfind("cuda", 0) == 0 ? "cuda" : "cpu";
   const redis::Schema schema(o.prefix);
-  auto pool = redis::ConnectionPool::Create(*redis_opts, 4);
+  auto pool = redis::ConnectionPool::Create(redis_opts, 4);
   redis::RedisTileQueue queue(pool, schema, qopts, o.name);
   redis::RedisTileQueue control(pool, schema, qopts, o.name);
   redis::RedisArtifactStore artifacts(pool, schema, o.artifacts);
 
-  log->info("starting name={} redis={} prefix={} device={} threads={} cache={}", o.name,
-            redis::DisplayUrl(*redis_opts), o.prefix, o.device, o.threads, o.cache);
+  log.info("starting name={} redis={} prefix={} device={} threads={} cache={}", o.name,
+           redis::DisplayUrl(redis_opts), o.prefix, o.device, o.threads, o.cache);
   // Wait for Redis (it may start after us, or be restarting).
   for (auto backoff = std::chrono::milliseconds(200); g_stop.load() == 0;) {
     core::Status s = queue.EnsureGroup();
     if (s.ok()) break;
-    log->warn("waiting for redis error=\"{}\"", s.ToString());
+    log.warn("waiting for redis error=\"{}\"", s.ToString());
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
   }
 
   worker::ArtifactCache cache(o.cache, &artifacts);
   cache.SetPathPolicy(PathPolicyOf(o));
-  std::unique_ptr<core::EvaluatorFactory> evaluators;
-  if (o.no_sandbox) {
-    evaluators = std::make_unique<worker::EngineEvaluatorFactory>(EngineOptionsOf(o), &cache);
-  } else {
-    worker::SandboxOptions sopts;
-    sopts.child_args = g_args;
-    sopts.memory_bytes = o.job_memory_bytes;
-    sopts.limit_address_space = o.device == "cpu";  // CUDA reserves address space far beyond what it uses
-    sopts.prepare_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.prepare_timeout_s * 1000));
-    sopts.tile_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.tile_timeout_s * 1000));
-    evaluators = std::make_unique<worker::SandboxEvaluatorFactory>(std::move(sopts));
-  }
-  log->info("evaluation sandbox={} job_memory_bytes={} prepare_timeout_s={} tile_timeout_s={}",
-            o.no_sandbox ? "off" : "child-process", o.job_memory_bytes, o.prepare_timeout_s, o.tile_timeout_s);
+  std::unique_ptr<core::EvaluatorFactory> evaluators = EvaluatorsOf(o, &cache);
+  log.info("evaluation sandbox={} job_memory_bytes={} prepare_timeout_s={} tile_timeout_s={}",
+           o.no_sandbox ? "off" : "child-process", o.job_memory_bytes, o.prepare_timeout_s, o.tile_timeout_s);
 
   worker::WorkerOptions wopts;
   wopts.scratch_dir = (std::filesystem::path(o.cache) / "scratch").string();
@@ -294,14 +271,50 @@ int main(int argc, char** argv) {
   wopts.heartbeat = std::chrono::milliseconds(o.heartbeat_ms > 0 ? o.heartbeat_ms : o.claim_idle_ms / 3);
   wopts.drain_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.drain_timeout_s * 1000));
   wopts.cached_jobs = o.cached_jobs;
-  if (wopts.heartbeat.count() >= o.claim_idle_ms) {
-    std::fprintf(stderr, "landscape-worker: --heartbeat-ms must be below --claim-idle-ms\n");
-    return 2;
-  }
   {
     worker::Worker w(wopts, queue, control, artifacts, *evaluators);
     w.Run(g_stop);
   }
-  log->info("exiting");
+  log.info("exiting");
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  g_args.assign(argv, argv + argc);
+  core::PrepareComputeProcess(argv);
+  MainOptions o;
+  if (const char* env = std::getenv("LANDSCAPE_REDIS")) o.redis = env;
+  CLI::App app{"landscape-worker: computes loss-landscape tiles from a Redis queue"};
+  app.set_version_flag("--version", std::string("landscape-worker ") + LANDSCAPE_VERSION);
+  double artifact_ttl_s = static_cast<double>(o.artifacts.ttl.count());
+  AddQueueFlags(app, o, &artifact_ttl_s);
+  AddEngineFlags(app, o);
+  AddSandboxFlags(app, o);
+  app.add_option("--log-level", o.log_level, "trace | debug | info | warn | error")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // --help: 0; a bad flag or value: 2 (usage), as the CLI
+  }
+  o.artifacts.ttl = std::chrono::seconds(static_cast<int64_t>(artifact_ttl_s));
+  if (const std::string usage = CheckOptions(o); !usage.empty()) {
+    std::fprintf(stderr, "landscape-worker: %s\n", usage.c_str());
+    return 2;
+  }
+  auto redis_opts = redis::ParseRedisUrl(o.redis);
+  if (!redis_opts.ok()) {
+    std::fprintf(stderr, "landscape-worker: %s\n", redis_opts.status().ToString().c_str());
+    return 2;
+  }
+
+  auto log = spdlog::stdout_logger_mt(o.job_child_fd >= 0 ? "job-child" : "worker");
+  spdlog::set_default_logger(log);
+  spdlog::set_level(spdlog::level::from_str(o.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l [%n] %v");
+  spdlog::flush_on(spdlog::level::info);
+
+  if (o.job_child_fd >= 0) return RunChild(o, *redis_opts);
+  return RunWorker(o, *redis_opts, *log);
 }
