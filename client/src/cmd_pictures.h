@@ -1,5 +1,5 @@
 // `landscape plot`, `landscape export` and `landscape report`: what people look
-// at, made from surface files (no LibTorch). main.cc fills these structs.
+// at, made from surface files (no LibTorch). cli_pictures.cc fills these structs.
 #pragma once
 
 #include <optional>

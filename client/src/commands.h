@@ -1,5 +1,5 @@
 // The `landscape` subcommands, each a function over its own options struct.
-// main.cc parses flags (CLI11) into these structs; nothing here parses argv.
+// The command lines (cli_*.cc, command_registry.h) fill these structs; nothing here parses argv.
 #pragma once
 
 #include <string>

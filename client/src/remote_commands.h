@@ -1,5 +1,5 @@
 // The commands that talk to a landscape-server: submit, watch, get, list,
-// cancel. Option structs only: no gRPC in this header (main.cc includes it).
+// cancel. Option structs only: no gRPC in this header (cli_remote.cc includes it).
 #pragma once
 
 #include <string>
