@@ -207,4 +207,10 @@ RedisServer::~RedisServer() {
   std::filesystem::remove_all(dir_, ec);
 }
 
+std::string TestRedisUrl(std::unique_ptr<RedisServer>* own) {
+  if (const char* env = std::getenv("LANDSCAPE_TEST_REDIS"); env != nullptr && *env != '\0') return env;
+  *own = RedisServer::Start();
+  return *own ? (*own)->url() : std::string();
+}
+
 }  // namespace landscape::testing

@@ -110,4 +110,8 @@ class RedisServer {
   std::unique_ptr<Process> proc_;
 };
 
+/// The Redis a test uses: $LANDSCAPE_TEST_REDIS when set (the test command's shared one; each test then keeps
+/// to a key prefix of its own), else a redis-server of its own, started into `*own`. "" when none could start.
+std::string TestRedisUrl(std::unique_ptr<RedisServer>* own);
+
 }  // namespace landscape::testing
