@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "commands.h"
@@ -175,47 +176,60 @@ void PrintTrajectory(const io::DirectionSet& dirs, const io::Projection& p) {
 
 bool HaveEngine() { return true; }
 
-int RunLocal(const LocalOptions& opts) {
-  const auto t_start = std::chrono::steady_clock::now();
-  const core::JobSpec& spec = opts.spec;
-  if (opts.out.empty()) return Report(core::InvalidArgument("--out", "a surface file is required"));
-  const std::string key = core::ComputationKey(spec);
-  const std::string inputs = InputsFingerprint(spec);
+namespace {
 
-  // Resume an existing surface computed with the same spec, unless --overwrite.
-  io::Surface surface;
-  bool resumed = false;
-  if (!opts.overwrite && std::filesystem::exists(opts.out)) {
-    auto existing = io::ReadSurfaceFile(opts.out);
-    if (!existing.ok()) return Report(existing.status().WithContext("cannot resume --out (use --overwrite)"));
-    auto it = existing->attributes.find("computation_key");
-    if (it == existing->attributes.end() || it->second != key) {
-      return Report(core::Status(core::StatusCode::kAlreadyExists,
-                                 opts.out + " exists and was computed with a different spec; use --overwrite or "
-                                            "another --out",
-                                 "--out"));
-    }
-    auto seen = existing->attributes.find("inputs_sha256");  // absent in files of older versions
-    if (seen != existing->attributes.end() && seen->second != inputs) {
-      return Report(core::Status(core::StatusCode::kAlreadyExists,
-                                 opts.out + " was computed from other contents of the input files (a model, "
-                                            "checkpoint, direction or data file changed since); use --overwrite or "
-                                            "another --out",
-                                 "--out"));
-    }
-    surface = std::move(*existing);
-    resumed = true;
+// One `landscape local` run, filled in step by step by RunLocal (each step's contract says which fields
+// it reads and which it sets).
+struct LocalRun {
+  std::chrono::steady_clock::time_point t_start;  // when RunLocal began
+  std::string key;       // core::ComputationKey of the spec: a resumed file must carry the same
+  std::string inputs;    // InputsFingerprint of the spec: a resumed file that records one must match
+  io::Surface surface;   // the resumed surface, else a new one from StampSurface on
+  bool resumed = false;  // surface was read from --out
+  std::vector<std::string> devices;  // one engine per entry (engine::ExpandDevices of --device)
+  engine::EngineOptions eopts;       // the first engine's options; the others differ only in the device
+  core::JobSpec run_spec;            // what the engines are made from: the spec, or a resumed run's own directions
+  std::vector<std::unique_ptr<engine::Engine>> engines;  // engines[e] runs on devices[e]
+  std::string dir_file;              // the surface's direction file (given, or written by SetUpEngines)
+  int64_t total = 0;                 // points in the grid
+  int64_t already = 0;               // points done before this run (a resumed surface's)
+  int64_t done = 0;                  // points done now (already + this run's)
+  std::vector<int64_t> per_device;   // points this run evaluated on each engine
+  double eval_seconds = 0;           // wall time of EvaluateGrid's evaluation
+};
+
+// Step "resume": with an existing --out and no --overwrite, reads it into run->surface and sets
+// run->resumed. Refuses (kAlreadyExists, naming --out) a file computed with another spec (run->key) or
+// from other contents of the input files (run->inputs, when the file records them), and an unreadable
+// one. Without a file to resume (or with --overwrite) it changes nothing.
+core::Status ResumeSurface(const LocalOptions& opts, LocalRun* run) {
+  if (opts.overwrite || !std::filesystem::exists(opts.out)) return core::Status::Ok();
+  auto existing = io::ReadSurfaceFile(opts.out);
+  if (!existing.ok()) return existing.status().WithContext("cannot resume --out (use --overwrite)");
+  auto it = existing->attributes.find("computation_key");
+  if (it == existing->attributes.end() || it->second != run->key) {
+    return core::Status(core::StatusCode::kAlreadyExists,
+                        opts.out + " exists and was computed with a different spec; use --overwrite or another --out",
+                        "--out");
   }
+  auto seen = existing->attributes.find("inputs_sha256");  // absent in files of older versions
+  if (seen != existing->attributes.end() && seen->second != run->inputs) {
+    return core::Status(core::StatusCode::kAlreadyExists,
+                        opts.out + " was computed from other contents of the input files (a model, checkpoint, "
+                                   "direction or data file changed since); use --overwrite or another --out",
+                        "--out");
+  }
+  run->surface = std::move(*existing);
+  run->resumed = true;
+  return core::Status::Ok();
+}
 
-  // One engine per device (`--device cuda:0,cuda:1`, `cuda:all`, or `cpu` repeated); the first makes the
-  // directions, the others read them from its direction file, and points go to whichever is free.
-  auto devices_or = engine::ExpandDevices(opts.device);
-  if (!devices_or.ok()) return Report(devices_or.status());
-  const std::vector<std::string> devices = std::move(*devices_or);
+// The first engine's options from the flags, for `devices` (non-empty). CPU engines share the cores this
+// process owns, unless --threads says how many each gets.
+engine::EngineOptions FirstEngineOptions(const LocalOptions& opts, const std::vector<std::string>& devices) {
   const size_t cpu_engines = static_cast<size_t>(std::count(devices.begin(), devices.end(), "cpu"));
   engine::EngineOptions eopts;
   eopts.device = devices[0];
-  // CPU engines share the cores this process owns, unless --threads says how many each gets.
   eopts.threads = opts.threads > 0 || cpu_engines < 2
                       ? opts.threads
                       : std::max(1, core::CoresOwned() / static_cast<int>(cpu_engines));
@@ -227,20 +241,11 @@ int RunLocal(const LocalOptions& opts) {
   eopts.cuda_graphs = opts.cuda_graphs;
   eopts.channels_last = opts.channels_last;
   eopts.auto_batch = opts.auto_batch;
-  core::JobSpec run_spec = spec;
-  // A resumed run reuses its own direction file: the same directions, without recomputing them.
-  if (resumed && spec.directions.kind != core::DirectionKind::kFile && !surface.dir_file.empty() &&
-      std::filesystem::exists(surface.dir_file)) {
-    run_spec = core::WithDirectionFile(spec, surface.dir_file);
-  }
-  std::fprintf(stderr, "landscape: loading model, data and directions...\n");
-  std::vector<std::unique_ptr<engine::Engine>> engines;
-  {
-    auto first = engine::Engine::Create(run_spec, eopts);
-    if (!first.ok()) return Report(devices.size() > 1 ? first.status().WithContext(devices[0]) : first.status());
-    engines.push_back(std::move(*first));
-  }
-  const engine::EngineInfo& info = engines[0]->info();
+  return eopts;
+}
+
+// The first engine's set-up on stderr: data, directions, device, timings, evaluation path and its notes.
+void PrintEngineInfo(const engine::EngineInfo& info) {
   for (const auto& d : info.data) std::fprintf(stderr, "landscape: data: %s\n", d.c_str());
   std::fprintf(stderr, "landscape: %lld direction tensors, %lld entries; device %s, %d threads\n",
                static_cast<long long>(info.direction_tensors), static_cast<long long>(info.parameters),
@@ -264,50 +269,97 @@ int RunLocal(const LocalOptions& opts) {
   if (std::isfinite(info.xy_cosine)) {
     std::fprintf(stderr, "landscape: cosine(x, y) = %.3g\n", info.xy_cosine);
   }
+}
 
-  // The direction file: the one given, or ours written next to the surface.
-  std::string dir_file = run_spec.directions.kind == core::DirectionKind::kFile ? run_spec.directions.file : "";
-  if (dir_file.empty()) {
-    dir_file = opts.dir_out.empty() ? SiblingPath(opts.out, ".dirs.h5") : opts.dir_out;
-    core::Status s = io::WriteDirectionFile(dir_file, engines[0]->directions());
-    if (!s.ok()) return Report(s);
+// Writes the first engine's direction file (unless the spec reads one: then run->dir_file is that file)
+// and, for a trajectory, its projection file <out>.proj.h5 (printed). Sets run->dir_file.
+core::Status WriteDirectionOutputs(const LocalOptions& opts, LocalRun* run) {
+  const engine::Engine& first = *run->engines[0];
+  const core::JobSpec& spec = run->run_spec;
+  run->dir_file = spec.directions.kind == core::DirectionKind::kFile ? spec.directions.file : "";
+  if (run->dir_file.empty()) {
+    run->dir_file = opts.dir_out.empty() ? SiblingPath(opts.out, ".dirs.h5") : opts.dir_out;
+    core::Status s = io::WriteDirectionFile(run->dir_file, first.directions());
+    if (!s.ok()) return s;
   }
-
-  if (const io::Projection* proj = engines[0]->trajectory()) {
+  if (const io::Projection* proj = first.trajectory()) {
     const std::string proj_file = SiblingPath(opts.out, ".proj.h5");
     core::Status ps = io::WriteProjectionFile(proj_file, *proj);
-    if (!ps.ok()) return Report(ps);
-    PrintTrajectory(engines[0]->directions(), *proj);
+    if (!ps.ok()) return ps;
+    PrintTrajectory(first.directions(), *proj);
     std::fprintf(stderr, "landscape: wrote the projection %s\n", proj_file.c_str());
   }
+  return core::Status::Ok();
+}
 
-  if (devices.size() > 1) {
-    core::Status made = CreateMoreEngines(core::WithDirectionFile(run_spec, dir_file), eopts, devices, &engines);
-    if (!made.ok()) return Report(made);
+// Step "set up the engines": one engine per device (`--device cuda:0,cuda:1`, `cuda:all`, or `cpu`
+// repeated). The first makes the directions (a resumed run reuses its own direction file: the same
+// directions, without recomputing them) and is described on stderr; its direction file is written; the
+// others read that file. Reads run->surface and run->resumed; sets devices, eopts, run_spec, engines and
+// dir_file. Errors name the device when there are several.
+core::Status SetUpEngines(const LocalOptions& opts, LocalRun* run) {
+  const core::JobSpec& spec = opts.spec;
+  auto devices = engine::ExpandDevices(opts.device);
+  if (!devices.ok()) return devices.status();
+  run->devices = std::move(*devices);
+  run->eopts = FirstEngineOptions(opts, run->devices);
+  run->run_spec = spec;
+  if (run->resumed && spec.directions.kind != core::DirectionKind::kFile && !run->surface.dir_file.empty() &&
+      std::filesystem::exists(run->surface.dir_file)) {
+    run->run_spec = core::WithDirectionFile(spec, run->surface.dir_file);
   }
+  std::fprintf(stderr, "landscape: loading model, data and directions...\n");
+  auto first = engine::Engine::Create(run->run_spec, run->eopts);
+  if (!first.ok()) return run->devices.size() > 1 ? first.status().WithContext(run->devices[0]) : first.status();
+  run->engines.push_back(std::move(*first));
+  PrintEngineInfo(run->engines[0]->info());
+  core::Status written = WriteDirectionOutputs(opts, run);
+  if (!written.ok()) return written;
+  if (run->devices.size() == 1) return core::Status::Ok();
+  return CreateMoreEngines(core::WithDirectionFile(run->run_spec, run->dir_file), run->eopts, run->devices,
+                           &run->engines);
+}
 
-  if (!resumed) surface = io::NewSurface(spec.grid, spec.MetricNames(), dir_file);
-  for (const auto& [k, v] : info.notes) surface.attributes[k] = v;
-  surface.dir_file = dir_file;
+// Step "the surface's records": a new surface for the grid unless resumed, and its attributes: the first
+// engine's notes, the direction file, the spec, the computation key, the inputs' fingerprint, the
+// versions and the labels. Sets run->total and run->already.
+void StampSurface(const core::JobSpec& spec, LocalRun* run) {
+  io::Surface& surface = run->surface;
+  if (!run->resumed) surface = io::NewSurface(spec.grid, spec.MetricNames(), run->dir_file);
+  for (const auto& [k, v] : run->engines[0]->info().notes) surface.attributes[k] = v;
+  surface.dir_file = run->dir_file;
   surface.attributes["spec"] = core::SpecToJson(spec);
-  surface.attributes["computation_key"] = key;
-  surface.attributes["inputs_sha256"] = inputs;
+  surface.attributes["computation_key"] = run->key;
+  surface.attributes["inputs_sha256"] = run->inputs;
   for (const auto& [k, v] : engine::EngineVersions()) surface.attributes["version_" + k] = v;
   for (const auto& [k, v] : spec.labels) surface.attributes["label_" + k] = v;
+  run->total = static_cast<int64_t>(surface.PointCount());
+  run->already = static_cast<int64_t>(surface.DoneCount());
+}
 
-  const int64_t total = static_cast<int64_t>(surface.PointCount());
-  const int64_t already = static_cast<int64_t>(surface.DoneCount());
-  if (resumed) {
-    std::fprintf(stderr, "landscape: resuming %s: %lld of %lld points already computed\n", opts.out.c_str(),
-                 static_cast<long long>(already), static_cast<long long>(total));
-  }
+core::ProgressOptions LocalProgressOptions(const std::string& progress) {
   core::ProgressOptions popts;
   popts.label = "landscape";
-  if (opts.progress == "bar") popts.style = core::ProgressOptions::Style::kBar;
-  if (opts.progress == "lines") popts.style = core::ProgressOptions::Style::kLines;
-  if (opts.progress == "quiet") popts.style = core::ProgressOptions::Style::kQuiet;
-  core::ProgressReporter progress(total, already, stderr, popts);
+  if (progress == "bar") popts.style = core::ProgressOptions::Style::kBar;
+  if (progress == "lines") popts.style = core::ProgressOptions::Style::kLines;
+  if (progress == "quiet") popts.style = core::ProgressOptions::Style::kQuiet;
+  return popts;
+}
 
+// Step "evaluate the grid": every point not yet done, shared out to the engines (each, in a thread of its
+// own when there are several, takes the next undone point when free), with progress on stderr and the
+// partial surface rewritten to --out at most every --save-interval seconds. Stops taking points at
+// SIGINT/SIGTERM (g_stop), at an engine's error (the first one goes to *failure, naming its device when
+// there are several) and at a failed save. Returns that failed save (then the progress line is left
+// unfinished); else sets run->eval_seconds. Updates run->surface, done and per_device.
+core::Status EvaluateGrid(const LocalOptions& opts, LocalRun* run, core::Status* failure) {
+  const core::JobSpec& spec = opts.spec;
+  io::Surface& surface = run->surface;
+  if (run->resumed) {
+    std::fprintf(stderr, "landscape: resuming %s: %lld of %lld points already computed\n", opts.out.c_str(),
+                 static_cast<long long>(run->already), static_cast<long long>(run->total));
+  }
+  core::ProgressReporter progress(run->total, run->already, stderr, LocalProgressOptions(opts.progress));
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
   sigaction(SIGINT, &sa, nullptr);
@@ -315,106 +367,152 @@ int RunLocal(const LocalOptions& opts) {
 
   const std::vector<double> xs = surface.x;
   const std::vector<double> ys = surface.y;
-  // Shared by the engines' threads, guarded by mu: the surface, the counts, the cursor, the first error.
+  const size_t n_engines = run->engines.size();
+  // Shared by the engines' threads, guarded by mu: the surface, the counts, the cursor, the first errors.
   std::mutex mu;
-  int64_t done = already;
+  run->done = run->already;
+  run->per_device.assign(n_engines, 0);
   int64_t cursor = 0;  // every point before it is done or being evaluated
-  std::vector<int64_t> per_device(engines.size(), 0);
   auto last_save = std::chrono::steady_clock::now();
-  core::Status failure, save_failure;
+  core::Status save_failure;
   const auto t_eval = std::chrono::steady_clock::now();
   auto evaluate_points = [&](size_t e) {
     while (true) {
       int64_t k;
       {
         std::lock_guard<std::mutex> lock(mu);
-        while (cursor < total && surface.done[static_cast<size_t>(cursor)]) ++cursor;
-        if (cursor >= total || g_stop.load() || !failure.ok() || !save_failure.ok()) return;
+        while (cursor < run->total && surface.done[static_cast<size_t>(cursor)]) ++cursor;
+        if (cursor >= run->total || g_stop.load() || !failure->ok() || !save_failure.ok()) return;
         k = cursor++;
       }
       const auto p = spec.grid.PointAt(k, xs, ys);
-      auto v = engines[e]->Evaluate(p.alpha, p.beta);
+      auto v = run->engines[e]->Evaluate(p.alpha, p.beta);
       std::lock_guard<std::mutex> lock(mu);
       if (!v.ok()) {
-        if (failure.ok()) failure = engines.size() > 1 ? v.status().WithContext(devices[e]) : v.status();
+        if (failure->ok()) *failure = n_engines > 1 ? v.status().WithContext(run->devices[e]) : v.status();
         return;
       }
       engine::StorePoint(*v, k, &surface);
-      ++done;
-      ++per_device[e];
+      ++run->done;
+      ++run->per_device[e];
       char detail[96];
       const std::string m0 = surface.metric_names.empty() ? "" : surface.metric_names[0];
       std::snprintf(detail, sizeof detail, "%s=%.4g", m0.c_str(), v->Get(m0));
-      progress.Update(done, detail);
+      progress.Update(run->done, detail);
       if (std::chrono::duration<double>(std::chrono::steady_clock::now() - last_save).count() > opts.save_interval_s) {
         save_failure = io::WriteSurfaceFile(opts.out, surface);
         last_save = std::chrono::steady_clock::now();
       }
     }
   };
-  if (engines.size() == 1) {
+  if (n_engines == 1) {
     evaluate_points(0);
   } else {
     std::vector<std::thread> threads;
-    for (size_t e = 0; e < engines.size(); ++e) threads.emplace_back(evaluate_points, e);
+    for (size_t e = 0; e < n_engines; ++e) threads.emplace_back(evaluate_points, e);
     for (auto& t : threads) t.join();
   }
-  if (!save_failure.ok()) return Report(save_failure);
-  const double eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_eval).count();
+  if (!save_failure.ok()) return save_failure;
+  run->eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_eval).count();
   progress.Finish();
-  core::Status s = io::WriteSurfaceFile(opts.out, surface);
+  return core::Status::Ok();
+}
+
+// Step "save": writes the surface to --out, also after an engine's error (`failure`) or an interrupt, so
+// that the points done so far are kept for a resume. Returns the exit code when the run ends here (a
+// failed write or `failure`: Report's; interrupted: kExitInterrupted, saying how to resume), or nullopt
+// when every point is done and the outputs come next.
+std::optional<int> SaveSurface(const LocalOptions& opts, const LocalRun& run, const core::Status& failure) {
+  core::Status s = io::WriteSurfaceFile(opts.out, run.surface);
   if (!s.ok()) return Report(s);
   if (!failure.ok()) {
-    std::fprintf(stderr, "landscape: %lld of %lld points saved to %s\n", static_cast<long long>(done),
-                 static_cast<long long>(total), opts.out.c_str());
+    std::fprintf(stderr, "landscape: %lld of %lld points saved to %s\n", static_cast<long long>(run.done),
+                 static_cast<long long>(run.total), opts.out.c_str());
     return Report(failure);
   }
   if (g_stop.load()) {
     std::fprintf(stderr, "landscape: interrupted; %lld of %lld points saved to %s; run the same command to resume\n",
-                 static_cast<long long>(done), static_cast<long long>(total), opts.out.c_str());
+                 static_cast<long long>(run.done), static_cast<long long>(run.total), opts.out.c_str());
     return kExitInterrupted;
   }
+  return std::nullopt;
+}
 
-  std::fprintf(stderr, "landscape: wrote %s (%zu x %zu) and directions %s\n", opts.out.c_str(), surface.nx(),
-               surface.ny(), dir_file.c_str());
-  std::string points_per_device;
-  for (size_t e = 0; e < engines.size() && engines.size() > 1 && done > already; ++e) {
-    points_per_device += (e ? ", " : "") + devices[e] + " " + std::to_string(per_device[e]);
+// "cpu 10, cuda:0 30": the points this run evaluated on each device; "" with one engine or no new point.
+std::string PointsPerDevice(const LocalRun& run) {
+  std::string out;
+  for (size_t e = 0; e < run.engines.size() && run.engines.size() > 1 && run.done > run.already; ++e) {
+    out += (e ? ", " : "") + run.devices[e] + " " + std::to_string(run.per_device[e]);
   }
+  return out;
+}
+
+// The --json summary's context: spec, labels, versions, timings in seconds (load, directions, setup,
+// evaluate, total, and per_point when this run computed any), devices, threads and the surface file.
+io::SummaryContext LocalSummaryContext(const LocalOptions& opts, const LocalRun& run,
+                                       const std::string& points_per_device) {
+  const engine::EngineInfo& info = run.engines[0]->info();
+  io::SummaryContext ctx;
+  ctx.spec_json = run.surface.attributes.at("spec");
+  ctx.labels = opts.spec.labels;
+  ctx.versions = engine::EngineVersions();
+  ctx.timings["load"] = info.load_seconds;
+  ctx.timings["directions"] = info.directions_seconds;
+  ctx.timings["setup"] = info.setup_seconds;
+  ctx.timings["evaluate"] = run.eval_seconds;
+  ctx.timings["total"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - run.t_start).count();
+  const int64_t computed = run.done - run.already;
+  if (computed > 0) ctx.timings["per_point"] = run.eval_seconds / static_cast<double>(computed);
+  std::string device_list;
+  for (const auto& en : run.engines) device_list += (device_list.empty() ? "" : ",") + en->info().device;
+  ctx.extra["device"] = device_list;
+  if (!points_per_device.empty()) ctx.extra["points_per_device"] = points_per_device;
+  ctx.extra["threads"] = std::to_string(info.threads);
+  ctx.extra["surface_file"] = opts.out;
+  return ctx;
+}
+
+// Step "outputs": the summary on stderr (files, points per device, each metric's range), then --csv,
+// --json and the --plot pictures. The first failed write is returned (later outputs are not written).
+core::Status WriteOutputs(const LocalOptions& opts, const LocalRun& run) {
+  const io::Surface& surface = run.surface;
+  std::fprintf(stderr, "landscape: wrote %s (%zu x %zu) and directions %s\n", opts.out.c_str(), surface.nx(),
+               surface.ny(), run.dir_file.c_str());
+  const std::string points_per_device = PointsPerDevice(run);
   if (!points_per_device.empty()) std::fprintf(stderr, "landscape: points per device: %s\n", points_per_device.c_str());
   PrintMetricSummary(surface);
-
   if (!opts.csv.empty()) {
     core::Status c = io::WriteSurfaceCsv(opts.csv, surface);
-    if (!c.ok()) return Report(c);
+    if (!c.ok()) return c;
     std::fprintf(stderr, "landscape: wrote %s\n", opts.csv.c_str());
   }
   if (!opts.json.empty()) {
-    io::SummaryContext ctx;
-    ctx.spec_json = surface.attributes["spec"];
-    ctx.labels = spec.labels;
-    ctx.versions = engine::EngineVersions();
-    ctx.timings["load"] = info.load_seconds;
-    ctx.timings["directions"] = info.directions_seconds;
-    ctx.timings["setup"] = info.setup_seconds;
-    ctx.timings["evaluate"] = eval_seconds;
-    ctx.timings["total"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-    const int64_t computed = done - already;
-    if (computed > 0) ctx.timings["per_point"] = eval_seconds / static_cast<double>(computed);
-    std::string device_list;
-    for (const auto& en : engines) device_list += (device_list.empty() ? "" : ",") + en->info().device;
-    ctx.extra["device"] = device_list;
-    if (!points_per_device.empty()) ctx.extra["points_per_device"] = points_per_device;
-    ctx.extra["threads"] = std::to_string(info.threads);
-    ctx.extra["surface_file"] = opts.out;
+    const io::SummaryContext ctx = LocalSummaryContext(opts, run, points_per_device);
     core::Status j = io::WriteTextFile(opts.json, io::SurfaceSummaryJson(surface, ctx));
-    if (!j.ok()) return Report(j);
+    if (!j.ok()) return j;
     std::fprintf(stderr, "landscape: wrote %s\n", opts.json.c_str());
   }
-  if (!opts.plots.empty()) {
-    core::Status ps = DrawDefaultPlots(opts.out, surface, opts.plots);
-    if (!ps.ok()) return Report(ps);
-  }
+  if (!opts.plots.empty()) return DrawDefaultPlots(opts.out, surface, opts.plots);
+  return core::Status::Ok();
+}
+
+}  // namespace
+
+// The steps in order; each step's error ends the run with its exit code (Report), an interrupt with
+// kExitInterrupted after the partial surface is saved.
+int RunLocal(const LocalOptions& opts) {
+  LocalRun run;
+  run.t_start = std::chrono::steady_clock::now();
+  if (opts.out.empty()) return Report(core::InvalidArgument("--out", "a surface file is required"));
+  run.key = core::ComputationKey(opts.spec);
+  run.inputs = InputsFingerprint(opts.spec);
+  if (core::Status s = ResumeSurface(opts, &run); !s.ok()) return Report(s);
+  if (core::Status s = SetUpEngines(opts, &run); !s.ok()) return Report(s);
+  StampSurface(opts.spec, &run);
+  core::Status failure;  // an engine's error: the points done so far are still saved
+  if (core::Status s = EvaluateGrid(opts, &run, &failure); !s.ok()) return Report(s);
+  if (std::optional<int> code = SaveSurface(opts, run, failure)) return *code;
+  if (core::Status s = WriteOutputs(opts, run); !s.ok()) return Report(s);
   return kExitOk;
 }
 
