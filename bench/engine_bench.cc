@@ -99,6 +99,69 @@ bool ParseArgs(int argc, char** argv, Options* o) {
   return true;
 }
 
+// The largest differences between `eng` and an engine made with `other` options, over `points` points of
+// `xs` at beta 0.25: relative train loss, and train accuracy in points. ok=false (printed) when the other engine
+// or an evaluation fails.
+struct Difference {
+  bool ok = false;
+  double loss = 0, accuracy = 0;
+};
+Difference CompareEngines(engine::Engine& eng, const core::JobSpec& spec, const engine::EngineOptions& other,
+                          const std::vector<double>& xs, int points, const std::string& what) {
+  Difference d;
+  auto ref = engine::Engine::Create(spec, other);
+  if (!ref.ok()) {
+    std::printf("  %s: the reference engine: %s\n", what.c_str(), ref.status().ToString().c_str());
+    return d;
+  }
+  for (int p = 0; p < points; ++p) {
+    const double a = xs[static_cast<size_t>(p) % xs.size()];
+    auto v1 = eng.Evaluate(a, 0.25);
+    auto v0 = (*ref)->Evaluate(a, 0.25);
+    if (!v1.ok() || !v0.ok()) {
+      std::printf("  %s: evaluation failed: %s\n", what.c_str(),
+                  (!v1.ok() ? v1.status() : v0.status()).ToString().c_str());
+      return d;
+    }
+    d.loss = std::max(d.loss, std::fabs(v1->train_loss - v0->train_loss) / std::fabs(v0->train_loss));
+    d.accuracy = std::max(d.accuracy, std::fabs(v1->train_acc - v0->train_acc));
+  }
+  d.ok = true;
+  return d;
+}
+
+// What --json writes: one line of the run's numbers.
+struct JsonRecord {
+  const Options& o;
+  long long samples, batch;
+  int threads;
+  double plain_rate, opt_rate, eng_rate, red_rate, ratio;
+  const char* path;
+  int lanes;
+  double loss_rel_diff, fitted_rel_diff;  // NaN: not measured (null)
+  long long forward_batches[3];
+};
+std::string JsonLine(const JsonRecord& r) {
+  const Options& o = r.o;
+  char diff[32] = "null";
+  if (!std::isnan(r.loss_rel_diff)) std::snprintf(diff, sizeof diff, "%.4g", r.loss_rel_diff);
+  char fitted[32] = "null";
+  if (!std::isnan(r.fitted_rel_diff)) std::snprintf(fitted, sizeof fitted, "%.4g", r.fitted_rel_diff);
+  char buf[1280];
+  std::snprintf(buf, sizeof buf,
+                "{\"bench\": \"engine\", \"model\": \"%s\", \"samples\": %lld, \"batch\": %lld, \"threads\": %d, "
+                "\"forward_plain_samples_per_s\": %.3f, \"forward_optimized_samples_per_s\": %.3f, "
+                "\"engine_point_samples_per_s\": %.3f, \"ratio\": %.4f, \"peak_rss_bytes\": %ld, "
+                "\"engine_path\": \"%s\", \"lanes\": %d, \"precision\": \"%s\", \"channels_last\": %s, "
+                "\"forward_reduced_samples_per_s\": %.3f, \"loss_rel_diff_vs_fp32\": %s, "
+                "\"forward_batches\": [%lld, %lld, %lld], \"fitted_loss_rel_diff\": %s}\n",
+                o.model.empty() ? o.arch.c_str() : o.model.c_str(), r.samples, r.batch, r.threads, r.plain_rate,
+                r.opt_rate, r.eng_rate, r.ratio, core::PeakRssBytes(), r.path, r.lanes, o.precision.c_str(),
+                o.channels_last ? "true" : "false", r.red_rate, diff, r.forward_batches[0], r.forward_batches[1],
+                r.forward_batches[2], fitted);
+  return buf;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -276,79 +339,36 @@ int main(int argc, char** argv) {
               Median(eng_t) * static_cast<double>(o.grid_side * o.grid_side));
   double loss_rel_diff = NAN;  // reduced precision: the largest relative loss difference against fp32
   if (dtype != at::kFloat) {
-    // The loss difference of reduced precision against float32 at the same points.
     engine::EngineOptions fp32 = eopts;
     fp32.precision = "fp32";
     fp32.channels_last = false;
-    auto ref = engine::Engine::Create(spec, fp32);
-    if (!ref.ok()) std::printf("  fp32 reference engine: %s\n", ref.status().ToString().c_str());
-    if (ref.ok()) {
-      double worst = 0;
-      for (int p = 0; p < o.points; ++p) {
-        const double a = xs[static_cast<size_t>(p) % xs.size()];
-        auto v1 = (*eng)->Evaluate(a, 0.25);
-        auto v0 = (*ref)->Evaluate(a, 0.25);
-        if (!v1.ok() || !v0.ok()) {
-          std::printf("  %s vs fp32: evaluation failed: %s\n", o.precision.c_str(),
-                      (!v1.ok() ? v1.status() : v0.status()).ToString().c_str());
-          break;
-        }
-        worst = std::max(worst, std::fabs(v1->train_loss - v0->train_loss) / std::fabs(v0->train_loss));
-      }
-      std::printf("  %s vs fp32: largest relative loss difference %.3g over %d points\n", o.precision.c_str(), worst,
+    const Difference d = CompareEngines(**eng, spec, fp32, xs, o.points, o.precision + " vs fp32");
+    if (d.ok) {
+      std::printf("  %s vs fp32: largest relative loss difference %.3g over %d points\n", o.precision.c_str(), d.loss,
                   o.points);
-      loss_rel_diff = worst;
+      loss_rel_diff = d.loss;
     }
   }
   double fitted_rel_diff = NAN;  // fitted graph: the largest relative loss difference against per-point freezing
   if (einfo.constants_fitted) {
     engine::EngineOptions per_point = eopts;
     per_point.cuda_graphs = "off";
-    auto ref = engine::Engine::Create(spec, per_point);
-    if (!ref.ok()) std::printf("  per-point freezing engine: %s\n", ref.status().ToString().c_str());
-    if (ref.ok()) {
-      double worst = 0, worst_acc = 0;
-      for (int p = 0; p < o.points; ++p) {
-        const double a = xs[static_cast<size_t>(p) % xs.size()];
-        auto v1 = (*eng)->Evaluate(a, 0.25);
-        auto v0 = (*ref)->Evaluate(a, 0.25);
-        if (!v1.ok() || !v0.ok()) {
-          std::printf("  fitted vs per-point freezing: evaluation failed: %s\n",
-                      (!v1.ok() ? v1.status() : v0.status()).ToString().c_str());
-          break;
-        }
-        worst = std::max(worst, std::fabs(v1->train_loss - v0->train_loss) / std::fabs(v0->train_loss));
-        worst_acc = std::max(worst_acc, std::fabs(v1->train_acc - v0->train_acc));
-      }
+    const Difference d = CompareEngines(**eng, spec, per_point, xs, o.points, "fitted vs per-point freezing");
+    if (d.ok) {
       std::printf("  fitted graph vs per-point freezing (%s): largest relative loss difference %.3g, accuracy %.3g "
-                  "points, over %d points\n", o.precision.c_str(), worst, worst_acc, o.points);
-      fitted_rel_diff = worst;
+                  "points, over %d points\n", o.precision.c_str(), d.loss, d.accuracy, o.points);
+      fitted_rel_diff = d.loss;
     }
   }
   std::printf("  ratio engine / best forward = %.3f (target >= 0.95); optimized / plain forward = %.3f\n", ratio,
               opt_rate / plain_rate);
   std::printf("  peak RSS %.1f MiB\n", static_cast<double>(core::PeakRssBytes()) / (1 << 20));
   if (!o.json.empty()) {
-    char diff[32] = "null";
-    if (!std::isnan(loss_rel_diff)) std::snprintf(diff, sizeof diff, "%.4g", loss_rel_diff);
-    char fitted[32] = "null";
-    if (!std::isnan(fitted_rel_diff)) std::snprintf(fitted, sizeof fitted, "%.4g", fitted_rel_diff);
-    char buf[1280];
-    std::snprintf(buf, sizeof buf,
-                  "{\"bench\": \"engine\", \"model\": \"%s\", \"samples\": %lld, \"batch\": %lld, \"threads\": %d, "
-                  "\"forward_plain_samples_per_s\": %.3f, \"forward_optimized_samples_per_s\": %.3f, "
-                  "\"engine_point_samples_per_s\": %.3f, \"ratio\": %.4f, \"peak_rss_bytes\": %ld, "
-                  "\"engine_path\": \"%s\", \"lanes\": %d, \"precision\": \"%s\", \"channels_last\": %s, "
-                  "\"forward_reduced_samples_per_s\": %.3f, \"loss_rel_diff_vs_fp32\": %s, "
-                  "\"forward_batches\": [%lld, %lld, %lld], \"fitted_loss_rel_diff\": %s}\n",
-                  o.model.empty() ? o.arch.c_str() : o.model.c_str(), static_cast<long long>(ds->size()),
-                  static_cast<long long>(batch), threads, plain_rate, opt_rate, eng_rate, ratio,
-                  core::PeakRssBytes(),
-                  path,
-                  (*eng)->info().lanes, o.precision.c_str(), o.channels_last ? "true" : "false", red_rate,
-                  diff, static_cast<long long>(plain_batch), static_cast<long long>(opt_batch),
-                  static_cast<long long>(red_batch), fitted);
-    (void)io::WriteTextFile(o.json, buf);
+    JsonRecord r{o, static_cast<long long>(ds->size()), static_cast<long long>(batch), threads, plain_rate, opt_rate,
+                 eng_rate, red_rate, ratio, path, (*eng)->info().lanes, loss_rel_diff, fitted_rel_diff,
+                 {static_cast<long long>(plain_batch), static_cast<long long>(opt_batch),
+                  static_cast<long long>(red_batch)}};
+    (void)io::WriteTextFile(o.json, JsonLine(r));
   }
   return 0;
 }
