@@ -73,14 +73,8 @@ struct Collector {
 class EventHubTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string url;
-    if (const char* env = std::getenv("LANDSCAPE_TEST_REDIS"); env != nullptr && *env != '\0') {
-      url = env;
-    } else {
-      own_ = testing::RedisServer::Start();
-      ASSERT_NE(own_, nullptr);
-      url = own_->url();
-    }
+    const std::string url = testing::TestRedisUrl(&own_);
+    ASSERT_FALSE(url.empty());
     auto opts = redis::ParseRedisUrl(url);
     ASSERT_TRUE(opts.ok()) << opts.status();
     opts_ = *opts;
