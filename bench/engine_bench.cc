@@ -99,6 +99,84 @@ bool ParseArgs(int argc, char** argv, Options* o) {
   return true;
 }
 
+// One timed forward pass over `bs`, seconds (waits for the device).
+double ForwardPass(torch::jit::Module& m, const std::vector<at::Tensor>& bs) {
+  c10::InferenceMode guard;
+  const auto t0 = Clock::now();
+  at::Tensor out;
+  for (const auto& b : bs) out = m.forward({b}).toTensor();
+  (void)out.sum().item<float>();  // waits for the device
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// `all` in batches of `b` samples (the last one shorter).
+std::vector<at::Tensor> Split(const at::Tensor& all, int64_t b) {
+  std::vector<at::Tensor> bs;
+  for (int64_t s = 0; s < all.size(0); s += b) bs.push_back(all.narrow(0, s, std::min(b, all.size(0) - s)));
+  return bs;
+}
+
+// A baseline's own best batch size, out of the engine's `batch` and 64..1024, picked on the first 2,048
+// samples (best of two passes after a warm-up).
+int64_t BestBatch(torch::jit::Module& m, const at::Tensor& all, int64_t batch) {
+  const at::Tensor probe = all.narrow(0, 0, std::min<int64_t>(all.size(0), 2048));
+  int64_t best = batch;
+  double best_rate = 0;
+  for (int64_t b : {batch, int64_t{64}, int64_t{128}, int64_t{256}, int64_t{512}, int64_t{1024}}) {
+    if (b > probe.size(0) && b != batch) continue;
+    const auto bs = Split(probe, b);
+    ForwardPass(m, bs);  // warm-up: the graph executor profiles each new shape
+    const double rate = static_cast<double>(probe.size(0)) / std::min(ForwardPass(m, bs), ForwardPass(m, bs));
+    if (rate > best_rate) {
+      best_rate = rate;
+      best = b;
+    }
+  }
+  return best;
+}
+
+// The model converted to `dtype` (NHWC weights with --channels-last, as the engine does), frozen and optimized
+// when it can be: the best reduced-precision forward pass.
+torch::jit::Module ReducedModel(const std::string& path, const c10::Device& device, at::ScalarType dtype,
+                                const Options& o) {
+  torch::jit::Module reduced = torch::jit::load(path, device);
+  reduced.eval();
+  reduced.to(dtype);
+  if (o.channels_last) engine::WeightsToChannelsLast(reduced);
+  try {
+    torch::jit::Module frozen_reduced = torch::jit::freeze(reduced);
+    reduced = torch::jit::optimize_for_inference(frozen_reduced);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "(the %s model cannot be frozen: its baseline runs as loaded)\n", o.precision.c_str());
+  }
+  return reduced;
+}
+
+engine::EngineOptions EngineOptionsOf(const Options& o, int threads) {
+  engine::EngineOptions eopts;
+  eopts.threads = threads;
+  eopts.optimize = !o.no_optimize;
+  eopts.first_layer = o.first_layer;
+  eopts.data_parallel = o.data_parallel;
+  eopts.onednn = o.onednn;
+  eopts.cuda_graphs = o.cuda_graphs;
+  eopts.device = o.device;
+  eopts.precision = o.precision;
+  eopts.channels_last = o.channels_last;
+  eopts.auto_batch = o.auto_batch;
+  return eopts;
+}
+
+// The evaluation path the engine chose, as one word.
+const char* PathName(const engine::EngineInfo& einfo) {
+  return einfo.first_layer_cached ? "first_layer"
+         : einfo.onednn           ? "onednn"
+         : einfo.cuda_graphs      ? "cuda_graphs"
+         : einfo.constants_fitted ? "fitted"
+         : einfo.optimized        ? "optimized"
+                                  : "plain";
+}
+
 // The largest differences between `eng` and an engine made with `other` options, over `points` points of
 // `xs` at beta 0.25: relative train loss, and train accuracy in points. ok=false (printed) when the other engine
 // or an evaluation fails.
@@ -199,43 +277,17 @@ int main(int argc, char** argv) {
   // The best forward pass we can get: the same model frozen and optimized for inference.
   torch::jit::Module frozen = torch::jit::freeze(module);
   torch::jit::Module optimized = torch::jit::optimize_for_inference(frozen);
-  auto forward_pass = [&](torch::jit::Module& m, const std::vector<at::Tensor>& bs) {
-    c10::InferenceMode guard;
-    const auto t0 = Clock::now();
-    at::Tensor out;
-    for (const auto& b : bs) out = m.forward({b}).toTensor();
-    (void)out.sum().item<float>();  // waits for the device
-    return std::chrono::duration<double>(Clock::now() - t0).count();
-  };
+  auto forward_pass = [](torch::jit::Module& m, const std::vector<at::Tensor>& bs) { return ForwardPass(m, bs); };
   // With reduced precision: the forward pass of the converted model, the best such pass.
   const at::ScalarType dtype = o.precision == "bf16" ? at::kBFloat16 : o.precision == "fp16" ? at::kHalf : at::kFloat;
-  torch::jit::Module reduced = torch::jit::load(model_path, device);
-  reduced.eval();
-  reduced.to(dtype);
-  if (o.channels_last) engine::WeightsToChannelsLast(reduced);  // as the engine does: NHWC throughout
-  try {
-    torch::jit::Module frozen_reduced = torch::jit::freeze(reduced);
-    reduced = torch::jit::optimize_for_inference(frozen_reduced);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "(the %s model cannot be frozen: its baseline runs as loaded)\n", o.precision.c_str());
-  }
+  torch::jit::Module reduced = ReducedModel(model_path, device, dtype, o);
   core::JobSpec spec;
   spec.model.model = model_path;
   spec.data = data;
   spec.data.batch_size = o.batch;
   spec.grid.x = {-1, 1, std::max(2, o.points)};
   spec.grid.y = core::AxisSpec{-1, 1, 2};
-  engine::EngineOptions eopts;
-  eopts.threads = threads;
-  eopts.optimize = !o.no_optimize;
-  eopts.first_layer = o.first_layer;
-  eopts.data_parallel = o.data_parallel;
-  eopts.onednn = o.onednn;
-  eopts.cuda_graphs = o.cuda_graphs;
-  eopts.device = o.device;
-  eopts.precision = o.precision;
-  eopts.channels_last = o.channels_last;
-  eopts.auto_batch = o.auto_batch;
+  const engine::EngineOptions eopts = EngineOptionsOf(o, threads);
   auto eng = engine::Engine::Create(spec, eopts);
   if (!eng.ok()) {
     std::fprintf(stderr, "%s\n", eng.status().ToString().c_str());
@@ -244,27 +296,8 @@ int main(int argc, char** argv) {
   // The baselines: each forward pass at its own best batch size, out of the engine's
   // batch and 64..1024, picked on the first 2,048 samples (best of two passes).
   const int64_t batch = (*eng)->info().batch_size;
-  auto split = [&](const at::Tensor& all, int64_t b) {
-    std::vector<at::Tensor> bs;
-    for (int64_t s = 0; s < all.size(0); s += b) bs.push_back(all.narrow(0, s, std::min(b, all.size(0) - s)));
-    return bs;
-  };
-  auto best_batch = [&](torch::jit::Module& m, const at::Tensor& all) {
-    const at::Tensor probe = all.narrow(0, 0, std::min<int64_t>(all.size(0), 2048));
-    int64_t best = batch;
-    double best_rate = 0;
-    for (int64_t b : {batch, int64_t{64}, int64_t{128}, int64_t{256}, int64_t{512}, int64_t{1024}}) {
-      if (b > probe.size(0) && b != batch) continue;
-      const auto bs = split(probe, b);
-      forward_pass(m, bs);  // warm-up: the graph executor profiles each new shape
-      const double rate = static_cast<double>(probe.size(0)) / std::min(forward_pass(m, bs), forward_pass(m, bs));
-      if (rate > best_rate) {
-        best_rate = rate;
-        best = b;
-      }
-    }
-    return best;
-  };
+  auto split = [](const at::Tensor& all, int64_t b) { return Split(all, b); };
+  auto best_batch = [&](torch::jit::Module& m, const at::Tensor& all) { return BestBatch(m, all, batch); };
   at::Tensor reduced_images = images.to(dtype);
   if (o.channels_last) reduced_images = reduced_images.contiguous(at::MemoryFormat::ChannelsLast);
   const bool reduced_on = dtype != at::kFloat || o.channels_last;
@@ -321,12 +354,7 @@ int main(int argc, char** argv) {
                 fwd_red.size(), Median(fwd_red));
   }
   const engine::EngineInfo& einfo = (*eng)->info();
-  const char* path = einfo.first_layer_cached ? "first_layer"
-                     : einfo.onednn           ? "onednn"
-                     : einfo.cuda_graphs      ? "cuda_graphs"
-                     : einfo.constants_fitted ? "fitted"
-                     : einfo.optimized        ? "optimized"
-                                              : "plain";
+  const char* path = PathName(einfo);
   if (einfo.notes.count("onednn")) std::printf("  engine's oneDNN primitives: %s\n", einfo.notes.at("onednn").c_str());
   if (einfo.notes.count("cuda_graphs")) std::printf("  fitted graph / CUDA graphs: %s\n", einfo.notes.at("cuda_graphs").c_str());
   if (einfo.notes.count("optimization")) std::printf("  optimization: %s\n", einfo.notes.at("optimization").c_str());
