@@ -240,6 +240,67 @@ std::string JsonLine(const JsonRecord& r) {
   return buf;
 }
 
+// --model, or the built-in --arch exported for the data's shape into the temporary directory.
+core::Result<std::string> ModelPath(const Options& o, const engine::Dataset& ds) {
+  if (!o.model.empty()) return o.model;
+  const std::string path = (std::filesystem::temp_directory_path() / ("engine_bench_" + o.arch + ".pt")).string();
+  const auto& sz = ds.images.sizes();
+  LS_RETURN_IF_ERROR(engine::ExportArchitecture(o.arch, {sz[1], sz[2], sz[3]}, 10, 1, path));
+  return path;
+}
+
+// A baseline's line of the report: its batch, rate (samples/s) and pass times (seconds).
+void PrintForward(const std::string& what, int64_t batch, double rate, const std::vector<double>& times) {
+  std::printf("  pure forward, %s, batch %lld: %10.1f samples/s (median of %zu passes, %.3f s each)\n", what.c_str(),
+              static_cast<long long>(batch), rate, times.size(), Median(times));
+}
+
+// The engine's lines of the report: its notes, its rate, and the time of a --grid-side² surface.
+void PrintEngine(const engine::EngineInfo& einfo, const Options& o, const std::vector<double>& eng_t,
+                 double eng_rate) {
+  if (einfo.notes.count("onednn")) std::printf("  engine's oneDNN primitives: %s\n", einfo.notes.at("onednn").c_str());
+  if (einfo.notes.count("cuda_graphs")) std::printf("  fitted graph / CUDA graphs: %s\n", einfo.notes.at("cuda_graphs").c_str());
+  if (einfo.notes.count("optimization")) std::printf("  optimization: %s\n", einfo.notes.at("optimization").c_str());
+  std::printf("  engine surface (%s, %d lane(s), %s, batch %lld): %10.1f point-samples/s (median of %zu points, %.3f s each)\n",
+              PathName(einfo), einfo.lanes, o.precision.c_str(), static_cast<long long>(einfo.batch_size), eng_rate,
+              eng_t.size(), Median(eng_t));
+  std::printf("  a %lldx%lld surface over these samples would take %.1f s on this device\n",
+              static_cast<long long>(o.grid_side), static_cast<long long>(o.grid_side),
+              Median(eng_t) * static_cast<double>(o.grid_side * o.grid_side));
+}
+
+// What the faster paths cost in accuracy (NaN: not measured): reduced precision against fp32, and the fitted
+// graph against per-point freezing, each the largest relative train-loss difference; printed as measured.
+struct Accuracy {
+  double loss_rel_diff = NAN, fitted_rel_diff = NAN;
+};
+Accuracy MeasureAccuracy(engine::Engine& eng, const core::JobSpec& spec, const engine::EngineOptions& eopts,
+                         bool reduced, const std::vector<double>& xs, const Options& o) {
+  Accuracy a;
+  if (reduced) {
+    engine::EngineOptions fp32 = eopts;
+    fp32.precision = "fp32";
+    fp32.channels_last = false;
+    const Difference d = CompareEngines(eng, spec, fp32, xs, o.points, o.precision + " vs fp32");
+    if (d.ok) {
+      std::printf("  %s vs fp32: largest relative loss difference %.3g over %d points\n", o.precision.c_str(), d.loss,
+                  o.points);
+      a.loss_rel_diff = d.loss;
+    }
+  }
+  if (eng.info().constants_fitted) {
+    engine::EngineOptions per_point = eopts;
+    per_point.cuda_graphs = "off";
+    const Difference d = CompareEngines(eng, spec, per_point, xs, o.points, "fitted vs per-point freezing");
+    if (d.ok) {
+      std::printf("  fitted graph vs per-point freezing (%s): largest relative loss difference %.3g, accuracy %.3g "
+                  "points, over %d points\n", o.precision.c_str(), d.loss, d.accuracy, o.points);
+      a.fitted_rel_diff = d.loss;
+    }
+  }
+  return a;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -258,16 +319,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", ds.status().ToString().c_str());
     return 1;
   }
-  std::string model_path = o.model;
-  if (model_path.empty()) {
-    model_path = (std::filesystem::temp_directory_path() / ("engine_bench_" + o.arch + ".pt")).string();
-    const auto& sz = ds->images.sizes();
-    auto s = engine::ExportArchitecture(o.arch, {sz[1], sz[2], sz[3]}, 10, 1, model_path);
-    if (!s.ok()) {
-      std::fprintf(stderr, "%s\n", s.ToString().c_str());
-      return 1;
-    }
+  auto model = ModelPath(o, *ds);
+  if (!model.ok()) {
+    std::fprintf(stderr, "%s\n", model.status().ToString().c_str());
+    return 1;
   }
+  const std::string model_path = *model;
 
   // The baseline: a plain forward pass over the same batches.
   const c10::Device device(o.device);
@@ -308,12 +365,10 @@ int main(int argc, char** argv) {
 
   const auto xs = spec.grid.x.Coordinates();
 
-  if (!o.dirs_out.empty()) {
-    auto s = io::WriteDirectionFile(o.dirs_out, (*eng)->directions());
-    if (!s.ok()) {
-      std::fprintf(stderr, "%s\n", s.ToString().c_str());
-      return 1;
-    }
+  if (auto s = o.dirs_out.empty() ? core::Status::Ok() : io::WriteDirectionFile(o.dirs_out, (*eng)->directions());
+      !s.ok()) {
+    std::fprintf(stderr, "%s\n", s.ToString().c_str());
+    return 1;
   }
   forward_pass(module, batches);  // warm-up (oneDNN primitive caches, cuDNN algorithms, allocator)
   forward_pass(optimized, opt_batches);
@@ -344,50 +399,16 @@ int main(int argc, char** argv) {
   std::printf("engine_bench: %s, %lld samples of %s, batch %lld, %d threads\n",
               o.model.empty() ? o.arch.c_str() : o.model.c_str(), static_cast<long long>(ds->size()), o.data.c_str(),
               static_cast<long long>(batch), threads);
-  std::printf("  pure forward, as loaded, batch %lld: %10.1f samples/s (median of %zu passes, %.3f s each)\n",
-              static_cast<long long>(plain_batch), plain_rate, fwd.size(), Median(fwd));
-  std::printf("  pure forward, frozen+optimized, batch %lld: %10.1f samples/s (median of %zu passes, %.3f s each)\n",
-              static_cast<long long>(opt_batch), opt_rate, fwd_opt.size(), Median(fwd_opt));
+  PrintForward("as loaded", plain_batch, plain_rate, fwd);
+  PrintForward("frozen+optimized", opt_batch, opt_rate, fwd_opt);
   if (reduced_on) {
-    std::printf("  pure forward, %s%s frozen+opt., batch %lld: %10.1f samples/s (median of %zu passes, %.3f s each)\n",
-                o.precision.c_str(), o.channels_last ? " NHWC" : "", static_cast<long long>(red_batch), red_rate,
-                fwd_red.size(), Median(fwd_red));
+    PrintForward(o.precision + (o.channels_last ? " NHWC" : "") + " frozen+opt.", red_batch, red_rate, fwd_red);
   }
   const engine::EngineInfo& einfo = (*eng)->info();
   const char* path = PathName(einfo);
-  if (einfo.notes.count("onednn")) std::printf("  engine's oneDNN primitives: %s\n", einfo.notes.at("onednn").c_str());
-  if (einfo.notes.count("cuda_graphs")) std::printf("  fitted graph / CUDA graphs: %s\n", einfo.notes.at("cuda_graphs").c_str());
-  if (einfo.notes.count("optimization")) std::printf("  optimization: %s\n", einfo.notes.at("optimization").c_str());
-  std::printf("  engine surface (%s, %d lane(s), %s, batch %lld): %10.1f point-samples/s (median of %zu points, %.3f s each)\n",
-              path,
-              (*eng)->info().lanes, o.precision.c_str(),
-              static_cast<long long>((*eng)->info().batch_size), eng_rate, eng_t.size(), Median(eng_t));
-  std::printf("  a %lldx%lld surface over these samples would take %.1f s on this device\n",
-              static_cast<long long>(o.grid_side), static_cast<long long>(o.grid_side),
-              Median(eng_t) * static_cast<double>(o.grid_side * o.grid_side));
-  double loss_rel_diff = NAN;  // reduced precision: the largest relative loss difference against fp32
-  if (dtype != at::kFloat) {
-    engine::EngineOptions fp32 = eopts;
-    fp32.precision = "fp32";
-    fp32.channels_last = false;
-    const Difference d = CompareEngines(**eng, spec, fp32, xs, o.points, o.precision + " vs fp32");
-    if (d.ok) {
-      std::printf("  %s vs fp32: largest relative loss difference %.3g over %d points\n", o.precision.c_str(), d.loss,
-                  o.points);
-      loss_rel_diff = d.loss;
-    }
-  }
-  double fitted_rel_diff = NAN;  // fitted graph: the largest relative loss difference against per-point freezing
-  if (einfo.constants_fitted) {
-    engine::EngineOptions per_point = eopts;
-    per_point.cuda_graphs = "off";
-    const Difference d = CompareEngines(**eng, spec, per_point, xs, o.points, "fitted vs per-point freezing");
-    if (d.ok) {
-      std::printf("  fitted graph vs per-point freezing (%s): largest relative loss difference %.3g, accuracy %.3g "
-                  "points, over %d points\n", o.precision.c_str(), d.loss, d.accuracy, o.points);
-      fitted_rel_diff = d.loss;
-    }
-  }
+  PrintEngine(einfo, o, eng_t, eng_rate);
+  const Accuracy acc = MeasureAccuracy(**eng, spec, eopts, dtype != at::kFloat, xs, o);
+  const double loss_rel_diff = acc.loss_rel_diff, fitted_rel_diff = acc.fitted_rel_diff;
   std::printf("  ratio engine / best forward = %.3f (target >= 0.95); optimized / plain forward = %.3f\n", ratio,
               opt_rate / plain_rate);
   std::printf("  peak RSS %.1f MiB\n", static_cast<double>(core::PeakRssBytes()) / (1 << 20));
