@@ -43,15 +43,18 @@ std::string BucketsLua() {
   return s + "}\n";
 }
 
-// Helpers every job script shares. KEYS[1..5] = job, events, results, stats, queue.
-const char* kPrelude = R"LUA(
-local JOB, EVENTS, RESULTS, STATS, QUEUE = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local FINAL = {SUCCEEDED = true, FAILED = true, CANCELLED = true}
-
+// Helpers every script shares: Redis's clock in milliseconds.
+const char* kCommon = R"LUA(
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+)LUA";
+
+// Helpers every job script shares. KEYS[1..5] = job, events, results, stats, queue.
+const char* kPrelude = R"LUA(
+local JOB, EVENTS, RESULTS, STATS, QUEUE = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local FINAL = {SUCCEEDED = true, FAILED = true, CANCELLED = true}
 
 -- Appends an event with the job's progress after it. The cap is above what a
 -- job can emit (one event per tile plus a few state changes): nothing a
@@ -174,7 +177,7 @@ local function transition(to, msg, field)
 end
 )LUA";
 
-std::string JobScript(const char* body) { return std::string(kPrelude) + BucketsLua() + body; }
+std::string JobScript(const char* body) { return std::string(kCommon) + kPrelude + BucketsLua() + body; }
 
 std::string WaitBucketsLua() {
   std::string s = "local WAIT_BUCKETS_MS = {";
@@ -404,11 +407,6 @@ static const char* const kSchedulerBody = R"LUA(
 local QUEUE, GROUP, CONSUMER, P = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
 local TASKS, SCHED, HELD, INFLIGHT = QUEUE .. ':tasks', P .. 'sched', P .. 'held', P .. 'inflight'
 
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-
 -- A job's queue wait (submit to its first task taken), per tenant: a histogram in {p}stats.
 local function count_wait(tenant, created_ms)
   local ms = math.max(0, now_ms() - (tonumber(created_ms) or 0))
@@ -534,7 +532,7 @@ local function resolve(entry)
 end
 )LUA";
 
-static std::string Scheduler() { return WaitBucketsLua() + kSchedulerBody; }
+static std::string Scheduler() { return std::string(kCommon) + WaitBucketsLua() + kSchedulerBody; }
 
 const Script& TakeTask() {
   static const Script s("take_task", Scheduler() + R"LUA(

@@ -28,9 +28,11 @@ Result<core::Task> TaskFromEntry(const StreamEntry& e) {
 }
 
 // A take_task/resolve_task reply {entry, {field, value, ...}, state, deliveries} as a task.
-Result<core::Task> TaskFromResolved(const ReplyView& r) {
+// `entry`, when given, receives the token's entry (id and the bound task's fields) as decoded.
+Result<core::Task> TaskFromResolved(const ReplyView& r, StreamEntry* entry = nullptr) {
   if (r.size() != 4) return core::Internal("redis: take task: unexpected reply " + r.Describe());
-  StreamEntry e;
+  StreamEntry local;
+  StreamEntry& e = entry != nullptr ? *entry : local;
   e.id = std::string(r[0].str());
   const ReplyView f = r[1];
   for (size_t i = 0; i + 1 < f.size(); i += 2) e.fields.emplace_back(std::string(f[i].str()), std::string(f[i + 1].str()));
@@ -84,15 +86,12 @@ Result<std::optional<core::Task>> RedisTileQueue::ClaimAbandoned(Connection& c) 
       LS_ASSIGN_OR_RETURN(Reply bound, scripts::ResolveTask().Run(c, {schema_.Queue()},
                                                                   {Schema::kGroup, consumer_, schema_.prefix(), token.id}));
       if (bound.view().is_nil()) continue;
-      auto task = TaskFromResolved(bound.view());
+      StreamEntry e;  // the token with the bound task's fields
+      auto task = TaskFromResolved(bound.view(), &e);
       if (!task.ok()) {  // unreadable: drop it rather than crash every worker on it
         LS_RETURN_IF_ERROR(c.Command({"XACK", schema_.Queue(), Schema::kGroup, token.id}).status());
         continue;
       }
-      StreamEntry e;
-      e.id = token.id;
-      const ReplyView f = bound[1];
-      for (size_t i = 0; i + 1 < f.size(); i += 2) e.fields.emplace_back(std::string(f[i].str()), std::string(f[i + 1].str()));
       if (task->deliveries > opts_.max_deliveries) {
         const std::string what = task->kind == core::Task::Kind::kTile
                                      ? "tile " + std::to_string(task->tile.index)
