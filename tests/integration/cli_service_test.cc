@@ -9,83 +9,48 @@
 #include <regex>
 #include <sstream>
 
-#include "process.h"
+#include "cluster.h"
 
 namespace landscape {
 namespace {
 
 using std::chrono::seconds;
-using testing::Binary;
-using testing::Process;
-using testing::RunCommand;
 using testing::WaitFor;
-
-const std::string kCli = Binary("client/landscape");
-const std::string kServer = Binary("server/landscape-server");
-const std::string kWorker = Binary("worker/landscape-worker");
 
 bool Has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-// Redis, a server and (when started) one worker, logging into the test's directory.
-class MiniCluster {
+// Redis, a server and (when started) one worker "w", logging into the test's directory; the model of every
+// job here is a freshly initialized built-in CNN as TorchScript.
+class MiniCluster : public testing::Cluster {
  public:
-  MiniCluster() : dir_("landscape-cli-service"), redis_(testing::RedisServer::Start()), port_(testing::FreePort()) {
-    EXPECT_NE(redis_, nullptr);
-    server_ = Process::Start({kServer, "--listen", Addr(), "--redis", redis_->url()}, dir_.path() + "/server.log");
-    EXPECT_TRUE(WaitFor([&] { return Has(server_->Log(), "listening on"); }, seconds(20))) << server_->Log();
-    // A freshly initialized built-in CNN as TorchScript: the model of every job here.
+  MiniCluster() : Cluster(Options()) {
     auto r = Cli({"export-arch", "--arch", "cnn", "--input", "1x28x28", "--classes", "10", "--out", Model()});
     EXPECT_EQ(r.exit_code, 0) << r.output;
   }
-  ~MiniCluster() {
-    worker_.reset();
-    server_.reset();
-    if (::testing::Test::HasFailure()) std::fprintf(stderr, "server log:\n%s\n", server_log().c_str());
+  static testing::ClusterOptions Options() {
+    testing::ClusterOptions o;
+    o.dir_prefix = "landscape-cli-service";
+    o.start_server = true;
+    o.worker_flags = {"--threads", "1", "--poll-ms", "200"};
+    return o;
   }
 
-  void StartWorker() {
-    worker_ = Process::Start({kWorker, "--redis", redis_->url(), "--threads", "1", "--name", "w", "--cache",
-                              dir_.path() + "/cache-w", "--poll-ms", "200"},
-                             dir_.path() + "/worker.log");
-    EXPECT_TRUE(WaitFor([&] { return Has(worker_->Log(), "worker started"); }, seconds(30))) << worker_->Log();
-  }
+  void StartWorker() { Cluster::StartWorker("w"); }
+  std::string Model() const { return dir() + "/m.pt"; }
 
-  std::string Addr() const { return "127.0.0.1:" + std::to_string(port_); }
-  const std::string& dir() const { return dir_.path(); }
-  std::string Model() const { return dir_.path() + "/m.pt"; }
-  std::string server_log() const { return server_ ? server_->Log() : ""; }
-
-  testing::CommandResult Cli(std::vector<std::string> args) {
-    args.insert(args.begin(), kCli);
-    return RunCommand(args, std::chrono::minutes(5));
-  }
-  // The CLI in the background, its output in `log_name` under the test's directory.
-  std::unique_ptr<Process> Background(std::vector<std::string> args, const std::string& log_name) {
-    args.insert(args.begin(), kCli);
-    return Process::Start(args, dir_.path() + "/" + log_name);
-  }
   // The arguments of a small job (`tiles` tiles of one point) on synthetic data.
-  std::vector<std::string> Job(const std::string& command, int tiles) {
+  std::vector<std::string> Job(const std::string& command, int tiles) const {
     return {command, "--server", Addr(), "--model", Model(), "--data", "synthetic:32:1x28x28", "--x",
             "-1:1:" + std::to_string(tiles), "--tile-size", "1"};
   }
   // Submits without watching; returns the job's name ("jobs/...").
   std::string Submit(const std::vector<std::string>& extra = {}, int tiles = 3) {
     std::vector<std::string> args = Job("submit", tiles);
+    args.erase(args.begin(), args.begin() + 3);  // Cluster::Submit gives "submit --server ADDR"
     args.insert(args.end(), extra.begin(), extra.end());
-    auto r = Cli(args);
-    EXPECT_EQ(r.exit_code, 0) << r.output;
-    std::smatch m;
-    EXPECT_TRUE(std::regex_search(r.output, m, std::regex("jobs/[0-9a-f]+"))) << r.output;
-    return m.size() > 0 ? m[0].str() : "";
+    const std::string id = Cluster::Submit(args);
+    return id.empty() ? "" : "jobs/" + id;
   }
-
- private:
-  testing::ScopedTempDir dir_;
-  std::unique_ptr<testing::RedisServer> redis_;
-  int port_;
-  std::unique_ptr<Process> server_;
-  std::unique_ptr<Process> worker_;
 };
 
 // `--arch cnn` names a built-in architecture: the CLI uploads nothing for it, and the server and the
@@ -108,7 +73,7 @@ TEST(CliService, InterruptedSubmitWatchSaysTheJobRunsOn) {
   MiniCluster c;
   std::vector<std::string> args = c.Job("submit", 3);
   args.insert(args.end(), {"--watch", "--progress", "lines", "--out", c.dir() + "/s.h5"});
-  auto cli = c.Background(args, "submit.log");
+  auto cli = c.StartCli(args, "submit.log");
   ASSERT_TRUE(WaitFor([&] { return Has(cli->Log(), "QUEUED"); }, seconds(60))) << cli->Log();
   std::smatch m;
   const std::string before = cli->Log();
@@ -137,7 +102,7 @@ TEST(CliService, InterruptedSubmitWatchSaysTheJobRunsOn) {
 TEST(CliService, WatchRatesComeFromLiveProgressOnly) {
   MiniCluster c;
   const std::string job = c.Submit({}, 4);
-  auto live = c.Background({"watch", "--server", c.Addr(), job, "--progress", "lines"}, "live.log");
+  auto live = c.StartCli({"watch", "--server", c.Addr(), job, "--progress", "lines"}, "live.log");
   ASSERT_TRUE(WaitFor([&] { return Has(live->Log(), "QUEUED"); }, seconds(60))) << live->Log();
   c.StartWorker();
   ASSERT_EQ(live->Wait(seconds(120)), 0) << live->Log();

@@ -14,21 +14,19 @@
 #include "landscape/core/sha256.h"
 #include "landscape/redis/connection.h"
 #include "landscape/redis/reply.h"
-#include "process.h"
+#include "cluster.h"
 
 namespace landscape {
 namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-using testing::Binary;
+using testing::CountOf;
 using testing::Process;
 using testing::RunCommand;
 using testing::WaitFor;
 
-const std::string kCli = Binary("client/landscape");
-const std::string kServer = Binary("server/landscape-server");
-const std::string kWorker = Binary("worker/landscape-worker");
+const std::string kCli = testing::CliBinary();
 
 // A small CNN trained once per test process (two checkpoints, model_0.pt and model_1.pt).
 const std::string& Workdir() {
@@ -44,96 +42,17 @@ const std::string& Workdir() {
 }
 std::string Model() { return Workdir() + "/model/model_1.pt"; }
 
-class Cluster {
- public:
-  /// `allow_dir`: the server allows paths inside the cluster's directory.
-  explicit Cluster(bool allow_dir = false) {
-    dir_ = testing::MakeTempDir("landscape-sandbox");
-    redis_ = testing::RedisServer::Start();
-    EXPECT_NE(redis_, nullptr);
-    addr_ = "127.0.0.1:" + std::to_string(testing::FreePort());
-    std::vector<std::string> argv{kServer, "--listen", addr_, "--redis", redis_->url()};
-    if (allow_dir) argv.insert(argv.end(), {"--allow-path-root", dir_});
-    server_ = Process::Start(argv, dir_ + "/server.log");
-    EXPECT_TRUE(WaitFor([&] { return server_->Log().find("listening on") != std::string::npos; }, seconds(20)))
-        << server_->Log();
-  }
-  ~Cluster() {
-    worker_.reset();
-    server_.reset();
-    redis_.reset();
-    if (::testing::Test::HasFailure()) {
-      std::fprintf(stderr, "cluster logs kept in %s\n", dir_.c_str());
-    } else {
-      std::error_code ec;
-      std::filesystem::remove_all(dir_, ec);
-    }
-  }
-
-  Process& StartWorker(std::vector<std::string> extra, const std::vector<std::string>& env = {}) {
-    std::vector<std::string> argv{kWorker,       "--redis",   redis_->url(), "--threads", "1", "--name", "w1",
-                                  "--cache",     dir_ + "/cache", "--poll-ms", "200", "--claim-idle-ms", "1500"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    worker_ = Process::Start(argv, dir_ + "/w1.log", env);
-    EXPECT_TRUE(WaitFor([&] { return worker_->Log().find("worker started") != std::string::npos; }, seconds(30)))
-        << worker_->Log();
-    return *worker_;
-  }
-
-  // Submits with the CLI (uploading the models) without waiting; returns the job id.
-  std::string Submit(std::vector<std::string> spec) {
-    std::vector<std::string> argv{kCli, "submit", "--server", addr_};
-    argv.insert(argv.end(), spec.begin(), spec.end());
-    auto r = RunCommand(argv);
-    EXPECT_EQ(r.exit_code, 0) << r.output;
-    std::smatch m;
-    EXPECT_TRUE(std::regex_search(r.output, m, std::regex("jobs/([0-9a-f]+)"))) << r.output;
-    return m.size() > 1 ? m[1].str() : "";
-  }
-
-  std::string JobField(const std::string& id, const std::string& field) {
-    if (!conn_) {
-      auto c = redis::Connection::Connect(*redis::ParseRedisUrl(redis_->url()));
-      EXPECT_TRUE(c.ok()) << c.status();
-      conn_ = std::move(*c);
-    }
-    auto r = conn_->Command({"HGET", "lls:job:" + id, field});
-    EXPECT_TRUE(r.ok()) << r.status();
-    return r.ok() ? std::string(r->str()) : "";
-  }
-  // Waits for a final state; returns it ("" if none came).
-  std::string WaitFinal(const std::string& id, seconds timeout = seconds(240)) {
-    std::string state;
-    WaitFor(
-        [&] {
-          state = JobField(id, "state");
-          return state == "SUCCEEDED" || state == "FAILED" || state == "CANCELLED";
-        },
-        timeout, milliseconds(100));
-    return state;
-  }
-
-  const std::string& addr() const { return addr_; }
-  const std::string& dir() const { return dir_; }
-  std::string redis_url() const { return redis_->url(); }
-  Process& worker() { return *worker_; }
-
- private:
-  std::string dir_, addr_;
-  std::unique_ptr<testing::RedisServer> redis_;
-  std::unique_ptr<Process> server_, worker_;
-  std::unique_ptr<redis::Connection> conn_;
-};
+// The sandbox tests' cluster: a redis-server of its own, then the server (each test starts it) and worker
+// "w1" (started with the flags under test).
+testing::ClusterOptions SandboxCluster() {
+  testing::ClusterOptions o;
+  o.dir_prefix = "landscape-sandbox";
+  return o;
+}
 
 std::vector<std::string> SmallJob(int samples = 64) {
   return {"--model", Model(), "--data", "fashion-mnist", "--max-samples", std::to_string(samples),
           "--x",     "-1:1:3", "--y",   "-1:1:3"};
-}
-
-int CountOf(const std::string& text, const std::string& what) {
-  int n = 0;
-  for (size_t p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
-  return n;
 }
 
 // The worker's process and every child it has: their summed resident memory, bytes.
@@ -199,8 +118,9 @@ with zipfile.ZipFile(plain) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED
 // 2), then dead-lettered with the reason; its job fails, and a job submitted with it by another user is
 // unaffected, on the same worker.
 TEST(WorkerSandboxTest, APoisonModelIsDeadLetteredAfterTwoCrashesAndOtherJobsRun) {
-  Cluster c;
-  Process& w = c.StartWorker({});
+  testing::Cluster c(SandboxCluster());
+  c.StartServer();
+  Process& w = *c.StartWorker("w1");
   std::vector<std::string> crash = SmallJob(64);
   crash[1] = CrashingModel();
   const std::string bad = c.Submit(crash);
@@ -213,7 +133,7 @@ TEST(WorkerSandboxTest, APoisonModelIsDeadLetteredAfterTwoCrashesAndOtherJobsRun
       << error;
   EXPECT_NE(error.find("dead-letter"), std::string::npos) << error;
   EXPECT_EQ(c.JobField(bad, "crashes:prepare"), "2");
-  auto conn = redis::Connection::Connect(*redis::ParseRedisUrl(c.redis_url()));
+  auto conn = redis::Connection::Connect(*redis::ParseRedisUrl(c.redis().url()));
   ASSERT_TRUE(conn.ok()) << conn.status();
   auto dead = (*conn)->Command({"XRANGE", "lls:deadletter", "-", "+"});
   ASSERT_TRUE(dead.ok()) << dead.status();
@@ -232,9 +152,10 @@ TEST(WorkerSandboxTest, APoisonModelIsDeadLetteredAfterTwoCrashesAndOtherJobsRun
 
 // (b) A job over its memory budget fails naming it; the worker stays small and runs the next job.
 TEST(WorkerSandboxTest, AJobOverItsMemoryBudgetFailsNamingItAndTheNextJobRuns) {
-  Cluster c;
+  testing::Cluster c(SandboxCluster());
+  c.StartServer();
   const int64_t budget = 420 << 20;
-  Process& w = c.StartWorker({"--job-memory-bytes", std::to_string(budget)});
+  Process& w = *c.StartWorker("w1", {"--job-memory-bytes", std::to_string(budget)});
   const std::string big = c.Submit(SmallJob(60000));  // the whole training set as floats, on top of LibTorch
   ASSERT_EQ(c.WaitFinal(big), "FAILED");
   const std::string error = c.JobField(big, "error");
@@ -250,8 +171,9 @@ TEST(WorkerSandboxTest, AJobOverItsMemoryBudgetFailsNamingItAndTheNextJobRuns) {
 
 // (c) A tile over its deadline fails its job naming the flag.
 TEST(WorkerSandboxTest, ATileOverItsDeadlineFailsItsJobNamingTheFlag) {
-  Cluster c;
-  Process& w = c.StartWorker({"--tile-timeout", "0.1"});
+  testing::Cluster c(SandboxCluster());
+  c.StartServer();
+  Process& w = *c.StartWorker("w1", {"--tile-timeout", "0.1"});
   std::vector<std::string> spec = SmallJob(2000);
   spec.insert(spec.end(), {"--tile-size", "9"});  // nine points of 2,000 samples: seconds on one thread
   const std::string id = c.Submit(spec);
@@ -264,8 +186,9 @@ TEST(WorkerSandboxTest, ATileOverItsDeadlineFailsItsJobNamingTheFlag) {
 // (d) Cancelling a job whose preparation runs (a PCA over 300 checkpoints: a minute and more) frees the
 // worker within its heartbeat: the next job's preparation starts soon after.
 TEST(WorkerSandboxTest, CancellingAPreparationFreesTheWorkerWithinAHeartbeat) {
-  Cluster c;
-  Process& w = c.StartWorker({"--heartbeat-ms", "500"});
+  testing::Cluster c(SandboxCluster());
+  c.StartServer();
+  Process& w = *c.StartWorker("w1", {"--heartbeat-ms", "500"});
   std::vector<std::string> spec = SmallJob(64);
   spec.push_back("--checkpoints");
   for (int i = 0; i < 150; ++i) {
@@ -277,7 +200,7 @@ TEST(WorkerSandboxTest, CancellingAPreparationFreesTheWorkerWithinAHeartbeat) {
   std::this_thread::sleep_for(seconds(2));
   ASSERT_EQ(c.JobField(slow, "state"), "PREPARING");
   const auto t0 = std::chrono::steady_clock::now();
-  auto r = RunCommand({kCli, "cancel", "--server", c.addr(), slow});
+  auto r = RunCommand({kCli, "cancel", "--server", c.Addr(), slow});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   ASSERT_TRUE(WaitFor([&] { return w.Log().find("preparation abandoned, job ended") != std::string::npos; },
                       seconds(30)))
@@ -293,11 +216,12 @@ TEST(WorkerSandboxTest, CancellingAPreparationFreesTheWorkerWithinAHeartbeat) {
 // (e) The worker's artifact cache is never reachable by path, even inside a root the operator allows on
 // the server and the worker; a file in that root outside the cache still is.
 TEST(WorkerSandboxTest, APathIntoTheWorkersCacheIsRefusedByTheWorkerEvenInsideAnAllowedRoot) {
-  Cluster c(/*allow_dir=*/true);
-  Process& w = c.StartWorker({"--allow-path-root", c.dir()});
+  testing::Cluster c(SandboxCluster());
+  c.StartServer({"--allow-path-root", c.dir()});
+  Process& w = *c.StartWorker("w1", {"--allow-path-root", c.dir()});
   const std::string uploaded = c.Submit(SmallJob(64));  // puts the model into the worker's cache
   ASSERT_EQ(c.WaitFinal(uploaded), "SUCCEEDED") << c.JobField(uploaded, "error");
-  const std::string cached = c.dir() + "/cache/" + core::Sha256Hex(testing::ReadFile(Model()));
+  const std::string cached = c.CacheDir("w1") + "/" + core::Sha256Hex(testing::ReadFile(Model()));
   ASSERT_TRUE(std::filesystem::exists(cached));
   std::vector<std::string> spec = SmallJob(64);
   spec[1] = "file://" + cached;
@@ -316,7 +240,8 @@ TEST(WorkerSandboxTest, APathIntoTheWorkersCacheIsRefusedByTheWorkerEvenInsideAn
 // (f) A data directory is checked on the worker too, where it is opened: a worker whose roots are
 // narrower than the server's refuses an idx: directory outside them, and reads one inside.
 TEST(WorkerSandboxTest, AnIdxDirectoryOutsideTheWorkersRootsIsRefusedByTheWorker) {
-  Cluster c(/*allow_dir=*/true);
+  testing::Cluster c(SandboxCluster());
+  c.StartServer({"--allow-path-root", c.dir()});
   const std::string inner = c.dir() + "/inner";
   std::filesystem::create_directories(inner + "/fm");
   std::filesystem::create_directories(c.dir() + "/fm");
@@ -324,7 +249,7 @@ TEST(WorkerSandboxTest, AnIdxDirectoryOutsideTheWorkersRootsIsRefusedByTheWorker
     std::filesystem::copy_file(std::string("/usr/share/datasets/fashion-mnist/") + f, c.dir() + "/fm/" + f);
     std::filesystem::copy_file(std::string("/usr/share/datasets/fashion-mnist/") + f, inner + "/fm/" + f);
   }
-  Process& w = c.StartWorker({"--allow-path-root", inner});
+  Process& w = *c.StartWorker("w1", {"--allow-path-root", inner});
   auto job = [&](const std::string& dir) {
     return c.Submit({"--model", Model(), "--data", "idx:" + dir, "--data-as-path", "--max-samples", "64", "--x",
                      "-1:1:3"});
