@@ -8,12 +8,15 @@
 // cancel machine noise, and the medians are compared.
 //
 //   engine_bench [--arch resnet20] [--model M.pt] [--data fashion-mnist] [--samples 10000]
-//                [--batch 128] [--threads N] [--points 3] [--rounds 3] [--json F]
-//                [--no-optimize] [--first-layer auto|on|off] [--data-parallel auto|on|off] [--auto-batch]
-//                [--onednn auto|on|off] [--cuda-graphs auto|on|off] [--device cuda] [--precision bf16]
-//                [--channels-last] [--grid-side 51]
+//                [--batch 128] [--points 3] [--rounds 3] [--json F] [--dirs-out F] [--grid-side 51]
+//                [the engine's flags, as `landscape local`'s: --device cpu (this benchmark's default)
+//                 --threads N --precision bf16 --channels-last --auto-batch --no-optimize --first-layer
+//                 --data-parallel --onednn --cuda-graphs --cudnn-benchmark --data-root]
+//   engine_bench --help lists them all.
 #include <ATen/Parallel.h>
 #include <torch/script.h>
+
+#include <CLI/CLI.hpp>
 
 #include "landscape/io/hdf5_files.h"
 
@@ -31,6 +34,7 @@
 #include "evaluator.h"
 #include "landscape/core/system.h"
 #include "landscape/engine/engine.h"
+#include "landscape/engine/flags.h"
 #include "landscape/engine/train.h"
 #include "landscape/io/summary.h"
 
@@ -39,27 +43,28 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// EngineOptions' defaults, but on the CPU.
+engine::EngineOptions BenchEngineOptions() {
+  engine::EngineOptions e;
+  e.device = "cpu";
+  return e;
+}
+
 struct Options {
   std::string arch = "resnet20";
   std::string model;  // a TorchScript file instead of --arch
   std::string data = "fashion-mnist";
   int64_t samples = 0;  // 0 = the whole split
   int64_t batch = 128;
-  int threads = 0;
   int points = 3;
   int rounds = 3;
   std::string json;
   std::string dirs_out;  // write the engine's directions (for reference_loop.py)
-  bool no_optimize = false;
-  std::string first_layer = "auto";  // auto | on | off
-  std::string data_parallel = "auto";  // auto | on | off
-  std::string onednn = "auto";         // auto | on | off
-  std::string cuda_graphs = "auto";    // auto | on | off
-  std::string device = "cpu";
-  std::string precision = "fp32";
-  bool channels_last = false;
-  bool auto_batch = false;
   int64_t grid_side = 51;  // extrapolate the time of a grid_side x grid_side surface
+  /// The engine's options, from the same flags as `landscape local`'s (flags.h); the device defaults to
+  /// "cpu" here, so that a run measures the same device on every machine unless --device says otherwise.
+  landscape::engine::EngineOptions engine = BenchEngineOptions();
+  const char* precision() const { return landscape::engine::ToString(engine.precision); }
 };
 
 double Median(std::vector<double> v) {
@@ -67,36 +72,57 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-bool ParseArgs(int argc, char** argv, Options* o) {
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--arch") o->arch = next();
-    else if (a == "--model") o->model = next();
-    else if (a == "--data") o->data = next();
-    else if (a == "--samples") o->samples = std::atoll(next().c_str());
-    else if (a == "--batch") o->batch = std::atoll(next().c_str());
-    else if (a == "--threads") o->threads = std::atoi(next().c_str());
-    else if (a == "--points") o->points = std::atoi(next().c_str());
-    else if (a == "--rounds") o->rounds = std::atoi(next().c_str());
-    else if (a == "--json") o->json = next();
-    else if (a == "--dirs-out") o->dirs_out = next();
-    else if (a == "--no-optimize") o->no_optimize = true;
-    else if (a == "--first-layer") o->first_layer = next();
-    else if (a == "--data-parallel") o->data_parallel = next();
-    else if (a == "--onednn") o->onednn = next();
-    else if (a == "--cuda-graphs") o->cuda_graphs = next();
-    else if (a == "--device") o->device = next();
-    else if (a == "--precision") o->precision = next();
-    else if (a == "--channels-last") o->channels_last = true;
-    else if (a == "--auto-batch") o->auto_batch = true;
-    else if (a == "--grid-side") o->grid_side = std::atoll(next().c_str());
-    else {
-      std::fprintf(stderr, "unknown argument %s\n", a.c_str());
-      return false;
-    }
+// The command line into `o`: the benchmark's own flags and the engine's, the device resolved, the threads and
+// the data root filled in. -1 when it parsed, else the exit code (0 after --help; 2, usage, for a bad flag or
+// value, with a message naming it).
+int ParseArgs(int argc, char** argv, Options* o) {
+  CLI::App app{"engine_bench: the engine's surface throughput against a pure forward pass, in one process"};
+  app.add_option("--arch", o->arch, "built-in architecture to export for the data's shape")->capture_default_str();
+  app.add_option("--model", o->model, "a TorchScript model instead of --arch");
+  app.add_option("--data", o->data, "fashion-mnist | mnist | idx:DIR | cifar10:DIR | synthetic:N:CxHxW | FILE.pt")
+      ->capture_default_str();
+  app.add_option("--samples", o->samples, "training samples evaluated (0 = the whole split)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))
+      ->capture_default_str();
+  app.add_option("--batch", o->batch, "the engine's evaluation batch size (with --auto-batch: measured)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
+  app.add_option("--points", o->points, "grid points the engine evaluates per round")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  app.add_option("--rounds", o->rounds, "rounds of alternating runs (medians compared)")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  app.add_option("--json", o->json, "also write the run's numbers as one JSON line to this file");
+  app.add_option("--dirs-out", o->dirs_out, "write the engine's directions (for bench/reference_loop.py)");
+  app.add_option("--grid-side", o->grid_side, "extrapolate the time of a grid-side x grid-side surface")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
+  engine::AddEngineFlags(&app, &o->engine);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
   }
-  return true;
+  auto device = engine::ResolveDevice(o->engine.device);
+  if (!device.ok()) {
+    std::fprintf(stderr, "--device: %s\n", device.status().message().c_str());
+    return 2;
+  }
+  o->engine.device = *device;
+  if (o->engine.threads <= 0) o->engine.threads = core::CoresOwned();
+  if (o->engine.data_root.empty()) o->engine.data_root = engine::DefaultDataRoot();
+  return -1;
+}
+
+// The forward passes' dtype for `p`.
+at::ScalarType DtypeOf(engine::Precision p) {
+  switch (p) {
+    case engine::Precision::kBf16: return at::kBFloat16;
+    case engine::Precision::kFp16: return at::kHalf;
+    case engine::Precision::kFp32: break;
+  }
+  return at::kFloat;
 }
 
 // One timed forward pass over `bs`, seconds (waits for the device).
@@ -142,29 +168,14 @@ torch::jit::Module ReducedModel(const std::string& path, const c10::Device& devi
   torch::jit::Module reduced = torch::jit::load(path, device);
   reduced.eval();
   reduced.to(dtype);
-  if (o.channels_last) engine::WeightsToChannelsLast(reduced);
+  if (o.engine.channels_last) engine::WeightsToChannelsLast(reduced);
   try {
     torch::jit::Module frozen_reduced = torch::jit::freeze(reduced);
     reduced = torch::jit::optimize_for_inference(frozen_reduced);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "(the %s model cannot be frozen: its baseline runs as loaded)\n", o.precision.c_str());
+    std::fprintf(stderr, "(the %s model cannot be frozen: its baseline runs as loaded)\n", o.precision());
   }
   return reduced;
-}
-
-engine::EngineOptions EngineOptionsOf(const Options& o, int threads) {
-  engine::EngineOptions eopts;
-  eopts.threads = threads;
-  eopts.optimize = !o.no_optimize;
-  eopts.first_layer = o.first_layer;
-  eopts.data_parallel = o.data_parallel;
-  eopts.onednn = o.onednn;
-  eopts.cuda_graphs = o.cuda_graphs;
-  eopts.device = o.device;
-  eopts.precision = o.precision;
-  eopts.channels_last = o.channels_last;
-  eopts.auto_batch = o.auto_batch;
-  return eopts;
 }
 
 // The evaluation path the engine chose, as one word.
@@ -234,8 +245,8 @@ std::string JsonLine(const JsonRecord& r) {
                 "\"forward_reduced_samples_per_s\": %.3f, \"loss_rel_diff_vs_fp32\": %s, "
                 "\"forward_batches\": [%lld, %lld, %lld], \"fitted_loss_rel_diff\": %s}\n",
                 o.model.empty() ? o.arch.c_str() : o.model.c_str(), r.samples, r.batch, r.threads, r.plain_rate,
-                r.opt_rate, r.eng_rate, r.ratio, core::PeakRssBytes(), r.path, r.lanes, o.precision.c_str(),
-                o.channels_last ? "true" : "false", r.red_rate, diff, r.forward_batches[0], r.forward_batches[1],
+                r.opt_rate, r.eng_rate, r.ratio, core::PeakRssBytes(), r.path, r.lanes, o.precision(),
+                o.engine.channels_last ? "true" : "false", r.red_rate, diff, r.forward_batches[0], r.forward_batches[1],
                 r.forward_batches[2], fitted);
   return buf;
 }
@@ -262,7 +273,7 @@ void PrintEngine(const engine::EngineInfo& einfo, const Options& o, const std::v
   if (einfo.notes.count("cuda_graphs")) std::printf("  fitted graph / CUDA graphs: %s\n", einfo.notes.at("cuda_graphs").c_str());
   if (einfo.notes.count("optimization")) std::printf("  optimization: %s\n", einfo.notes.at("optimization").c_str());
   std::printf("  engine surface (%s, %d lane(s), %s, batch %lld): %10.1f point-samples/s (median of %zu points, %.3f s each)\n",
-              PathName(einfo), einfo.lanes, o.precision.c_str(), static_cast<long long>(einfo.batch_size), eng_rate,
+              PathName(einfo), einfo.lanes, o.precision(), static_cast<long long>(einfo.batch_size), eng_rate,
               eng_t.size(), Median(eng_t));
   std::printf("  a %lldx%lld surface over these samples would take %.1f s on this device\n",
               static_cast<long long>(o.grid_side), static_cast<long long>(o.grid_side),
@@ -279,22 +290,22 @@ Accuracy MeasureAccuracy(engine::Engine& eng, const core::JobSpec& spec, const e
   Accuracy a;
   if (reduced) {
     engine::EngineOptions fp32 = eopts;
-    fp32.precision = "fp32";
+    fp32.precision = engine::Precision::kFp32;
     fp32.channels_last = false;
-    const Difference d = CompareEngines(eng, spec, fp32, xs, o.points, o.precision + " vs fp32");
+    const Difference d = CompareEngines(eng, spec, fp32, xs, o.points, std::string(o.precision()) + " vs fp32");
     if (d.ok) {
-      std::printf("  %s vs fp32: largest relative loss difference %.3g over %d points\n", o.precision.c_str(), d.loss,
+      std::printf("  %s vs fp32: largest relative loss difference %.3g over %d points\n", o.precision(), d.loss,
                   o.points);
       a.loss_rel_diff = d.loss;
     }
   }
   if (eng.info().constants_fitted) {
     engine::EngineOptions per_point = eopts;
-    per_point.cuda_graphs = "off";
+    per_point.cuda_graphs = engine::Toggle::kOff;
     const Difference d = CompareEngines(eng, spec, per_point, xs, o.points, "fitted vs per-point freezing");
     if (d.ok) {
       std::printf("  fitted graph vs per-point freezing (%s): largest relative loss difference %.3g, accuracy %.3g "
-                  "points, over %d points\n", o.precision.c_str(), d.loss, d.accuracy, o.points);
+                  "points, over %d points\n", o.precision(), d.loss, d.accuracy, o.points);
       a.fitted_rel_diff = d.loss;
     }
   }
@@ -305,16 +316,16 @@ Accuracy MeasureAccuracy(engine::Engine& eng, const core::JobSpec& spec, const e
 
 int main(int argc, char** argv) {
   core::PrepareComputeProcess(argv);
-  engine::ConfigureTorchRuntime();  // the same runtime settings for the baselines as for the engine
   Options o;
-  if (!ParseArgs(argc, argv, &o)) return 2;
-  const int threads = o.threads > 0 ? o.threads : core::CoresOwned();
+  if (const int rc = ParseArgs(argc, argv, &o); rc >= 0) return rc;
+  engine::ConfigureTorchRuntime(o.engine);  // the same runtime settings for the baselines as for the engine
+  const int threads = o.engine.threads;
   at::set_num_threads(threads);
 
   core::DataSpec data;
   data.source = o.data;
   data.max_samples = o.samples;
-  auto ds = engine::LoadDatasetSplit(data, true, engine::DefaultDataRoot());
+  auto ds = engine::LoadDatasetSplit(data, true, o.engine.data_root);
   if (!ds.ok()) {
     std::fprintf(stderr, "%s\n", ds.status().ToString().c_str());
     return 1;
@@ -327,7 +338,7 @@ int main(int argc, char** argv) {
   const std::string model_path = *model;
 
   // The baseline: a plain forward pass over the same batches.
-  const c10::Device device(o.device);
+  const c10::Device device(o.engine.device);
   torch::jit::Module module = torch::jit::load(model_path, device);
   module.eval();
   at::Tensor images = ds->images.to(device);
@@ -336,7 +347,7 @@ int main(int argc, char** argv) {
   torch::jit::Module optimized = torch::jit::optimize_for_inference(frozen);
   auto forward_pass = [](torch::jit::Module& m, const std::vector<at::Tensor>& bs) { return ForwardPass(m, bs); };
   // With reduced precision: the forward pass of the converted model, the best such pass.
-  const at::ScalarType dtype = o.precision == "bf16" ? at::kBFloat16 : o.precision == "fp16" ? at::kHalf : at::kFloat;
+  const at::ScalarType dtype = DtypeOf(o.engine.precision);
   torch::jit::Module reduced = ReducedModel(model_path, device, dtype, o);
   core::JobSpec spec;
   spec.model.model = model_path;
@@ -344,7 +355,7 @@ int main(int argc, char** argv) {
   spec.data.batch_size = o.batch;
   spec.grid.x = {-1, 1, std::max(2, o.points)};
   spec.grid.y = core::AxisSpec{-1, 1, 2};
-  const engine::EngineOptions eopts = EngineOptionsOf(o, threads);
+  const engine::EngineOptions& eopts = o.engine;
   auto eng = engine::Engine::Create(spec, eopts);
   if (!eng.ok()) {
     std::fprintf(stderr, "%s\n", eng.status().ToString().c_str());
@@ -356,8 +367,8 @@ int main(int argc, char** argv) {
   auto split = [](const at::Tensor& all, int64_t b) { return Split(all, b); };
   auto best_batch = [&](torch::jit::Module& m, const at::Tensor& all) { return BestBatch(m, all, batch); };
   at::Tensor reduced_images = images.to(dtype);
-  if (o.channels_last) reduced_images = reduced_images.contiguous(at::MemoryFormat::ChannelsLast);
-  const bool reduced_on = dtype != at::kFloat || o.channels_last;
+  if (o.engine.channels_last) reduced_images = reduced_images.contiguous(at::MemoryFormat::ChannelsLast);
+  const bool reduced_on = dtype != at::kFloat || o.engine.channels_last;
   const int64_t plain_batch = best_batch(module, images), opt_batch = best_batch(optimized, images);
   const int64_t red_batch = reduced_on ? best_batch(reduced, reduced_images) : batch;
   const std::vector<at::Tensor> batches = split(images, plain_batch), opt_batches = split(images, opt_batch);
@@ -402,7 +413,8 @@ int main(int argc, char** argv) {
   PrintForward("as loaded", plain_batch, plain_rate, fwd);
   PrintForward("frozen+optimized", opt_batch, opt_rate, fwd_opt);
   if (reduced_on) {
-    PrintForward(o.precision + (o.channels_last ? " NHWC" : "") + " frozen+opt.", red_batch, red_rate, fwd_red);
+    PrintForward(o.precision() + std::string(o.engine.channels_last ? " NHWC" : "") + " frozen+opt.", red_batch,
+                 red_rate, fwd_red);
   }
   const engine::EngineInfo& einfo = (*eng)->info();
   const char* path = PathName(einfo);

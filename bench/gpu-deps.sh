@@ -7,5 +7,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .gpu-deps
 cd .gpu-deps
-apt-get download nlohmann-json3-dev libeigen3-dev libspectra-dev zlib1g-dev
+apt-get download nlohmann-json3-dev libeigen3-dev libspectra-dev libcli11-dev zlib1g-dev
 ls -la

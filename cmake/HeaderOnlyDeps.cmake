@@ -1,5 +1,5 @@
-# The header-only dependencies: nlohmann_json, Eigen3 and Spectra (Debian packages
-# nlohmann-json3-dev, libeigen3-dev, libspectra-dev). Found through their CMake
+# The header-only dependencies: nlohmann_json, Eigen3, Spectra and CLI11 (Debian packages
+# nlohmann-json3-dev, libeigen3-dev, libspectra-dev, libcli11-dev). Found through their CMake
 # configs; where those are absent (a foreign machine with the packages only
 # unpacked, see bench/gpu.sh), through LANDSCAPE_DEPS_PREFIX/usr/include.
 function(_landscape_header_only target header)
@@ -22,6 +22,8 @@ endfunction()
 find_package(nlohmann_json CONFIG QUIET)
 find_package(Eigen3 CONFIG QUIET)
 find_package(Spectra CONFIG QUIET)
+find_package(CLI11 CONFIG QUIET)
 _landscape_header_only(nlohmann_json::nlohmann_json nlohmann/json.hpp)
 _landscape_header_only(Eigen3::Eigen Eigen/Dense)
 _landscape_header_only(Spectra::Spectra Spectra/SymEigsSolver.h)
+_landscape_header_only(CLI11::CLI11 CLI/CLI.hpp)

@@ -10,49 +10,10 @@
 #include "commands.h"
 #include "exit_codes.h"
 #include "job_flags.h"
+#include "landscape/engine/flags.h"
 #include "plots.h"
 
 namespace landscape::client {
-
-namespace {
-
-// The engine's flags of `local` (device, threads and the evaluation paths).
-void AddLocalEngineFlags(CLI::App* cmd, LocalOptions* local) {
-  cmd->add_option("--device", local->device, "auto (CUDA when present, else CPU) | cpu | cuda | cuda:N | cuda:all, or a comma-separated list: one engine per entry, points shared out (cpu may repeat: the cores are split)")->capture_default_str();
-  cmd->add_option("--threads", local->threads, "intra-op threads (default: the cores this process owns)")
-      ->check(CLI::Range(0, 4096));
-  cmd->add_flag("--no-optimize", local->no_optimize,
-                "evaluate on the model as loaded instead of a frozen, optimized copy per point");
-  cmd->add_option("--precision", local->precision, "forward passes in fp32 | bf16 | fp16 (GPUs)")
-      ->capture_default_str();
-  cmd->add_option("--first-layer", local->first_layer,
-                  "auto | on | off: compute the first layer once for the centre and each direction and "
-                  "combine it per point (auto: when measured faster)")
-      ->check(CLI::IsMember({"auto", "on", "off"}))
-      ->capture_default_str();
-  cmd->add_option("--data-parallel", local->data_parallel,
-                  "auto | on | off: CPU: split a point's batches over one single-threaded lane per thread "
-                  "instead of each operator over the threads (auto: when measured faster)")
-      ->check(CLI::IsMember({"auto", "on", "off"}))
-      ->capture_default_str();
-  cmd->add_option("--onednn", local->onednn,
-                  "auto | on | off: CPU, fp32 or bf16: run the convolutions on landscape's own oneDNN "
-                  "primitives (Winograd 3x3 convolutions in fp32, ReLUs and residual additions fused; "
-                  "values within 1e-4 of LibTorch's in fp32) instead of LibTorch's (auto: when measured "
-                  "faster)")
-      ->check(CLI::IsMember({"auto", "on", "off"}))
-      ->capture_default_str();
-  cmd->add_option("--cuda-graphs", local->cuda_graphs,
-                  "auto | on | off: CUDA: one frozen graph for all points with its constants fitted to the "
-                  "point (no freezing per point) and each split replayed as a captured CUDA graph (auto: "
-                  "on CUDA devices when the set-up checks pass; on: also on CPUs, without CUDA graphs)")
-      ->check(CLI::IsMember({"auto", "on", "off"}))
-      ->capture_default_str();
-  cmd->add_flag("--channels-last", local->channels_last, "NHWC activations (faster convolutions on GPUs)");
-  cmd->add_flag("--auto-batch", local->auto_batch, "choose the evaluation batch size by measured throughput (instead of --batch-size)");
-}
-
-}  // namespace
 
 void AddLocalCommand(CLI::App& app, Commands* commands) {
   auto flags = std::make_shared<JobFlags>();
@@ -65,7 +26,7 @@ void AddLocalCommand(CLI::App& app, Commands* commands) {
   cmd->add_option("--csv", local->csv, "also write the surface as CSV (long form)");
   cmd->add_option("--json", local->json, "also write a JSON summary");
   cmd->add_flag("--overwrite", local->overwrite, "recompute instead of resuming an existing --out");
-  AddLocalEngineFlags(cmd, local.get());
+  engine::AddEngineFlags(cmd, &local->engine, engine::kAllEngineFlags | engine::kDeviceListFlag);
   cmd->add_option("--progress", local->progress, "auto | bar | lines | quiet")->capture_default_str();
   cmd->add_option("--save-interval", local->save_interval_s, "seconds between saves of the partial surface")
       ->capture_default_str();
@@ -100,8 +61,7 @@ void AddTrajectoryCommand(CLI::App& app, Commands* commands) {
   AddJobFlags(cmd, flags.get());
   flags->checkpoints_onto_dir_file = true;
   cmd->add_option("--out", traj->out, "output prefix: writes <out>.dirs.h5 and <out>.proj.h5")->required();
-  cmd->add_option("--device", traj->device, "auto (CUDA when present, else CPU) | cpu | cuda | cuda:N")->capture_default_str();
-  cmd->add_option("--threads", traj->threads, "intra-op threads")->check(CLI::Range(0, 4096));
+  engine::AddEngineFlags(cmd, &traj->engine, engine::kAnalysisEngineFlags);
   auto run = [flags, traj]() {
     flags->x = "0:0:1";
     flags->y = "0:0:1";
@@ -128,8 +88,7 @@ void AddHessianCommand(CLI::App& app, Commands* commands) {
   cmd->add_option("--json", hess->json, "write the scalars as JSON");
   cmd->add_option("--dir-out", hess->dir_out,
                   "write the two leading eigenvectors as a direction file (x, y), for local --dir-file");
-  cmd->add_option("--device", hess->device, "auto (CUDA when present, else CPU) | cpu | cuda | cuda:N")->capture_default_str();
-  cmd->add_option("--threads", hess->threads, "intra-op threads")->check(CLI::Range(0, 4096));
+  engine::AddEngineFlags(cmd, &hess->engine, engine::kAnalysisEngineFlags);
   auto run = [flags, hess]() {
     flags->x = "0:0:1";
     auto spec = BuildJobSpec(*flags, LocalLimits());

@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "exit_codes.h"
 #include "job_flags.h"
+#include "landscape/engine/flags.h"
 
 namespace landscape::client {
 
@@ -55,9 +56,7 @@ void AddTrainCommand(CLI::App& app, Commands* commands) {
   cmd->add_option("--eval-samples", train->eval_samples, "test samples evaluated per epoch (0 = all, -1 = none)")
       ->capture_default_str();
   cmd->add_option("--loss", train->loss, "crossentropy | mse | regression (float targets)")->capture_default_str();
-  cmd->add_option("--device", train->device, "auto (CUDA when present, else CPU) | cpu | cuda | cuda:N")->capture_default_str();
-  cmd->add_option("--threads", train->threads, "intra-op threads (default: the cores this process owns)")
-      ->check(CLI::Range(0, 4096));
+  engine::AddEngineFlags(cmd, &train->engine, engine::kDeviceFlags | engine::kDataFlags);
   commands->push_back({cmd, [train]() { return RunTrain(*train); }, /*compute=*/true});
 }
 

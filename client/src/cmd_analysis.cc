@@ -19,9 +19,7 @@ int RunTrajectory(const LocalOptions& opts) {
   // No surface: a one-point plane is enough to build the directions and projections.
   spec.grid.x = {0, 0, 1};
   spec.grid.y = core::AxisSpec{0, 0, 1};
-  engine::EngineOptions eopts;
-  eopts.device = opts.device;
-  eopts.threads = opts.threads;
+  const engine::EngineOptions& eopts = opts.engine;
   if (onto_file) {
     std::fprintf(stderr, "landscape: %zu checkpoints projected onto %s...\n", spec.model.checkpoints.size(),
                  spec.directions.file.c_str());
@@ -57,9 +55,7 @@ int RunHessian(const HessianCmdOptions& opts) {
   spec.grid.x = {0, 0, 1};
   spec.grid.y.reset();
   spec.hessian.enabled = false;  // the analysis builds its own operator
-  engine::EngineOptions eopts;
-  eopts.device = opts.device;
-  eopts.threads = opts.threads;
+  const engine::EngineOptions& eopts = opts.engine;
   auto engine = engine::Engine::Create(spec, eopts);
   if (!engine.ok()) return Report(engine.status());
   auto a = (*engine)->AnalyzeHessian(opts.top_k, opts.trace_samples, opts.seed, !opts.dir_out.empty());

@@ -228,19 +228,11 @@ core::Status ResumeSurface(const LocalOptions& opts, LocalRun* run) {
 // process owns, unless --threads says how many each gets.
 engine::EngineOptions FirstEngineOptions(const LocalOptions& opts, const std::vector<std::string>& devices) {
   const size_t cpu_engines = static_cast<size_t>(std::count(devices.begin(), devices.end(), "cpu"));
-  engine::EngineOptions eopts;
+  engine::EngineOptions eopts = opts.engine;
   eopts.device = devices[0];
-  eopts.threads = opts.threads > 0 || cpu_engines < 2
-                      ? opts.threads
+  eopts.threads = opts.engine.threads > 0 || cpu_engines < 2
+                      ? opts.engine.threads
                       : std::max(1, core::CoresOwned() / static_cast<int>(cpu_engines));
-  eopts.optimize = !opts.no_optimize;
-  eopts.precision = opts.precision;
-  eopts.first_layer = opts.first_layer;
-  eopts.data_parallel = opts.data_parallel;
-  eopts.onednn = opts.onednn;
-  eopts.cuda_graphs = opts.cuda_graphs;
-  eopts.channels_last = opts.channels_last;
-  eopts.auto_batch = opts.auto_batch;
   return eopts;
 }
 
@@ -299,7 +291,7 @@ core::Status WriteDirectionOutputs(const LocalOptions& opts, LocalRun* run) {
 // dir_file. Errors name the device when there are several.
 core::Status SetUpEngines(const LocalOptions& opts, LocalRun* run) {
   const core::JobSpec& spec = opts.spec;
-  auto devices = engine::ExpandDevices(opts.device);
+  auto devices = engine::ExpandDevices(opts.engine.device);
   if (!devices.ok()) return devices.status();
   run->devices = std::move(*devices);
   run->eopts = FirstEngineOptions(opts, run->devices);

@@ -36,8 +36,9 @@ int RunTrain(const TrainCmdOptions& o) {
   auto loss = core::ParseLoss(o.loss, "--loss");
   if (!loss.ok()) return Report(loss.status());
   t.loss = *loss;
-  t.device = o.device;
-  t.threads = o.threads;
+  t.device = o.engine.device;
+  t.threads = o.engine.threads;
+  t.data_root = o.engine.data_root;
   std::fprintf(stderr, "landscape: training %s on %s for %lld epochs -> %s\n", o.arch.c_str(), o.data.c_str(),
                static_cast<long long>(o.epochs), o.out.c_str());
   auto r = engine::Train(t, [](const engine::EpochLog& e) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "landscape/core/spec.h"
+#include "landscape/engine/options.h"
 #include "landscape/io/hdf5_files.h"
 
 namespace landscape::client {
@@ -20,16 +21,9 @@ struct LocalOptions {
   std::string csv;          // optional CSV (long form)
   std::string json;         // optional JSON summary
   bool overwrite = false;   // ignore an existing surface file instead of resuming it
-  std::string device = "auto";  // CUDA when present, CPU otherwise
-  int threads = 0;          // 0 = the cores this process owns
-  bool no_optimize = false; // evaluate on the model as loaded (no frozen, optimized graphs)
-  std::string precision = "fp32";  // fp32 | bf16 | fp16 forward passes
-  std::string first_layer = "auto";  // auto | on | off: the cached first layer
-  std::string data_parallel = "auto";  // auto | on | off: batches over single-threaded lanes (CPU)
-  std::string onednn = "auto";  // auto | on | off: the engine's own oneDNN primitives (CPU, fp32 or bf16)
-  std::string cuda_graphs = "auto";  // auto | on | off: one fitted frozen graph, splits as CUDA graphs (CUDA)
-  bool channels_last = false;
-  bool auto_batch = false;
+  /// The engine's flags (landscape/engine/flags.h). Its device is `local`'s comma-separated list of
+  /// devices, one engine per entry; trajectory uses only the device, threads, data root and cuDNN's mode.
+  landscape::engine::EngineOptions engine;
   std::string progress = "auto";  // auto | bar | lines | quiet
   double save_interval_s = 10;    // rewrite the surface file at most this often while computing
   std::vector<std::string> plots; // picture kinds to draw at the end (issue "pictures")
@@ -50,8 +44,7 @@ struct HessianCmdOptions {
   uint64_t seed = 0;
   std::string json;
   std::string dir_out;  // the two leading eigenvectors as a direction file ("" = none)
-  std::string device = "auto";  // CUDA when present, CPU otherwise
-  int threads = 0;
+  landscape::engine::EngineOptions engine;  // the device, threads, data root and cuDNN's mode
 };
 int RunHessian(const HessianCmdOptions& opts);
 
@@ -81,8 +74,7 @@ struct TrainCmdOptions {
   std::string augment = "auto";
   int64_t eval_samples = 0;
   std::string loss = "crossentropy";
-  std::string device = "auto";  // CUDA when present, CPU otherwise
-  int threads = 0;
+  landscape::engine::EngineOptions engine;  // the device, threads and data root
 };
 int RunTrain(const TrainCmdOptions& opts);
 

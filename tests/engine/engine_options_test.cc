@@ -61,7 +61,7 @@ TEST(EngineOptions, ACheckOnlyEngineSkipsTheMeasurementsAndAgrees) {
   const core::JobSpec spec = Spec(SaveModel(dir));
   EngineOptions full;
   full.threads = 2;
-  full.first_layer = "on";  // a path the check-only engine must not take
+  full.first_layer = Toggle::kOn;  // a path the check-only engine must not take
   EngineOptions check = full;
   check.check_only = true;
   auto a = Engine::Create(spec, full);
@@ -83,10 +83,10 @@ TEST(EngineOptions, OneFrozenGraphWithFittedConstantsAgreesWithFreezingPerPoint)
   const core::JobSpec spec = Spec(SaveModel(dir));
   EngineOptions per_point;
   per_point.threads = 1;
-  per_point.first_layer = "off";
-  per_point.cuda_graphs = "off";
+  per_point.first_layer = Toggle::kOff;
+  per_point.cuda_graphs = Toggle::kOff;
   EngineOptions fitted = per_point;
-  fitted.cuda_graphs = "on";  // on a CPU: the fitted graph without CUDA graphs
+  fitted.cuda_graphs = Toggle::kOn;  // on a CPU: the fitted graph without CUDA graphs
   auto a = Engine::Create(spec, per_point);
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   auto b = Engine::Create(spec, fitted);

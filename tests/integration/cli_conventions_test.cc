@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "landscape/core/grid.h"
 #include "landscape/io/hdf5_files.h"
@@ -264,6 +266,68 @@ TEST(CliConventions, VersionOnEveryProgram) {
     EXPECT_EQ(r.exit_code, 0) << program << "\n" << r.output;
     const std::string name = program.substr(program.find('/') + 1);
     EXPECT_EQ(r.output, name + " " + LANDSCAPE_VERSION + "\n") << program;
+  }
+}
+
+// The help of `flag` in a program's --help: its line, and the description's line below when CLI11 puts it
+// there. "" when the help has no such flag.
+std::string FlagHelp(const std::string& help, const std::string& flag) {
+  std::istringstream in(help);
+  std::string line, found;
+  while (std::getline(in, line)) {
+    if (!found.empty()) {
+      if (line.size() > 30 && line.find_first_not_of(' ') == 30) found += "\n" + line;
+      break;
+    }
+    if (line.rfind("  " + flag + " ", 0) == 0 || line == "  " + flag) found = line;
+  }
+  return found;
+}
+
+// The engine's flags are declared once (landscape/engine/flags.h): `landscape local`, landscape-worker and
+// engine_bench show each with the same help, values and default; trajectory, hessian and train the same
+// subsets. Only `local`'s --device takes a list, and engine_bench's defaults to cpu.
+TEST(CliConventions, TheEngineFlagsAreTheSameOnEveryProgram) {
+  const std::vector<std::string> common = {"--threads", "--data-root", "--cudnn-benchmark"};
+  const std::vector<std::string> evaluation = {"--precision", "--no-optimize", "--channels-last", "--auto-batch",
+                                               "--first-layer", "--data-parallel", "--onednn", "--cuda-graphs"};
+  auto r = RunCommand({kCli, "local", "--help"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string local = r.output;
+  for (const auto& list : {common, evaluation}) {
+    for (const std::string& flag : list) EXPECT_NE(FlagHelp(local, flag), "") << flag << " in\n" << local;
+  }
+  EXPECT_TRUE(Has(FlagHelp(local, "--device"), "comma-separated list")) << local;
+  EXPECT_TRUE(Has(FlagHelp(local, "--data-root"), "LANDSCAPE_DATA_DIR")) << local;
+  EXPECT_TRUE(Has(FlagHelp(local, "--cudnn-benchmark"), "LANDSCAPE_CUDNN_BENCHMARK")) << local;
+  EXPECT_TRUE(Has(FlagHelp(local, "--precision"), "{fp32,bf16,fp16}=fp32")) << local;
+
+  const std::string single_device = "auto (CUDA when present, else CPU) | cpu | cuda | cuda:N";
+  struct Program {
+    std::vector<std::string> help;  // the command line that prints the help
+    std::vector<std::vector<std::string>> flags;  // the engine's flags it has, as `local`'s
+    std::string device_default;  // "" = no --device
+  };
+  const std::vector<Program> programs = {
+      {{Binary("worker/landscape-worker"), "--help"}, {common, evaluation}, "auto"},
+      {{Binary("bench/engine_bench"), "--help"}, {common, evaluation}, "cpu"},
+      {{kCli, "trajectory", "--help"}, {common}, "auto"},
+      {{kCli, "hessian", "--help"}, {common}, "auto"},
+      {{kCli, "train", "--help"}, {{"--threads", "--data-root"}}, "auto"},
+  };
+  for (const Program& p : programs) {
+    if (!std::filesystem::exists(p.help[0])) continue;  // not built in this configuration
+    auto h = RunCommand(p.help);
+    ASSERT_EQ(h.exit_code, 0) << p.help[0] << "\n" << h.output;
+    for (const auto& list : p.flags) {
+      for (const std::string& flag : list) {
+        EXPECT_EQ(FlagHelp(h.output, flag), FlagHelp(local, flag)) << p.help[0] << " " << p.help[1] << ": " << flag;
+      }
+    }
+    const std::string device = FlagHelp(h.output, "--device");
+    EXPECT_TRUE(Has(device, "--device TEXT=" + p.device_default + " ")) << p.help[0] << ": " << device;
+    EXPECT_TRUE(Has(device, single_device)) << p.help[0] << ": " << device;
+    EXPECT_FALSE(Has(device, "comma-separated")) << p.help[0] << ": " << device;
   }
 }
 

@@ -18,6 +18,7 @@
 #include "landscape/core/job.h"
 #include "landscape/core/system.h"
 #include "landscape/engine/engine.h"
+#include "landscape/engine/flags.h"
 #include "landscape/redis/artifact_store.h"
 #include "landscape/redis/tile_queue.h"
 #include "sandbox.h"
@@ -33,18 +34,8 @@ void OnSignal(int) { g_stop.fetch_add(1); }
 struct MainOptions {
   std::string redis;
   std::string prefix = "lls:";
-  std::string device = "auto";  // CUDA when present, CPU otherwise
-  int threads = 0;
-  std::string precision = "fp32";
-  bool channels_last = false;
-  bool auto_batch = false;
-  bool no_optimize = false;
-  std::string first_layer = "auto";
-  std::string data_parallel = "auto";
-  std::string onednn = "auto";
-  std::string cuda_graphs = "auto";
+  landscape::engine::EngineOptions engine;  // --device, --threads, --data-root and the evaluation paths (flags.h)
   std::string cache;
-  std::string data_root;
   std::string name;
   int64_t claim_idle_ms = 30000;
   int64_t heartbeat_ms = 0;  // 0: claim_idle / 3
@@ -69,22 +60,6 @@ std::string DefaultName() {
   return std::string(host) + "-" + std::to_string(getpid()) + "-" + core::RandomId(4);
 }
 
-engine::EngineOptions EngineOptionsOf(const MainOptions& o) {
-  engine::EngineOptions eopts;
-  eopts.device = o.device;
-  eopts.threads = o.threads;
-  eopts.data_root = o.data_root;
-  eopts.precision = o.precision;
-  eopts.channels_last = o.channels_last;
-  eopts.auto_batch = o.auto_batch;
-  eopts.optimize = !o.no_optimize;
-  eopts.first_layer = o.first_layer;
-  eopts.data_parallel = o.data_parallel;
-  eopts.onednn = o.onednn;
-  eopts.cuda_graphs = o.cuda_graphs;
-  return eopts;
-}
-
 // Paths a spec may name on this worker: --allow-path-root; never its cache (scratch is inside it).
 core::PathPolicy PathPolicyOf(const MainOptions& o) {
   core::PathPolicy p;
@@ -103,40 +78,10 @@ int RunChild(const MainOptions& o, const redis::RedisOptions& redis_opts) {
   redis::RedisArtifactStore artifacts(pool, schema, o.artifacts);
   worker::ArtifactCache cache(o.cache, &artifacts);
   cache.SetPathPolicy(PathPolicyOf(o));
-  worker::EngineEvaluatorFactory evaluators(EngineOptionsOf(o), &cache);
+  worker::EngineEvaluatorFactory evaluators(o.engine, &cache);
   const int rc = worker::RunJobChild(o.job_child_fd, evaluators, o.job_memory_bytes);
   std::fflush(stdout);
   std::_Exit(rc);  // no static destructors: LibTorch's may run after the parent has gone
-}
-
-// An "auto | on | off" choice of the engine's evaluation path.
-void AddChoice(CLI::App& app, const std::string& flag, std::string& value, const std::string& help) {
-  app.add_option(flag, value, help)->check(CLI::IsMember({"auto", "on", "off"}))->capture_default_str();
-}
-
-// The engine's flags: device, threads, precision and the evaluation paths.
-void AddEngineFlags(CLI::App& app, MainOptions& o) {
-  app.add_option("--device", o.device, "auto (CUDA when present, else CPU) | cpu | cuda | cuda:N")->capture_default_str();
-  app.add_option("--threads", o.threads, "intra-op threads per evaluation (default: the cores this process owns)")
-      ->check(CLI::Range(0, 4096));
-  app.add_option("--precision", o.precision, "forward passes in fp32 | bf16 | fp16 (fp16: CUDA only)")
-      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
-      ->capture_default_str();
-  app.add_flag("--channels-last", o.channels_last, "NHWC activations (faster convolutions on GPUs)");
-  app.add_flag("--auto-batch", o.auto_batch, "choose each job's evaluation batch size by measured throughput");
-  app.add_flag("--no-optimize", o.no_optimize,
-               "evaluate on the model as loaded, never on a frozen, optimized copy per point (with --first-layer, "
-               "--data-parallel and --onednn off: the same path on every worker, whatever it measures)");
-  AddChoice(app, "--first-layer", o.first_layer, "auto | on | off: cache the first layer's output per job");
-  AddChoice(app, "--data-parallel", o.data_parallel,
-            "auto | on | off: CPU: a point's batches over one single-threaded lane per thread");
-  AddChoice(app, "--onednn", o.onednn,
-            "auto | on | off: CPU, fp32 or bf16: the convolutions on the engine's own oneDNN primitives (Winograd, "
-            "fused ReLUs and additions)");
-  AddChoice(app, "--cuda-graphs", o.cuda_graphs,
-            "auto | on | off: CUDA: one frozen graph with its constants fitted to the point, each split "
-            "replayed as a CUDA graph");
-  app.add_option("--data-root", o.data_root, "where the built-in data sets are (default: Debian's)");
 }
 
 // The queue's flags: where the work is, how tasks are reclaimed and dead-lettered, and the files stored.
@@ -196,13 +141,13 @@ void AddSandboxFlags(CLI::App& app, MainOptions& o) {
 // Checks and completes the parsed options (device resolved, name and cache defaulted, the cache made).
 // "" when they are usable, else the usage message (exit 2).
 std::string CheckOptions(MainOptions& o) {
-  if (auto d = engine::ResolveDevice(o.device); d.ok()) {
-    o.device = *d;
+  if (auto d = engine::ResolveDevice(o.engine.device); d.ok()) {
+    o.engine.device = *d;
   } else {
     return "--device: " + d.status().message();
   }
-  if (o.precision == "fp16" && o.device.rfind("cuda", 0) != 0) {
-    return "--precision fp16 needs a CUDA --device (use bf16 on CPUs)";
+  if (core::Status s = engine::CheckPrecision(o.engine.precision, o.engine.device, "--precision"); !s.ok()) {
+    return s.ToString();
   }
   if (o.redis.empty()) return "--redis (or LANDSCAPE_REDIS) is required";
   if (o.claim_idle_ms < 100 || o.max_deliveries < 1 || o.max_task_crashes < 1) {
@@ -220,11 +165,11 @@ std::string CheckOptions(MainOptions& o) {
 
 // Where jobs are evaluated: a child process per job (the sandbox), or this process with --no-sandbox.
 std::unique_ptr<core::EvaluatorFactory> EvaluatorsOf(const MainOptions& o, worker::ArtifactCache* cache) {
-  if (o.no_sandbox) return std::make_unique<worker::EngineEvaluatorFactory>(EngineOptionsOf(o), cache);
+  if (o.no_sandbox) return std::make_unique<worker::EngineEvaluatorFactory>(o.engine, cache);
   worker::SandboxOptions sopts;
   sopts.child_args = g_args;
   sopts.memory_bytes = o.job_memory_bytes;
-  sopts.limit_address_space = o.device == "cpu";  // CUDA reserves address space far beyond what it uses
+  sopts.limit_address_space = o.engine.device == "cpu";  // CUDA reserves address space far beyond what it uses
   sopts.prepare_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.prepare_timeout_s * 1000));
   sopts.tile_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.tile_timeout_s * 1000));
   return std::make_unique<worker::SandboxEvaluatorFactory>(std::move(sopts));
@@ -241,7 +186,7 @@ int RunWorker(const MainOptions& o, const redis::RedisOptions& redis_opts, spdlo
   qopts.claim_idle = std::chrono::milliseconds(o.claim_idle_ms);
   qopts.max_deliveries = o.max_deliveries;
   qopts.max_crashes = o.max_task_crashes;
-  qopts.device_kind = o.device.rfind("cuda", 0) == 0 ? "cuda" : "cpu";
+  qopts.device_kind = o.engine.device.rfind("cuda", 0) == 0 ? "cuda" : "cpu";
   const redis::Schema schema(o.prefix);
   auto pool = redis::ConnectionPool::Create(redis_opts, 4);
   redis::RedisTileQueue queue(pool, schema, qopts, o.name);
@@ -249,7 +194,7 @@ int RunWorker(const MainOptions& o, const redis::RedisOptions& redis_opts, spdlo
   redis::RedisArtifactStore artifacts(pool, schema, o.artifacts);
 
   log.info("starting name={} redis={} prefix={} device={} threads={} cache={}", o.name,
-           redis::DisplayUrl(redis_opts), o.prefix, o.device, o.threads, o.cache);
+           redis::DisplayUrl(redis_opts), o.prefix, o.engine.device, o.engine.threads, o.cache);
   // Wait for Redis (it may start after us, or be restarting).
   for (auto backoff = std::chrono::milliseconds(200); g_stop.load() == 0;) {
     core::Status s = queue.EnsureGroup();
@@ -290,7 +235,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("landscape-worker ") + LANDSCAPE_VERSION);
   double artifact_ttl_s = static_cast<double>(o.artifacts.ttl.count());
   AddQueueFlags(app, o, &artifact_ttl_s);
-  AddEngineFlags(app, o);
+  engine::AddEngineFlags(&app, &o.engine);  // the same flags as `landscape local`'s
   AddSandboxFlags(app, o);
   app.add_option("--log-level", o.log_level, "trace | debug | info | warn | error")->capture_default_str();
   try {

@@ -26,10 +26,7 @@ using core::Status;
 using core::StatusCode;
 namespace fs = std::filesystem;
 
-std::string DefaultDataRoot() {
-  if (const char* env = std::getenv("LANDSCAPE_DATA_DIR"); env && *env) return env;
-  return "/usr/share/datasets";
-}
+std::string DefaultDataRoot() { return kDefaultDataRoot; }
 
 namespace {
 
@@ -261,10 +258,10 @@ Result<Dataset> LoadDatasetSplit(const core::DataSpec& spec, bool train, const s
         auto r = LoadIdx(dir, train, spec);
         if (!r.ok()) {
           return Status(StatusCode::kNotFound,
-                        r.status().message() + (fashion ? " (install Debian's dataset-fashion-mnist, or set "
-                                                          "LANDSCAPE_DATA_DIR)"
+                        r.status().message() + (fashion ? " (install Debian's dataset-fashion-mnist, or give "
+                                                          "--data-root or LANDSCAPE_DATA_DIR)"
                                                         : " (put the MNIST IDX files in " + dir +
-                                                              ", or set LANDSCAPE_DATA_DIR)"),
+                                                              ", or give --data-root or LANDSCAPE_DATA_DIR)"),
                         "data");
         }
         d = std::move(*r);

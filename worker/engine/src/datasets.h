@@ -7,6 +7,7 @@
 
 #include "landscape/core/spec.h"
 #include "landscape/core/status.h"
+#include "landscape/engine/options.h"
 
 namespace landscape::engine {
 
@@ -18,8 +19,9 @@ struct Dataset {
   int64_t size() const { return labels.defined() ? labels.size(0) : 0; }
 };
 
-/// Where built-in data sets live: $LANDSCAPE_DATA_DIR, else /usr/share/datasets
-/// (Debian's dataset-fashion-mnist installs there).
+/// Where built-in data sets live when no data root is given: kDefaultDataRoot (options.h; Debian's
+/// dataset-fashion-mnist installs there). The engine reads no environment: the programs' --data-root
+/// (default $LANDSCAPE_DATA_DIR) comes in through EngineOptions::data_root.
 std::string DefaultDataRoot();
 
 /// Loads one split (train or test) of `spec.source`, applies the sample limit or

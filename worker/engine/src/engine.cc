@@ -45,16 +45,12 @@ void StorePoint(const PointValues& v, int64_t k, io::Surface* s) {
   s->done[static_cast<size_t>(k)] = 1;
 }
 
-void ConfigureTorchRuntime() {
+void ConfigureTorchRuntime(const EngineOptions& opts) {
   static std::once_flag once;
-  std::call_once(once, [] {
-    torch::jit::setTensorExprFuserEnabled(false);
-    // cuDNN: time the candidate algorithms for each convolution shape once (a job runs the same few
-    // shapes thousands of times) instead of taking its heuristic's first choice. No effect on CPUs.
-    // LANDSCAPE_CUDNN_BENCHMARK=0 keeps the heuristic (benchmarks compare both).
-    const char* bench = std::getenv("LANDSCAPE_CUDNN_BENCHMARK");
-    at::globalContext().setBenchmarkCuDNN(!(bench && std::string(bench) == "0"));
-  });
+  std::call_once(once, [] { torch::jit::setTensorExprFuserEnabled(false); });
+  // cuDNN: time the candidate algorithms for each convolution shape once, or take its heuristic's first
+  // choice (benchmarks compare both). No effect on CPUs.
+  at::globalContext().setBenchmarkCuDNN(opts.cudnn_benchmark);
 }
 
 std::map<std::string, std::string> EngineVersions() {
@@ -442,32 +438,33 @@ Status MoveToDevice(torch::jit::Module& module, std::vector<PointEvaluator::Spli
   return Status::Ok();
 }
 
-// The evaluator's options from the engine's (precision and the auto/on/off choices checked here).
+// The evaluator's name for an auto/on/off switch.
+EvalOptions::Choice ChoiceOf(Toggle t) {
+  switch (t) {
+    case Toggle::kOn: return EvalOptions::Choice::kOn;
+    case Toggle::kOff: return EvalOptions::Choice::kOff;
+    case Toggle::kAuto: break;
+  }
+  return EvalOptions::Choice::kAuto;
+}
+
+// The evaluator's options from the engine's (fp16 refused off CUDA here).
 Result<EvalOptions> MakeEvalOptions(const core::JobSpec& spec, const EngineOptions& opts, const c10::Device& device) {
   EvalOptions eval;
   eval.batch_size = spec.data.batch_size;
   eval.optimize = opts.optimize;
   eval.channels_last = opts.channels_last;
   eval.auto_batch = opts.auto_batch;
-  if (opts.precision == "bf16") {
-    eval.dtype = at::kBFloat16;
-  } else if (opts.precision == "fp16") {
-    if (!device.is_cuda()) return core::InvalidArgument("precision", "fp16 needs a CUDA device (use bf16 on CPUs)");
-    eval.dtype = at::kHalf;
-  } else if (opts.precision != "fp32") {
-    return core::InvalidArgument("precision", "expected fp32, bf16 or fp16, got '" + opts.precision + "'");
+  LS_RETURN_IF_ERROR(CheckPrecision(opts.precision, device.str(), "precision"));
+  switch (opts.precision) {
+    case Precision::kFp32: eval.dtype = at::kFloat; break;
+    case Precision::kBf16: eval.dtype = at::kBFloat16; break;
+    case Precision::kFp16: eval.dtype = at::kHalf; break;
   }
-  auto choice = [](const std::string& field, const std::string& v, EvalOptions::Choice* out) {
-    if (v == "auto") *out = EvalOptions::Choice::kAuto;
-    else if (v == "on") *out = EvalOptions::Choice::kOn;
-    else if (v == "off") *out = EvalOptions::Choice::kOff;
-    else return core::InvalidArgument(field, "expected auto, on or off, got '" + v + "'");
-    return Status::Ok();
-  };
-  LS_RETURN_IF_ERROR(choice("first_layer", opts.first_layer, &eval.first_layer));
-  LS_RETURN_IF_ERROR(choice("data_parallel", opts.data_parallel, &eval.data_parallel));
-  LS_RETURN_IF_ERROR(choice("onednn", opts.onednn, &eval.onednn));
-  LS_RETURN_IF_ERROR(choice("cuda_graphs", opts.cuda_graphs, &eval.cuda_graphs));
+  eval.first_layer = ChoiceOf(opts.first_layer);
+  eval.data_parallel = ChoiceOf(opts.data_parallel);
+  eval.onednn = ChoiceOf(opts.onednn);
+  eval.cuda_graphs = ChoiceOf(opts.cuda_graphs);
   if (opts.check_only && spec.directions.kind != core::DirectionKind::kPca) {
     eval.optimize = false;
     eval.auto_batch = false;
@@ -544,7 +541,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
   // Whatever set-up allocates without naming a device lands on this one (engines for several GPUs are
   // created in parallel threads, each with its own current device).
   c10::DeviceGuard device_guard(device);
-  ConfigureTorchRuntime();
+  ConfigureTorchRuntime(opts);
   impl->device = device;
   info.device = device.str();
   info.threads = opts.threads > 0 ? opts.threads : core::CoresOwned();
@@ -566,7 +563,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const core::JobSpec& spec, const 
 
   LS_RETURN_IF_ERROR(MoveToDevice(model.module, splits, device));
   LS_ASSIGN_OR_RETURN(EvalOptions eval, MakeEvalOptions(spec, opts, device));
-  info.precision = opts.precision;
+  info.precision = ToString(opts.precision);
   LS_ASSIGN_OR_RETURN(impl->evaluator, PointEvaluator::Create(model.module, spec.directions.type, impl->dirs,
                                                               std::move(splits), spec.loss, device, eval));
   info.setup_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t2).count();

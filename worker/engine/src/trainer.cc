@@ -306,13 +306,14 @@ Result<TrainResult> Train(const TrainOptions& opts, const std::function<void(con
   LS_ASSIGN_OR_RETURN(c10::Device device, ParseDevice(opts.device));
   at::set_num_threads(opts.threads > 0 ? opts.threads : core::CoresOwned());
 
-  LS_ASSIGN_OR_RETURN(Dataset train, LoadDatasetSplit(opts.data, true, DefaultDataRoot()));
+  const std::string data_root = opts.data_root.empty() ? DefaultDataRoot() : opts.data_root;
+  LS_ASSIGN_OR_RETURN(Dataset train, LoadDatasetSplit(opts.data, true, data_root));
   std::optional<Dataset> test;
   if (opts.eval_samples >= 0) {
     core::DataSpec test_spec = opts.data;
     test_spec.max_samples = opts.eval_samples;
     test_spec.subset_seed.reset();
-    auto t = LoadDatasetSplit(test_spec, false, DefaultDataRoot());
+    auto t = LoadDatasetSplit(test_spec, false, data_root);
     if (t.ok()) test = std::move(*t);
   }
   const std::vector<int64_t> shape(train.images.sizes().begin() + 1, train.images.sizes().end());

@@ -13,48 +13,10 @@
 
 #include "landscape/core/spec.h"
 #include "landscape/core/status.h"
+#include "landscape/engine/options.h"  // EngineOptions
 #include "landscape/io/hdf5_files.h"
 
 namespace landscape::engine {
-
-struct EngineOptions {
-  std::string device = "auto";  // "auto" (CUDA when present, CPU otherwise), "cpu", "cuda" or "cuda:N"
-  int threads = 0;             // intra-op threads; 0 = the cores this process owns
-  std::string data_root;       // built-in data sets; "" = DefaultDataRoot()
-  /// Evaluate each point on a frozen, optimized copy of the model (BatchNorm
-  /// folded, oneDNN layouts); values agree with the plain model to float32 rounding.
-  bool optimize = true;
-  /// Forward-pass precision: "fp32" (default), "bf16" or "fp16" (losses still
-  /// accumulate in float32; use on GPUs, where it is faster).
-  std::string precision = "fp32";
-  bool channels_last = false;  // NHWC activations
-  bool auto_batch = false;     // pick the batch size with the best measured throughput
-  /// Compute the first layer's output for θ0 and each direction once and combine
-  /// them per point (exact up to float32 rounding; pays for MLP-like models):
-  /// "auto" (when measured faster), "on" (whenever the model allows) or "off".
-  std::string first_layer = "auto";
-  /// CPU: evaluate a point's batches in one single-threaded lane per thread
-  /// instead of each operator on all threads: "auto" (when measured faster), "on", "off".
-  std::string data_parallel = "auto";
-  /// CPU, float32 or bf16: run the convolutions on the engine's own oneDNN primitives (Winograd 3×3
-  /// convolutions in float32, ReLUs and residual additions fused into them) instead of LibTorch's: "auto"
-  /// (when measured faster), "on" (whenever the model allows), "off". Values differ from LibTorch's by
-  /// Winograd's rounding, checked at set-up to stay within 1e-4 of the model outputs' scale (3e-2 in bf16).
-  std::string onednn = "auto";
-  /// CUDA: one frozen graph for all points with its constants fitted to the point (no freezing per point),
-  /// each split replayed as a captured CUDA graph: "auto" (on CUDA devices, when the fit and the replay
-  /// check out at set-up), "on" (also on CPUs: the fitted graph without CUDA graphs), "off".
-  std::string cuda_graphs = "auto";
-  /// For a job's prepare step: Create checks every input and makes the directions,
-  /// but no grid point will follow, so the evaluator skips the measurements that
-  /// choose its fastest path (seconds on large models). Points still evaluate
-  /// correctly, on the model as loaded. PCA jobs, whose projection evaluates the
-  /// checkpoints, keep the measurements.
-  bool check_only = false;
-  /// Maps a reference in the spec (model, data, direction file) to a local path.
-  /// Unset: references are paths (what `landscape local` uses).
-  std::function<core::Result<std::string>(const std::string& ref)> resolve;
-};
 
 /// Values at one grid point; NaN for metrics the job does not compute.
 struct PointValues {
@@ -84,7 +46,7 @@ struct EngineInfo {
   bool constants_fitted = false;  // points run on one frozen graph, constants fitted (notes["cuda_graphs"])
   bool cuda_graphs = false;       // each split replayed as a captured CUDA graph
   int64_t batch_size = 0;         // the evaluation batch size in use
-  std::string precision = "fp32";
+  std::string precision = "fp32";  // ToString(EngineOptions::precision)
   /// Facts worth recording with the results (e.g. "hessian_definition").
   std::map<std::string, std::string> notes;
 };
@@ -143,10 +105,10 @@ class Engine {
 /// Stores `v` at flat index k of `surface` and marks the point done.
 void StorePoint(const PointValues& v, int64_t k, io::Surface* surface);
 
-/// Process-wide LibTorch settings for evaluation (idempotent; Engine::Create calls
-/// it): TorchScript's tensor-expression fuser is turned off, because it compiles
-/// kernels for every new graph, and a frozen graph is built per grid point.
-void ConfigureTorchRuntime();
+/// Process-wide LibTorch settings for evaluation (Engine::Create calls it): TorchScript's
+/// tensor-expression fuser is turned off, because it compiles kernels for every new graph, and a
+/// frozen graph is built per grid point; cuDNN's benchmark mode as opts.cudnn_benchmark says.
+void ConfigureTorchRuntime(const EngineOptions& opts);
 
 /// OK when `device` ("auto", "cpu", "cuda", "cuda:N") names a device this process can
 /// use; else kInvalidArgument saying why (field "device"). For processes that

@@ -38,6 +38,7 @@ struct TrainOptions {
   core::Loss loss = core::Loss::kCrossEntropy;
   std::string device = "auto";  // as EngineOptions::device: CUDA when present, CPU otherwise
   int threads = 0;
+  std::string data_root;        // as EngineOptions::data_root: "" = kDefaultDataRoot
 };
 
 struct EpochLog {
