@@ -6,105 +6,25 @@ LANDSCAPE_DATA_DIR or /usr/share/datasets for Fashion-MNIST."""
 import gzip
 import os
 import shutil
-import socket
-import subprocess
+import sys
 import tempfile
-import time
 
 import numpy as np
 import pytest
 import torch
 
-REPO = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILD = os.environ.get("LANDSCAPE_BUILD_DIR") or os.path.join(REPO, "build")
-CLI = os.path.join(BUILD, "client", "landscape")
-SERVER = os.path.join(BUILD, "server", "landscape-server")
-WORKER = os.path.join(BUILD, "worker", "landscape-worker")
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
+import cluster as support  # noqa: E402  (tests/support/cluster.py: the processes, shared with tests/http)
+from cluster import BUILD, CLI, REPO, SERVER, WORKER, Proc, free_port, wait_for  # noqa: E402,F401
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(pred, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class Proc:
-    """A process logging into a file; stopped with SIGTERM (then SIGKILL after 30 s)."""
-
-    def __init__(self, argv, log, env=None):
-        self.argv, self.log = argv, log
-        self._f = open(log, "ab")
-        self.p = subprocess.Popen(argv, stdout=self._f, stderr=subprocess.STDOUT, env=env)
-
-    def text(self):
-        with open(self.log, "rb") as f:
-            return f.read().decode(errors="replace")
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(30)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        self._f.close()
-
-
-class Cluster:
-    """redis-server, landscape-server (optionally with a tokens file) and `workers` workers."""
+class Cluster(support.Cluster):
+    """redis-server, landscape-server (optionally with a tokens file) and `workers` workers (w0, w1, ...)."""
 
     def __init__(self, workdir, workers=2, tokens=None):
-        self.dir = workdir
-        self.redis_port, self.port = free_port(), free_port()
-        self.addr = f"127.0.0.1:{self.port}"
-        self.redis_url = f"redis://127.0.0.1:{self.redis_port}"
-        self.redis = Proc([shutil.which("redis-server") or "/usr/bin/redis-server", "--bind", "127.0.0.1", "--port",
-                           str(self.redis_port), "--dir", workdir, "--save", "", "--appendonly", "no"],
-                          os.path.join(workdir, "redis.log"))
-        wait_for(lambda: "Ready to accept connections" in self.redis.text(), 20, "redis-server")
-        self.server_argv = [SERVER, "--listen", self.addr, "--redis", self.redis_url]
-        if tokens:
-            self.server_argv += ["--tokens", tokens]
-        self.server = None
-        self.server_starts = 0
-        self.start_server()
-        self.workers = [self.start_worker(f"w{i}") for i in range(workers)]
-
-    def start_server(self):
-        self.server = Proc(self.server_argv, os.path.join(self.dir, "server.log"))
-        n = self.server_starts
-        wait_for(lambda: self.server.text().count("listening on") > n, 30, "landscape-server")
-        self.server_starts += 1
-
-    def restart_server(self):
-        self.server.stop()
-        self.start_server()
-
-    def start_worker(self, name):
-        w = Proc([WORKER, "--redis", self.redis_url, "--threads", "1", "--name", name, "--cache",
-                  os.path.join(self.dir, "cache-" + name), "--poll-ms", "200", "--claim-idle-ms", "1500"],
-                 os.path.join(self.dir, name + ".log"))
-        wait_for(lambda: "worker started" in w.text(), 30, "landscape-worker " + name)
-        return w
-
-    def stop(self):
-        for w in self.workers:
-            w.stop()
-        self.server.stop()
-        self.redis.stop()
-
-    def logs(self):
-        return "\n".join(f"--- {p.log}\n{p.text()[-3000:]}" for p in [self.server, *self.workers])
+        super().__init__(workdir, server_flags=["--tokens", tokens] if tokens else [])
+        for i in range(workers):
+            self.start_worker(f"w{i}")
 
 
 @pytest.fixture(scope="session")
