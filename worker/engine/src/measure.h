@@ -1,4 +1,4 @@
-// Timing helpers of the evaluator's measured choices (evaluator.h): noise on a shared machine only ever
+// Timing helpers of the path selector's measured choices (path_selector.h): noise on a shared machine only ever
 // slows a run down, so each measurement keeps the fastest of a few runs.
 #pragma once
 

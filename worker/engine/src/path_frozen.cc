@@ -1,79 +1,107 @@
-#include "evaluator.h"
-
+// The "frozen" path: per point, a copy of the module (in the compute dtype) frozen with the point's
+// weights as constants and optimized for inference (BatchNorm folded, oneDNN prepacked weights and fused
+// activations on CPUs); and the selector's step that turns it off when it costs more than it saves.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
 #include "measure.h"
+#include "path_selector.h"
 
 namespace landscape::engine {
+namespace {
 
-using core::Result;
-using core::Status;
-using core::StatusCode;
+class FrozenPath : public BatchForwardPath {
+ public:
+  using BatchForwardPath::BatchForwardPath;
+  std::string name() const override { return "frozen"; }
+  // Freezes the point; a model that cannot be frozen runs as it is from then on (failure() says why).
+  void PreparePoint() override {
+    torch::jit::Module base = state_.module;
+    if (state_.dtype != at::kFloat) {
+      state_.RefreshReduced();
+      base = state_.reduced;
+    }
+    if (failure_.empty()) {
+      try {
+        torch::jit::Module frozen = torch::jit::freeze(base);
+        frozen_ = torch::jit::optimize_for_inference(frozen);
+        forward_.Use(frozen_);
+        return;
+      } catch (const std::exception& e) {
+        failure_ = FirstLine(e);
+      }
+    }
+    frozen_ = base;
+    forward_.Use(frozen_);
+  }
+  at::Tensor Forward(const at::Tensor& x, size_t /*lane*/) override { return forward_(x); }
+  const std::string& failure() const { return failure_; }
+  torch::jit::Module& prepared() { return frozen_; }
 
+ private:
+  torch::jit::Module frozen_;  // the point's frozen graph (or the module, when it cannot be frozen)
+  ModuleForward forward_;
+  std::string failure_;
+};
 
-void PointEvaluator::DecideOptimization() {
+}  // namespace
+
+void Selecting::UseLibTorch() {
+  if (choice.optimized) {
+    libtorch = std::make_unique<FrozenPath>(state);
+  } else {
+    libtorch = MakeModulePath(state);
+  }
+  if (!other) kind = choice.optimized ? PathKind::kFrozen : PathKind::kModule;
+}
+
+BatchForwardPath& Selecting::PrepareLibTorch() {
+  libtorch->PreparePoint();
+  auto* frozen = dynamic_cast<FrozenPath*>(libtorch.get());
+  if (frozen && !frozen->failure().empty()) {
+    choice.optimized = false;
+    choice.optimize_failure = frozen->failure();
+    UseLibTorch();
+    libtorch->PreparePoint();
+  }
+  return *libtorch;
+}
+
+ForwardPath& Selecting::PrepareChosen() {
+  if (!other) return PrepareLibTorch();
+  other->PreparePoint();
+  return *other;
+}
+
+void DecideOptimization(Selecting& s) {
   // A frozen graph per point pays when its faster passes outweigh the freezing:
   //   freeze + batches * t_frozen < batches * t_plain.
   // Measured here on the first batch; small models on small data often lose.
-  if (batches_.empty() || batches_.front().empty()) return;
-  const at::Tensor& x = batches_.front().front().first;
+  EvalState& st = s.state;
+  if (!s.choice.optimized || st.dtype != at::kFloat) return;
+  if (st.batches.empty() || st.batches.front().empty()) return;
+  const at::Tensor& x = st.batches.front().front().first;
   const auto t0 = std::chrono::steady_clock::now();
-  torch::jit::Module& frozen = ForwardModule();
+  s.PrepareLibTorch();
   const double t_freeze = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (!optimize_) return;  // could not be frozen
-  const double t_frozen = TimeForward(frozen, x);
-  const double t_plain = TimeForward(module_, x);
-  int64_t n_batches = 0;
-  for (const auto& b : batches_) n_batches += static_cast<int64_t>(b.size());
-  const double with = t_freeze + static_cast<double>(n_batches) * t_frozen;
-  const double without = static_cast<double>(n_batches) * t_plain;
-  batch_seconds_ = std::min(with, without) / static_cast<double>(n_batches);
+  if (!s.choice.optimized) return;  // could not be frozen
+  const double t_frozen = TimeForward(static_cast<FrozenPath&>(*s.libtorch).prepared(), x);
+  const double t_plain = TimeForward(st.module, x);
+  const auto n_batches = static_cast<double>(st.BatchCount());
+  const double with = t_freeze + n_batches * t_frozen;
+  const double without = n_batches * t_plain;
+  s.batch_seconds = std::min(with, without) / n_batches;
   if (with >= without) {
-    optimize_ = false;
-    lanes_measured_.reset();  // measured on the frozen graph: measure again on the path taken
+    s.choice.optimized = false;
+    s.UseLibTorch();
+    s.lanes_measured.reset();  // measured on the frozen graph: measure again on the path taken
     char buf[200];
     std::snprintf(buf, sizeof buf,
                   "off: a frozen graph per point would cost %.1f ms against %.1f ms for the model as loaded",
                   1e3 * with, 1e3 * without);
-    optimize_failure_ = buf;
+    s.choice.optimize_failure = buf;
   }
-}
-
-torch::jit::Module& PointEvaluator::ForwardModule() {
-  const bool convert = dtype_ != at::kFloat;
-  if (!optimize_ && !convert) return module_;
-  // A copy of the module with the current (aliased) weights: converted to the
-  // compute dtype, then frozen (weights baked in as constants) and optimized.
-  torch::jit::Module base = module_;
-  if (convert) {
-    // The point's float32 weights, converted into the reduced-precision copy.
-    c10::InferenceMode guard;
-    for (size_t i = 0; i < targets_.size(); ++i) targets_[i].copy_(sources_[i]);
-    base = reduced_;
-  }
-  if (optimize_) {
-    try {
-      torch::jit::Module frozen = torch::jit::freeze(base);
-      frozen_ = torch::jit::optimize_for_inference(frozen);
-      return frozen_;
-    } catch (const std::exception& e) {
-      optimize_ = false;
-      optimize_failure_ = FirstLine(e);
-    }
-  }
-  frozen_ = base;
-  return frozen_;
-}
-
-torch::jit::Module PointEvaluator::FrozenPoint() {
-  if (dtype_ == at::kFloat) return torch::jit::freeze(module_);
-  {
-    // The point's float32 weights, converted into the reduced-precision copy (as ForwardModule does).
-    c10::InferenceMode guard;
-    for (size_t i = 0; i < targets_.size(); ++i) targets_[i].copy_(sources_[i]);
-  }
-  return torch::jit::freeze(reduced_);
 }
 
 }  // namespace landscape::engine
