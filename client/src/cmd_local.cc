@@ -14,13 +14,14 @@
 #include "commands.h"
 #include "exit_codes.h"
 #include "landscape/core/architectures.h"
-#include "landscape/core/progress.h"
+#include "landscape/core/point_scheduler.h"
 #include "landscape/core/sha256.h"
 #include "landscape/core/system.h"
 #include "landscape/engine/engine.h"
 #include "landscape/io/hdf5_files.h"
 #include "landscape/io/summary.h"
 #include "plots.h"
+#include "progress.h"
 
 namespace landscape::client {
 
@@ -329,15 +330,6 @@ void StampSurface(const core::JobSpec& spec, LocalRun* run) {
   run->already = static_cast<int64_t>(surface.DoneCount());
 }
 
-core::ProgressOptions LocalProgressOptions(const std::string& progress) {
-  core::ProgressOptions popts;
-  popts.label = "landscape";
-  if (progress == "bar") popts.style = core::ProgressOptions::Style::kBar;
-  if (progress == "lines") popts.style = core::ProgressOptions::Style::kLines;
-  if (progress == "quiet") popts.style = core::ProgressOptions::Style::kQuiet;
-  return popts;
-}
-
 // Step "evaluate the grid": every point not yet done, shared out to the engines (each, in a thread of its
 // own when there are several, takes the next undone point when free), with progress on stderr and the
 // partial surface rewritten to --out at most every --save-interval seconds. Stops taking points at
@@ -351,7 +343,7 @@ core::Status EvaluateGrid(const LocalOptions& opts, LocalRun* run, core::Status*
     std::fprintf(stderr, "landscape: resuming %s: %lld of %lld points already computed\n", opts.out.c_str(),
                  static_cast<long long>(run->already), static_cast<long long>(run->total));
   }
-  core::ProgressReporter progress(run->total, run->already, stderr, LocalProgressOptions(opts.progress));
+  ProgressReporter progress(run->total, run->already, stderr, ProgressFlag(opts.progress));
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
   sigaction(SIGINT, &sa, nullptr);
@@ -360,31 +352,23 @@ core::Status EvaluateGrid(const LocalOptions& opts, LocalRun* run, core::Status*
   const std::vector<double> xs = surface.x;
   const std::vector<double> ys = surface.y;
   const size_t n_engines = run->engines.size();
-  // Shared by the engines' threads, guarded by mu: the surface, the counts, the cursor, the first errors.
+  // The points not yet done, each handed to the first engine free (core/point_scheduler.h).
+  core::PointScheduler points(std::vector<bool>(surface.done.begin(), surface.done.end()));
+  // Shared by the engines' threads, guarded by mu: the surface, the counts, the progress, the saves.
   std::mutex mu;
   run->done = run->already;
   run->per_device.assign(n_engines, 0);
-  int64_t cursor = 0;  // every point before it is done or being evaluated
   auto last_save = std::chrono::steady_clock::now();
   core::Status save_failure;
   const auto t_eval = std::chrono::steady_clock::now();
   auto evaluate_points = [&](size_t e) {
-    while (true) {
-      int64_t k;
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        while (cursor < run->total && surface.done[static_cast<size_t>(cursor)]) ++cursor;
-        if (cursor >= run->total || g_stop.load() || !failure->ok() || !save_failure.ok()) return;
-        k = cursor++;
-      }
-      const auto p = spec.grid.PointAt(k, xs, ys);
+    while (const std::optional<int64_t> k = points.Next()) {
+      if (g_stop.load()) return points.Stop();  // an interrupt: the point taken stays undone
+      const auto p = spec.grid.PointAt(*k, xs, ys);
       auto v = run->engines[e]->Evaluate(p.alpha, p.beta);
+      if (!v.ok()) return points.Stop(n_engines > 1 ? v.status().WithContext(run->devices[e]) : v.status());
       std::lock_guard<std::mutex> lock(mu);
-      if (!v.ok()) {
-        if (failure->ok()) *failure = n_engines > 1 ? v.status().WithContext(run->devices[e]) : v.status();
-        return;
-      }
-      engine::StorePoint(*v, k, &surface);
+      engine::StorePoint(*v, *k, &surface);
       ++run->done;
       ++run->per_device[e];
       char detail[96];
@@ -394,16 +378,12 @@ core::Status EvaluateGrid(const LocalOptions& opts, LocalRun* run, core::Status*
       if (std::chrono::duration<double>(std::chrono::steady_clock::now() - last_save).count() > opts.save_interval_s) {
         save_failure = io::WriteSurfaceFile(opts.out, surface);
         last_save = std::chrono::steady_clock::now();
+        if (!save_failure.ok()) return points.Stop();
       }
     }
   };
-  if (n_engines == 1) {
-    evaluate_points(0);
-  } else {
-    std::vector<std::thread> threads;
-    for (size_t e = 0; e < n_engines; ++e) threads.emplace_back(evaluate_points, e);
-    for (auto& t : threads) t.join();
-  }
+  core::PointScheduler::RunConsumers(n_engines, evaluate_points);
+  *failure = points.failure();
   if (!save_failure.ok()) return save_failure;
   run->eval_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_eval).count();
   progress.Finish();

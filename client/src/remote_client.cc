@@ -11,7 +11,7 @@
 
 #include "exit_codes.h"
 #include "landscape/core/artifacts.h"
-#include "landscape/core/progress.h"
+#include "progress.h"
 #include "landscape/core/sha256.h"
 #include "landscape/io/hdf5_files.h"
 #include "landscape/io/summary.h"

@@ -42,15 +42,6 @@ int Rank(v1::JobState s) {
   }
 }
 
-core::ProgressOptions ProgressStyle(const std::string& progress) {
-  core::ProgressOptions p;
-  p.label = "landscape";
-  if (progress == "bar") p.style = core::ProgressOptions::Style::kBar;
-  if (progress == "lines") p.style = core::ProgressOptions::Style::kLines;
-  if (progress == "quiet") p.style = core::ProgressOptions::Style::kQuiet;
-  return p;
-}
-
 }  // namespace
 
 nlohmann::json JobToJson(const v1::Job& job) {
@@ -99,7 +90,7 @@ WatchView::WatchView(std::string name, Options opts, const v1::Job* at_start)
 
 void WatchView::StartBar(int64_t total, int64_t done) {
   if (opts_.json || bar_ || total <= 0) return;
-  bar_ = std::make_unique<core::ProgressReporter>(total, done, stderr, ProgressStyle(opts_.progress));
+  bar_ = std::make_unique<ProgressReporter>(total, done, stderr, ProgressFlag(opts_.progress));
 }
 
 void WatchView::StateLine(v1::JobState state, const std::string& why) {

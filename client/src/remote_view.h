@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "landscape/core/progress.h"
+#include "progress.h"
 #include "landscape/v1/landscape.pb.h"
 
 namespace landscape::client {
@@ -46,7 +46,7 @@ class WatchView {
   Options opts_;
   int64_t done_at_start_ = 0;
   v1::JobState state_at_start_ = v1::JOB_STATE_UNSPECIFIED;
-  std::unique_ptr<core::ProgressReporter> bar_;
+  std::unique_ptr<ProgressReporter> bar_;
 };
 
 }  // namespace landscape::client

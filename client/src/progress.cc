@@ -1,4 +1,4 @@
-#include "landscape/core/progress.h"
+#include "progress.h"
 
 #include <unistd.h>
 
@@ -7,12 +7,21 @@
 #include <cstdlib>
 #include <cstring>
 
-namespace landscape::core {
+namespace landscape::client {
 
 bool PlainTerminal() {
   const char* no_color = std::getenv("NO_COLOR");
   const char* term = std::getenv("TERM");
   return (no_color != nullptr && no_color[0] != '\0') || (term != nullptr && std::strcmp(term, "dumb") == 0);
+}
+
+ProgressOptions ProgressFlag(const std::string& progress) {
+  ProgressOptions p;
+  p.label = "landscape";
+  if (progress == "bar") p.style = ProgressOptions::Style::kBar;
+  if (progress == "lines") p.style = ProgressOptions::Style::kLines;
+  if (progress == "quiet") p.style = ProgressOptions::Style::kQuiet;
+  return p;
 }
 
 std::string FormatDuration(double s) {
@@ -100,4 +109,4 @@ void ProgressReporter::Print(bool final, const std::string& detail) {
   std::fflush(out_);
 }
 
-}  // namespace landscape::core
+}  // namespace landscape::client

@@ -1,4 +1,4 @@
-// Progress reporting for long computations: a redrawn bar with rate and ETA on
+// The CLI's progress reporting for long computations: a redrawn bar with rate and ETA on
 // a terminal, plain key=value lines at an interval otherwise (logs, CI). The
 // rate and ETA count only what this reporter saw done (none before the first
 // item); with TERM=dumb or NO_COLOR set, no escape sequence is written.
@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <string>
 
-namespace landscape::core {
+namespace landscape::client {
 
 struct ProgressOptions {
   enum class Style { kAuto, kBar, kLines, kQuiet };
@@ -19,6 +19,9 @@ struct ProgressOptions {
   std::string unit = "pt";          // what is being counted
   std::string label;                // printed before the bar / in each line
 };
+
+/// The style a `--progress auto|bar|lines|quiet` flag names (anything else: auto), labelled "landscape".
+ProgressOptions ProgressFlag(const std::string& progress);
 
 /// Formats seconds as H:MM:SS or M:SS.
 std::string FormatDuration(double seconds);
@@ -53,4 +56,4 @@ class ProgressReporter {
   std::chrono::steady_clock::time_point last_print_;
 };
 
-}  // namespace landscape::core
+}  // namespace landscape::client
