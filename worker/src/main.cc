@@ -38,7 +38,7 @@ struct MainOptions {
   std::string cache;
   std::string name;
   int64_t claim_idle_ms = 30000;
-  int64_t heartbeat_ms = 0;  // 0: claim_idle / 3
+  int64_t heartbeat_ms = 0;  // 0: claim_idle / 3 (CheckOptions sets it)
   int max_deliveries = 10;
   int max_task_crashes = 2;
   int64_t poll_ms = 1000;
@@ -153,8 +153,8 @@ std::string CheckOptions(MainOptions& o) {
   if (o.claim_idle_ms < 100 || o.max_deliveries < 1 || o.max_task_crashes < 1) {
     return "--claim-idle-ms must be >= 100, --max-deliveries and --max-task-crashes >= 1";
   }
-  const int64_t heartbeat_ms = o.heartbeat_ms > 0 ? o.heartbeat_ms : o.claim_idle_ms / 3;
-  if (heartbeat_ms >= o.claim_idle_ms) return "--heartbeat-ms must be below --claim-idle-ms";
+  if (o.heartbeat_ms <= 0) o.heartbeat_ms = o.claim_idle_ms / 3;  // the default: three beats per claim timeout
+  if (o.heartbeat_ms >= o.claim_idle_ms) return "--heartbeat-ms must be below --claim-idle-ms";
   if (o.name.empty()) o.name = DefaultName();
   if (o.cache.empty()) o.cache = worker::DefaultCacheDir();
   std::error_code ec;
@@ -213,7 +213,7 @@ int RunWorker(const MainOptions& o, const redis::RedisOptions& redis_opts, spdlo
   worker::WorkerOptions wopts;
   wopts.scratch_dir = (std::filesystem::path(o.cache) / "scratch").string();
   wopts.poll = std::chrono::milliseconds(o.poll_ms);
-  wopts.heartbeat = std::chrono::milliseconds(o.heartbeat_ms > 0 ? o.heartbeat_ms : o.claim_idle_ms / 3);
+  wopts.heartbeat = std::chrono::milliseconds(o.heartbeat_ms);  // set by CheckOptions
   wopts.drain_timeout = std::chrono::milliseconds(static_cast<int64_t>(o.drain_timeout_s * 1000));
   wopts.cached_jobs = o.cached_jobs;
   {
