@@ -17,11 +17,11 @@ export const OPERATOR_SECRETS = { "landscape-tokens": ["tokens"] };
 
 // The work queue: a Redis stream read through one consumer group (docs/design.md §4).
 // KEDA scales the workers on its lag. Read from the Redis schema when the
-// sources have it (core/redis/include/landscape/redis/schema.h), so a rename
+// sources have it (redis/include/landscape/redis/schema.h), so a rename
 // there fails this test; else the names the service branch uses.
 export function queueNames(sourceDir) {
-  const file = path.join(sourceDir, "core", "redis", "include", "landscape", "redis", "schema.h");
-  const fallback = { stream: "lls:queue", group: "workers", source: "built-in (no core/redis/.../schema.h)" };
+  const file = path.join(sourceDir, "redis", "include", "landscape", "redis", "schema.h");
+  const fallback = { stream: "lls:queue", group: "workers", source: "built-in (no redis/.../schema.h)" };
   if (!fs.existsSync(file)) return fallback;
   const text = fs.readFileSync(file, "utf8");
   const prefix = /Schema\s*\(\s*std::string\s+prefix\s*=\s*"([^"]*)"/.exec(text);

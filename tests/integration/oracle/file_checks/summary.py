@@ -3,7 +3,7 @@ code shared with landscape, and compares.
 
 usage: summary.py SUMMARY.json SURFACE.h5
 
-Definitions (core/io/include/landscape/io/summary.h): values of points not done
+Definitions (io/include/landscape/io/summary.h): values of points not done
 (point_done = 0) are ignored; the centre is the grid point nearest 0 on each
 axis; L.max_increase@r / L.mean_increase@r are max / mean of L - L(centre) over
 finite points with sqrt(x^2 + y^2) <= r (1 + 1e-9); the basin below L(centre) + e
